@@ -1,0 +1,88 @@
+"""What a run leaves: tables as CSV and summary.json in its output folder, written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .paths import reports_dir
+
+
+def output_dir(path: str | os.PathLike | None, notebook: str) -> Path:
+    """The run's output folder: `path` when given (the runner injects it), else reports/manual/<notebook>."""
+    out = Path(path) if path else reports_dir() / "manual" / notebook
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> Path:
+    """Write to a temporary file beside `path`, then rename over it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: Path, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_table(frame: pd.DataFrame, out: Path, name: str, columns: list[str] | None = None) -> Path:
+    """Write `frame` (optionally checked to have exactly `columns`, in order) as out/name.csv."""
+    if columns is not None:
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise KeyError(f"table {name}: columns {missing} are missing")
+        frame = frame[columns]
+    return atomic_write_text(Path(out) / f"{name}.csv", frame.to_csv(index=False))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, pd.Timestamp | datetime | date):
+        return value.isoformat()[:10] if isinstance(value, date) and not isinstance(value, datetime) or (
+            isinstance(value, pd.Timestamp) and value == value.normalize()) else value.isoformat()
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return None if np.isnan(value) else float(value)
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} to summary.json")
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    return value
+
+
+def write_summary(out: Path, summary: dict[str, Any]) -> Path:
+    """Write summary.json (dates as ISO strings, NaN as null)."""
+    text = json.dumps(_clean(summary), ensure_ascii=False, indent=2, default=_jsonable)
+    return atomic_write_text(Path(out) / "summary.json", text + "\n")
+
+
+def read_summary(out: Path) -> dict[str, Any]:
+    return json.loads((Path(out) / "summary.json").read_text(encoding="utf-8"))

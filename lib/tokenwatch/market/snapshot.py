@@ -1,0 +1,218 @@
+"""The offline snapshot: a folder laid out like ../shared/market.
+
+    cn/<code>.csv          A-share stocks, raw prices (+ ADJ_FACTORS.csv, ADJ_COVERAGE.csv)
+    cn_index/<code>.csv    A-share indices and funds, and HSI
+    us/<SYMBOL>.csv        US stocks, ETFs and indices, with adj_close
+    cn_all/daily.parquet   the whole A-share main board (+ its own factor files)
+    */PROVENANCE.csv       where each series came from and its price basis
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import DataNotFoundError, DataValidationError
+from ..universe import Symbol, read_codes_csv
+from .base import FACTOR_COLUMNS, PriceSource, SeriesData
+from .validate import DAILY_COLUMNS, validate_daily
+
+FOLDERS = {"cn": "cn", "cn_index": "cn_index", "hk_index": "cn_index", "us": "us"}
+ALL_CN = "cn_all"
+
+
+def _file_key(path: Path) -> tuple[str, float]:
+    return str(path), path.stat().st_mtime
+
+
+def read_daily_csv(path: Path, label: str) -> pd.DataFrame:
+    """Read one `date,open,high,low,close,volume[,adj_close]` file and validate it."""
+    return _read_daily_csv(*_file_key(path), label).copy()
+
+
+@lru_cache(maxsize=512)
+def _read_daily_csv(path: str, _mtime: float, label: str) -> pd.DataFrame:
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DataValidationError(f"{label}: {path} is not a readable CSV ({exc})") from exc
+    missing = [c for c in ["date", *DAILY_COLUMNS] if c not in raw.columns]
+    if missing:
+        raise DataValidationError(
+            f"{label}: {path} lacks columns {missing}; expected date,open,high,low,close,volume"
+        )
+    out = pd.DataFrame(index=pd.DatetimeIndex(pd.to_datetime(raw["date"], format="%Y-%m-%d", errors="coerce"),
+                                              name="date"))
+    if out.index.hasnans:
+        line = int(out.index.isna().argmax()) + 2
+        raise DataValidationError(f"{label}: {path} line {line}: date {raw['date'].iloc[line - 2]!r} is not YYYY-MM-DD")
+    for col in [c for c in [*DAILY_COLUMNS, "adj_close"] if c in raw.columns]:
+        text = raw[col].str.strip()
+        values = pd.to_numeric(text.replace("", None), errors="coerce")
+        bad = values.isna() & (text != "")
+        if bad.any():
+            line = int(bad.to_numpy().argmax()) + 2
+            raise DataValidationError(f"{label}: {path} line {line}: {col} {text.iloc[line - 2]!r} is not a number")
+        out[col] = values.to_numpy(dtype=float)
+    return validate_daily(out, label)
+
+
+@lru_cache(maxsize=16)
+def _read_table(path: str, _mtime: float) -> pd.DataFrame:
+    return read_codes_csv(path)
+
+
+class SnapshotSource(PriceSource):
+    """Daily prices from an offline snapshot folder."""
+
+    name = "snapshot"
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).expanduser().resolve()
+        if not self.root.is_dir():
+            raise DataNotFoundError(
+                f"snapshot folder {self.root} does not exist; point TOKENWATCH_SNAPSHOT at a folder "
+                "holding cn/, cn_index/ and us/ (for example ../shared/market)"
+            )
+        if not any((self.root / f).is_dir() for f in {*FOLDERS.values(), ALL_CN}):
+            raise DataNotFoundError(
+                f"snapshot folder {self.root} holds none of cn/, cn_index/, us/, cn_all/; "
+                "is TOKENWATCH_SNAPSHOT pointing at the right folder?"
+            )
+
+    def describe(self) -> str:
+        return f"snapshot {self.root}"
+
+    # --- files -----------------------------------------------------------------
+    def _table(self, folder: str, name: str) -> pd.DataFrame:
+        path = self.root / folder / name
+        if not path.exists():
+            return pd.DataFrame()
+        return _read_table(*_file_key(path))
+
+    def _csv_path(self, symbol: Symbol) -> Path:
+        return self.root / FOLDERS[symbol.market] / f"{symbol.code}.csv"
+
+    def _provenance(self, folder: str, code: str) -> tuple[str, str]:
+        prov = self._table(folder, "PROVENANCE.csv")
+        if prov.empty or "symbol" not in prov.columns:
+            return f"{self.describe()}/{folder}", "unknown (no PROVENANCE.csv)"
+        rows = prov.loc[prov["symbol"] == code]
+        repos = " + ".join(dict.fromkeys(rows.get("source_repo", pd.Series(dtype=str)).dropna()))
+        basis = " | ".join(dict.fromkeys(rows.get("price_basis", pd.Series(dtype=str)).dropna()))
+        return f"snapshot {folder}/ ({repos or 'source not recorded'})", basis or "not recorded"
+
+    # --- PriceSource ---------------------------------------------------------------
+    def daily(self, symbol: Symbol) -> SeriesData:
+        path = self._csv_path(symbol)
+        if path.exists():
+            frame = read_daily_csv(path, str(symbol))
+            source, basis = self._provenance(FOLDERS[symbol.market], symbol.code)
+            return SeriesData(symbol, frame, source, basis)
+        if symbol.market == "cn":
+            frame = self._all_cn_frame(symbol.code)
+            if frame is not None:
+                source, basis = self._provenance(ALL_CN, symbol.code)
+                return SeriesData(symbol, frame, source, basis)
+        raise DataNotFoundError(
+            f"no prices for {symbol} in {self.describe()} (looked for {path}"
+            + (f" and in {ALL_CN}/daily.parquet" if symbol.market == "cn" else "")
+            + "); check the code, or fetch it live with akshare"
+        )
+
+    def _factor_folder(self, symbol: Symbol) -> str:
+        return "cn" if self._csv_path(symbol).exists() else ALL_CN
+
+    def adj_factors(self, symbol: Symbol) -> pd.DataFrame:
+        if symbol.market != "cn":
+            return pd.DataFrame(columns=FACTOR_COLUMNS)
+        table = self._table(self._factor_folder(symbol), "ADJ_FACTORS.csv")
+        if table.empty:
+            return pd.DataFrame(columns=FACTOR_COLUMNS)
+        rows = table.loc[table["code"] == symbol.code].copy()
+        rows["ex_date"] = pd.to_datetime(rows["ex_date"], format="%Y-%m-%d")
+        for col in FACTOR_COLUMNS[1:]:
+            rows[col] = pd.to_numeric(rows[col], errors="coerce")
+        bad = rows.loc[~(rows["factor"] > 0)]
+        if len(bad):
+            raise DataValidationError(f"ADJ_FACTORS.csv: {symbol} ex-date {bad['ex_date'].iloc[0].date()} has factor {bad['factor'].iloc[0]}")
+        return rows[FACTOR_COLUMNS].sort_values("ex_date").reset_index(drop=True)
+
+    def adj_complete_through(self, symbol: Symbol) -> pd.Timestamp | None:
+        if symbol.market != "cn":
+            return None
+        table = self._table(self._factor_folder(symbol), "ADJ_COVERAGE.csv")
+        if table.empty:
+            return None
+        rows = table.loc[table["code"] == symbol.code, "complete_through"]
+        return pd.Timestamp(rows.iloc[0]) if len(rows) else None
+
+    def symbols(self, market: str) -> list[str]:
+        folder = self.root / FOLDERS[market]
+        codes = {p.stem for p in folder.glob("*.csv") if not p.stem.isupper() or market != "cn"}
+        codes -= {"PROVENANCE", "UNIVERSE", "ADJ_FACTORS", "ADJ_COVERAGE", "ADJ_SOURCES"}
+        if market == "hk_index":
+            codes &= {"HSI"}
+        elif market == "cn_index":
+            codes -= {"HSI"}
+        if market == "cn" and (self.root / ALL_CN / "daily.parquet").exists():
+            codes |= set(self._all_cn()[1])
+        return sorted(codes)
+
+    # --- the whole market ----------------------------------------------------------
+    def _all_cn(self) -> tuple[pd.DataFrame, dict[str, slice]]:
+        path = self.root / ALL_CN / "daily.parquet"
+        if not path.exists():
+            return pd.DataFrame(), {}
+        return _load_all_cn(*_file_key(path))
+
+    def _all_cn_frame(self, code: str) -> pd.DataFrame | None:
+        frame, where = self._all_cn()
+        if code not in where:
+            return None
+        out = frame.iloc[where[code]].set_index("date").drop(columns="symbol")
+        return validate_daily(out, f"cn:{code}")
+
+    def all_cn(self, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None,
+               columns: list[str] | None = None) -> pd.DataFrame:
+        """The whole A-share main board as a tidy frame (date, symbol, ...), validated."""
+        path = self.root / ALL_CN / "daily.parquet"
+        if not path.exists():
+            raise DataNotFoundError(f"{path} is missing: the whole-market snapshot is not in {self.root}")
+        filters = []
+        if start is not None:
+            filters.append(("date", ">=", pd.Timestamp(start).date()))
+        if end is not None:
+            filters.append(("date", "<=", pd.Timestamp(end).date()))
+        cols = None if columns is None else ["date", "symbol", *[c for c in columns if c not in ("date", "symbol")]]
+        frame = pd.read_parquet(path, columns=cols, filters=filters or None)
+        frame["date"] = pd.to_datetime(frame["date"])
+        return frame
+
+    def all_cn_factors(self) -> pd.DataFrame:
+        """Ex-rights factors for every stock in cn_all (code, ex_date, factor, ...)."""
+        table = self._table(ALL_CN, "ADJ_FACTORS.csv").copy()
+        table["ex_date"] = pd.to_datetime(table["ex_date"], format="%Y-%m-%d")
+        table["factor"] = pd.to_numeric(table["factor"])
+        return table
+
+    def all_cn_coverage(self) -> pd.Series:
+        """complete_through per code for cn_all."""
+        table = self._table(ALL_CN, "ADJ_COVERAGE.csv")
+        return pd.Series(pd.to_datetime(table["complete_through"]).to_numpy(), index=table["code"])
+
+
+@lru_cache(maxsize=2)
+def _load_all_cn(path: str, _mtime: float) -> tuple[pd.DataFrame, dict[str, slice]]:
+    frame = pd.read_parquet(path)
+    frame["date"] = pd.to_datetime(frame["date"])
+    for col in ["open", "high", "low", "close"]:
+        # stored as float32; prices are quoted to 0.01 (funds 0.001), so 4 decimals undo the float noise
+        frame[col] = frame[col].astype("float64").round(4)
+    frame = frame.sort_values(["symbol", "date"], kind="stable").reset_index(drop=True)
+    codes = frame["symbol"].to_numpy()
+    starts = pd.Series(range(len(codes)), index=codes).groupby(level=0).agg(["min", "max"])
+    where = {c: slice(int(a), int(b) + 1) for c, (a, b) in zip(starts.index, starts.to_numpy(), strict=True)}
+    return frame, where

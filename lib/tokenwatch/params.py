@@ -1,0 +1,46 @@
+"""Checks for notebook parameters, with messages a user can act on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+
+from .errors import ParameterError
+
+
+def as_date(name: str, value: object) -> pd.Timestamp:
+    """A date parameter given as 'YYYY-MM-DD' (or a date)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ParameterError(f"parameter {name} is empty; give a date as 'YYYY-MM-DD'")
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise ParameterError(f"parameter {name}={value!r} is not a date; write it as 'YYYY-MM-DD'") from exc
+    if pd.isna(ts):
+        raise ParameterError(f"parameter {name}={value!r} is not a date; write it as 'YYYY-MM-DD'")
+    return ts.normalize()
+
+
+def as_list(name: str, value: object) -> list:
+    """A list parameter; a single string becomes a one-item list."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Iterable):
+        return list(value)
+    raise ParameterError(f"parameter {name}={value!r} should be a list, e.g. ['NVDA', 'AVGO']")
+
+
+def as_choice(name: str, value: object, choices: Iterable) -> object:
+    options = list(choices)
+    if value not in options:
+        raise ParameterError(f"parameter {name}={value!r} is not one of {options}")
+    return value
+
+
+def as_positive_int(name: str, value: object, allow_none: bool = False) -> int | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ParameterError(f"parameter {name}={value!r} should be a positive whole number")
+    return value

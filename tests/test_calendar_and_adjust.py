@@ -1,0 +1,57 @@
+import pandas as pd
+import pytest
+
+from tokenwatch.calendar import last_on_or_before, period_return, rolling_high, week_ends, week_window
+from tokenwatch.errors import OutOfRangeError
+from tokenwatch.market.adjust import cumulative_factor, describe_actions, factor_between
+
+# Spring Festival 2024: no A-share sessions 2024-02-09 .. 2024-02-16
+DAYS = pd.DatetimeIndex(["2024-02-01", "2024-02-02", "2024-02-05", "2024-02-06", "2024-02-07", "2024-02-08",
+                         "2024-02-19", "2024-02-20", "2024-02-21", "2024-02-22", "2024-02-23"])
+
+
+def test_week_window_on_a_friday():
+    w = week_window("2024-02-23", DAYS)
+    assert (w.end, w.prev_close, w.snapped) == (pd.Timestamp("2024-02-23"), pd.Timestamp("2024-02-08"), False)
+    assert len(w.sessions) == 5
+
+
+def test_week_ending_in_a_holiday_snaps_back_with_a_notice():
+    w = week_window("2024-02-10", DAYS)  # Saturday after the last pre-holiday session
+    assert w.end == pd.Timestamp("2024-02-08") and w.prev_close == pd.Timestamp("2024-02-02")
+    assert "2024-02-10 is not a trading day" in w.notice()
+    closed = week_window("2024-02-16", DAYS)  # the whole week was closed: falls back to the week before
+    assert closed.end == pd.Timestamp("2024-02-08")
+
+
+def test_week_window_needs_a_previous_close():
+    with pytest.raises(OutOfRangeError, match="no previous close"):
+        week_window("2024-02-02", DAYS)
+    with pytest.raises(OutOfRangeError, match="before the data"):
+        last_on_or_before(DAYS, "2024-01-15")
+    with pytest.raises(OutOfRangeError, match="after the data"):
+        last_on_or_before(DAYS, "2024-06-01")
+
+
+def test_week_ends_one_per_week():
+    assert [d.day for d in week_ends("2024-02-01", "2024-02-29", DAYS)] == [2, 8, 23]
+
+
+def test_period_return_and_rolling_high():
+    s = pd.Series([10.0, 12.0, 9.0, 13.0], index=DAYS[:4], name="x")
+    assert period_return(s, DAYS[0], DAYS[3]) == pytest.approx(30.0)
+    with pytest.raises(OutOfRangeError, match="x has no value on 2024-02-19"):
+        period_return(s, DAYS[0], DAYS[6])
+    assert rolling_high(s).tolist() == [10, 12, 12, 13]
+    assert rolling_high(s, 2).tolist() == [10, 12, 12, 13]
+
+
+def test_cumulative_factor_by_hand():
+    factors = pd.DataFrame({"ex_date": pd.to_datetime(["2024-02-05", "2024-02-20"]), "factor": [1.1, 1.2],
+                            "cash_per_share": [0.3, None], "bonus_per_share": [0.0, 0.2]})
+    got = cumulative_factor(DAYS, factors)
+    assert got[:2].tolist() == [1.0, 1.0] and got[2] == pytest.approx(1.1) and got[7] == pytest.approx(1.32)
+    assert factor_between(factors, DAYS[1], DAYS[-1]) == pytest.approx(1.32)
+    assert factor_between(factors, DAYS[2], DAYS[6]) == 1.0
+    text = describe_actions(factors, DAYS[0], DAYS[-1])
+    assert "ex-date 2024-02-05: cash 0.3/share" in text and "bonus 0.2 shares/share" in text
