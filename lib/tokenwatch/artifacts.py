@@ -14,6 +14,9 @@ import pandas as pd
 
 from .paths import reports_dir
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 def output_dir(path: str | os.PathLike | None, notebook: str) -> Path:
     """The run's output folder: `path` when given (the runner injects it), else reports/manual/<notebook>."""
@@ -30,6 +33,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; shared reports should be readable
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -86,3 +90,16 @@ def write_summary(out: Path, summary: dict[str, Any]) -> Path:
 
 def read_summary(out: Path) -> dict[str, Any]:
     return json.loads((Path(out) / "summary.json").read_text(encoding="utf-8"))
+
+
+def sources(*provenance: pd.DataFrame) -> list[dict[str, Any]]:
+    """Provenance tables (from `Prices.provenance`) folded into one entry per source and price basis."""
+    frames = [p for p in provenance if p is not None and len(p)]
+    if not frames:
+        return []
+    table = pd.concat(frames, ignore_index=True)
+    out = []
+    for (src, basis), part in table.groupby(["source", "price_basis"], sort=False):
+        out.append({"symbols": ", ".join(dict.fromkeys(part["symbol"])), "source": src, "price_basis": basis,
+                    "first_date": str(min(part["first_date"])), "last_date": str(max(part["last_date"]))})
+    return out

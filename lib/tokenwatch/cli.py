@@ -1,0 +1,89 @@
+"""The `tokenwatch` command: `tokenwatch run ...`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import TokenwatchError
+from .notebooks import NOTEBOOKS_DIR, discover, inspect, parse_cli_value, resolve
+from .paths import PROJECT_ROOT
+
+
+def _run_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="run notebooks through papermill and export HTML with an index",
+                       description="Run notebooks (by run name, e.g. weekly_tracker) and write "
+                                   "DIR/index.html, DIR/runs.csv and one folder per run.")
+    p.add_argument("notebooks", nargs="*", help="run names (notebooks/NN_<name>.ipynb)")
+    p.add_argument("--all", action="store_true", help="every notebook in notebooks/ with its defaults")
+    p.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                   help="set a parameter (text parameters stay text; others are read as YAML)")
+    p.add_argument("-f", "--params-file", type=Path, help="YAML file of parameters (quote codes: '002463')")
+    p.add_argument("--sweep", action="append", default=[], metavar="NAME=V1,V2,...",
+                   help="one run per value; several --sweep make the cross product")
+    p.add_argument("--jobs", type=int, default=None, help="runs at a time (default: the machine's cores)")
+    p.add_argument("--out", type=Path, default=PROJECT_ROOT / "reports" / "latest", help="output folder")
+    p.add_argument("--cell-timeout", type=float, default=600, help="seconds a cell may take")
+    p.add_argument("--fresh-kernels", action="store_true", help="a new kernel for every run (slower)")
+    p.add_argument("--notebooks-dir", type=Path, default=NOTEBOOKS_DIR, help=argparse.SUPPRESS)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _collect_params(args: argparse.Namespace, defaults: dict[str, Any]) -> tuple[dict, dict]:
+    params: dict[str, Any] = {}
+    if args.params_file:
+        loaded = yaml.safe_load(args.params_file.read_text(encoding="utf-8")) or {}
+        if not isinstance(loaded, dict):
+            raise TokenwatchError(f"{args.params_file} should hold NAME: VALUE lines")
+        params.update(loaded)
+    for name, value in args.param:
+        params[name] = parse_cli_value(value, defaults.get(name))
+    sweeps: dict[str, list[Any]] = {}
+    for item in args.sweep:
+        name, sep, values = item.partition("=")
+        if not sep or not values:
+            raise TokenwatchError(f"--sweep {item!r}: write NAME=V1,V2,...")
+        sweeps[name] = [parse_cli_value(v, defaults.get(name, "")) for v in values.split(",")]
+    return params, sweeps
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .runner import plan, results_table, run_all
+
+    if args.all == bool(args.notebooks):
+        known = ", ".join(discover(args.notebooks_dir)) or "(none)"
+        raise TokenwatchError(f"name notebooks to run or give --all (not both); known: {known}")
+    paths = list(discover(args.notebooks_dir).values()) if args.all else resolve(args.notebooks, args.notebooks_dir)
+    if not paths:
+        raise TokenwatchError(f"no notebooks found in {args.notebooks_dir}")
+    defaults: dict[str, Any] = {}
+    for path in paths:
+        for k, v in inspect(path).parameters.items():
+            defaults.setdefault(k, v)
+    params, sweeps = _collect_params(args, defaults)
+    specs = plan(paths, params, sweeps)
+    results = run_all(specs, args.out, jobs=args.jobs, cell_timeout=args.cell_timeout,
+                      warm=not args.fresh_kernels, progress=not args.no_progress)
+    print(results_table(results))
+    print(f"index: {(args.out / 'index.html').resolve()}")
+    return 1 if any(r.status != "ok" for r in results) else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tokenwatch", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    _run_parser(sub)
+    args = parser.parse_args(argv)
+    try:
+        return {"run": cmd_run}[args.command](args)
+    except TokenwatchError as exc:
+        print(f"tokenwatch: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""Self-contained HTML exports of executed notebooks, a provenance footer, and the run index."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import subprocess
+from functools import lru_cache
+from typing import Any
+
+import nbformat
+import pandas as pd
+from nbconvert import HTMLExporter
+
+from . import __version__
+from .paths import PROJECT_ROOT
+
+_REMOTE_SCRIPT = re.compile(r"<script[^>]+src=\"https?://[^\"]*\"[^>]*>\s*</script>", re.I)
+_REMOTE_LINK = re.compile(r"<link[^>]+href=\"https?://[^\"]*\"[^>]*>", re.I)
+_REMOTE_MODULE = re.compile(r"<script type=\"module\">(?:(?!</script>).)*?import\(\"https?://.*?</script>", re.S)
+
+
+@lru_cache(maxsize=2)
+def _exporter(with_code: bool) -> HTMLExporter:
+    exporter = HTMLExporter(template_name="lab", embed_images=True)
+    exporter.exclude_input = not with_code
+    exporter.exclude_input_prompt = not with_code
+    exporter.exclude_output_prompt = not with_code
+    return exporter
+
+
+def notebook_html(nb: nbformat.NotebookNode, *, with_code: bool, footer: str = "") -> str:
+    """HTML for an executed notebook, images inline and no remote scripts or styles."""
+    body, _ = _exporter(with_code).from_notebook_node(nb)
+    body = _REMOTE_SCRIPT.sub("", body)
+    body = _REMOTE_LINK.sub("", body)
+    body = _REMOTE_MODULE.sub("", body)  # the mermaid loader: no diagrams here, and no CDN
+    return body.replace("</body>", footer + "\n</body>", 1) if footer else body
+
+
+@lru_cache(maxsize=1)
+def git_commit() -> str:
+    """The checkout's commit, with '+dirty' when files differ from it ('unknown' outside git)."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=PROJECT_ROOT, text=True,
+                                capture_output=True, check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT,
+                               text=True, capture_output=True, check=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return commit + ("+dirty" if dirty else "")
+
+
+def provenance_footer(parameters: dict[str, Any], summary: dict[str, Any] | None, ran_at: str) -> str:
+    """The footer every export carries: version, commit, parameters, data sources, time of the run."""
+    sources = (summary or {}).get("sources") or []
+    rows = "".join(
+        "<li>{}</li>".format(html.escape(
+            f"{s.get('symbols', s.get('symbol', ''))}: {s.get('source', '')} [{s.get('price_basis', '')}] "
+            f"{s.get('first_date', '')}..{s.get('last_date', '')}"))
+        for s in sources) or "<li>not recorded by the notebook</li>"
+    params = html.escape(json.dumps(parameters, ensure_ascii=False, default=str))
+    return (
+        '<footer style="margin:2em 1em;padding-top:.5em;border-top:1px solid #ccc;font:12px sans-serif;color:#555">'
+        f"<b>Provenance</b> · tokenwatch {html.escape(__version__)} · commit {html.escape(git_commit())} · "
+        f"run at {html.escape(ran_at)}<br>parameters: <code>{params}</code><br>data:<ul>{rows}</ul></footer>"
+    )
+
+
+def _headline(summary_path) -> str:
+    try:
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    items = (summary.get("headline") or {}).items()
+    return "<br>".join(html.escape(f"{k}: {_fmt(v)}") for k, v in items)
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:,.2f}" if isinstance(v, float) else str(v)
+
+
+def index_html(runs: pd.DataFrame, out_dir) -> str:
+    """One offline page listing every run with status, parameters, time, headline figures and links."""
+    rows = []
+    for r in runs.itertuples(index=False):
+        folder = out_dir / r.output_folder
+        links = " · ".join(f'<a href="{html.escape(r.output_folder)}/{f}">{label}</a>'
+                           for f, label in [("report.html", "report"), ("notebook.html", "with code"),
+                                            (f"{r.notebook}.ipynb", "ipynb"), ("summary.json", "summary.json")]
+                           if (folder / f).exists())
+        colour = "#1e8449" if r.status == "ok" else "#c0392b"
+        error = f'<br><small>{html.escape(str(r.error))}</small>' if isinstance(r.error, str) and r.error else ""
+        rows.append(
+            f"<tr><td>{html.escape(r.notebook)}</td><td><code>{html.escape(str(r.parameters))}</code></td>"
+            f'<td style="color:{colour}"><b>{html.escape(r.status)}</b>{error}</td><td>{r.seconds:.1f}</td>'
+            f"<td>{_headline(folder / 'summary.json')}</td><td>{links}</td></tr>")
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>tokenwatch runs</title>'
+        "<style>body{font:14px sans-serif;margin:2em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ddd;padding:.4em .6em;vertical-align:top;text-align:left}"
+        "th{background:#f4f4f4}code{font-size:12px}</style></head><body>"
+        f"<h1>tokenwatch runs</h1><p>tokenwatch {html.escape(__version__)} · commit {html.escape(git_commit())} · "
+        f"{len(runs)} runs, {int((runs['status'] != 'ok').sum())} failed</p>"
+        "<table><tr><th>notebook</th><th>parameters</th><th>status</th><th>seconds</th>"
+        "<th>headline</th><th>exports</th></tr>" + "".join(rows) + "</table></body></html>\n"
+    )

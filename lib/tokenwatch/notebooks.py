@@ -1,0 +1,110 @@
+"""The notebook collection: discovery by run name and parameter checking (papermill's inspect)."""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import papermill
+import yaml
+
+from .errors import ParameterError
+from .paths import PROJECT_ROOT
+
+NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+_NAME = re.compile(r"^(\d+)_(.+)\.ipynb$")
+INJECTED = {"output_dir"}  # set by the runner for every run
+
+
+@dataclass(frozen=True)
+class NotebookInfo:
+    name: str
+    path: Path
+    parameters: dict[str, Any]  # name -> default value
+    types: dict[str, str]  # name -> papermill's inferred type name
+
+
+def discover(directory: Path | None = None) -> dict[str, Path]:
+    """Run name -> path for every `NN_name.ipynb` in the notebooks folder, in number order."""
+    directory = Path(directory or NOTEBOOKS_DIR)
+    found = sorted((int(m.group(1)), m.group(2), p) for p in directory.glob("*.ipynb")
+                   if (m := _NAME.match(p.name)))
+    return {name: path for _, name, path in found}
+
+
+def resolve(names: list[str], directory: Path | None = None) -> list[Path]:
+    """Paths for run names (or paths); an unknown name lists the known ones."""
+    known = discover(directory)
+    out = []
+    for name in names:
+        if name in known:
+            out.append(known[name])
+        elif Path(name).suffix == ".ipynb" and Path(name).exists():
+            out.append(Path(name))
+        else:
+            raise ParameterError(f"no notebook named {name!r}; known: {', '.join(known) or '(none)'}")
+    return out
+
+
+@lru_cache(maxsize=64)
+def _inspect(path: str, _mtime: float) -> NotebookInfo:
+    raw = papermill.inspect_notebook(path)
+    defaults, types = {}, {}
+    for name, p in raw.items():
+        try:
+            defaults[name] = ast.literal_eval(p["default"])
+        except (ValueError, SyntaxError):
+            defaults[name] = p["default"]
+        types[name] = p.get("inferred_type_name", "None")
+    m = _NAME.match(Path(path).name)
+    return NotebookInfo(m.group(2) if m else Path(path).stem, Path(path), defaults, types)
+
+
+def inspect(path: Path) -> NotebookInfo:
+    path = Path(path)
+    return _inspect(str(path), path.stat().st_mtime)
+
+
+def parse_cli_value(text: str, default: Any) -> Any:
+    """A `-p`/`--sweep` value: kept as text where the default is text (so '002463' stays), else YAML."""
+    if isinstance(default, str):
+        return text
+    value = yaml.safe_load(text)
+    if isinstance(default, list) and isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()] if "," in value else [value]
+    return value
+
+
+def _type_ok(value: Any, default: Any) -> bool:
+    if default is None or value is None:
+        return True
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, int | float):
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if isinstance(default, list | tuple):
+        if not isinstance(value, list | tuple):
+            return False
+        kinds = {type(d) for d in default}
+        return not (kinds == {str} and not all(isinstance(v, str) for v in value))
+    return isinstance(value, type(default))
+
+
+def check_parameters(info: NotebookInfo, params: dict[str, Any]) -> dict[str, Any]:
+    """Refuse unknown names and values whose type differs from the default's, listing the parameters."""
+    listing = "; ".join(f"{k} ({info.types[k]}, default {v!r})" for k, v in info.parameters.items())
+    for name, value in params.items():
+        if name not in info.parameters:
+            raise ParameterError(f"{info.name}: no parameter {name!r}. Its parameters: {listing}")
+        default = info.parameters[name]
+        if not _type_ok(value, default):
+            hint = " (quote codes so they stay strings, e.g. '002463')" if isinstance(default, list | str) else ""
+            raise ParameterError(
+                f"{info.name}: parameter {name}={value!r} is {type(value).__name__}, expected "
+                f"{type(default).__name__} like the default {default!r}{hint}. Its parameters: {listing}"
+            )
+    return params

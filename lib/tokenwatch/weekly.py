@@ -1,0 +1,215 @@
+"""The weekly tracker: member week returns by segment, overseas bellwethers' new highs, and the
+reconciliation against the report's published figures."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from . import plots
+from .calendar import WeekWindow
+from .market import PriceSource, default_source, load_prices
+from .market.adjust import describe_actions, factor_between
+from .paths import data_dir
+from .universe import Symbol, names, parse_symbols, read_codes_csv
+
+WEEK_COLUMNS = ["code", "name", "segment", "market", "prev_close_date", "prev_close", "close_date", "close",
+                "return_pct", "raw_return_pct", "corporate_action"]
+SEGMENT_COLUMNS = ["segment", "members", "with_data", "mean_pct", "median_pct", "best_code", "worst_code"]
+HIGH_COLUMNS = ["symbol", "close_date", "close", "previous_high", "previous_high_date", "is_new_high"]
+RECON_COLUMNS = ["code", "name", "published_pct", "computed_pct", "diff_pp", "within_precision", "note"]
+
+
+def _monday(day: pd.Timestamp) -> pd.Timestamp:
+    return day - pd.Timedelta(days=day.weekday())
+
+
+def member_returns(basket: pd.DataFrame, window: WeekWindow,
+                   source: PriceSource | None = None) -> tuple[pd.DataFrame, object]:
+    """Every basket member's week return, adjusted and raw; members without data get a status, not a drop.
+
+    Returns (table, prices). Table columns: WEEK_COLUMNS plus `status` ('ok' or why there is no return) and `adj_note`.
+    """
+    source = source or default_source()
+    prices = load_prices(basket["symbol"].tolist(), None, window.end, source=source, strict=False)
+    absent = dict(zip(prices.missing["symbol"], prices.missing["reason"], strict=True))
+    loaded = set(prices.frame["symbol"])
+    rows = []
+    for member in basket.itertuples(index=False):
+        sym: Symbol = member.symbol
+        row = {"code": sym.code, "name": member.name, "segment": member.segment, "market": sym.market,
+               "status": "ok", "adj_note": "", "corporate_action": ""}
+        if sym.code not in loaded:
+            row["status"] = f"no data: {absent.get(sym.code, 'not in the source')}"
+            rows.append(row)
+            continue
+        close = prices.series(sym.code)["close"]
+        before, upto = close.loc[:window.prev_close], close.loc[:window.end]
+        if upto.empty or upto.index[-1] < _monday(window.end):
+            last = close.index[-1].date()
+            row["status"] = (f"no data in the week (data ends {last})" if close.index[-1] < window.end
+                             else "no trade in the week (suspended)")
+        elif before.empty:
+            row["status"] = f"listed during the week (first close {close.index[0].date()})"
+        if row["status"] != "ok":
+            rows.append(row)
+            continue
+        p_date, p_close, c_date, c_close = before.index[-1], before.iloc[-1], upto.index[-1], upto.iloc[-1]
+        factors = source.adj_factors(sym)
+        factor = factor_between(factors, p_date, c_date)
+        row.update(prev_close_date=p_date.date(), prev_close=p_close, close_date=c_date.date(), close=c_close,
+                   raw_return_pct=(c_close / p_close - 1) * 100, return_pct=(c_close * factor / p_close - 1) * 100,
+                   corporate_action=describe_actions(factors, p_date, c_date))
+        through = source.adj_complete_through(sym)
+        if sym.market == "cn" and (through is None or c_date > through):
+            row["adj_note"] = ("ex-rights factors complete only through "
+                               f"{through.date() if through is not None else 'an unknown date'}")
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    for col in WEEK_COLUMNS:
+        if col not in table:
+            table[col] = np.nan
+    return table[[*WEEK_COLUMNS, "status", "adj_note"]], prices
+
+
+def segment_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Per segment (in basket order): members, with data, equal-weighted mean and median, best and worst."""
+    out = []
+    for segment, part in table.groupby("segment", sort=False):
+        ok = part.dropna(subset=["return_pct"])
+        out.append({"segment": segment, "members": len(part), "with_data": len(ok),
+                    "mean_pct": ok["return_pct"].mean() if len(ok) else np.nan,
+                    "median_pct": ok["return_pct"].median() if len(ok) else np.nan,
+                    "best_code": ok.loc[ok["return_pct"].idxmax(), "code"] if len(ok) else "",
+                    "worst_code": ok.loc[ok["return_pct"].idxmin(), "code"] if len(ok) else ""})
+    return pd.DataFrame(out, columns=SEGMENT_COLUMNS)
+
+
+def segment_sentences(table: pd.DataFrame, summary: pd.DataFrame) -> list[str]:
+    """One generated line per segment, e.g. '景旺电子 led PCB/CCL at +22.63%'."""
+    lookup = table.set_index("code")
+    lines = []
+    for s in summary.itertuples(index=False):
+        if not s.with_data:
+            lines.append(f"{s.segment}: no member has a return this week")
+            continue
+        best, worst = lookup.loc[s.best_code], lookup.loc[s.worst_code]
+        line = (f"{best['name']} led {s.segment} at {best['return_pct']:+.2f}% "
+                f"(segment mean {s.mean_pct:+.2f}%, median {s.median_pct:+.2f}%")
+        line += f"; weakest {worst['name']} {worst['return_pct']:+.2f}%)" if s.with_data > 1 else ")"
+        if s.with_data < s.members:
+            line += f"; {s.members - s.with_data} member(s) without a return"
+        lines.append(line)
+    return lines
+
+
+def new_highs(symbols: list, window: WeekWindow, lookback: str = "all",
+              source: PriceSource | None = None) -> tuple[pd.DataFrame, pd.DataFrame, object]:
+    """Overseas bellwethers: week return and whether the week's best close beat the prior high.
+
+    `lookback` is 'all' (all history in the data) or '52w'. Returns (highs, week returns, prices).
+    Highs compare closes (split-adjusted price, as records are quoted); returns use adjusted closes.
+    """
+    source = source or default_source()
+    syms = parse_symbols(symbols)
+    prices = load_prices(syms, None, window.end, source=source, strict=False)
+    highs, rets = [], []
+    for sym in syms:
+        if sym.code not in set(prices.frame["symbol"]):
+            continue
+        s = prices.series(sym.code)
+        # the overseas week: sessions from the Monday of the week through the window end (local dates)
+        week = s.loc[_monday(window.end):window.end]
+        start = window.end - pd.DateOffset(weeks=52) if lookback == "52w" else s.index[0]
+        before = s.loc[start:_monday(window.end) - pd.Timedelta(days=1)]
+        if week.empty or before.empty:
+            continue
+        best_day = week["close"].idxmax()
+        prev_day = before["close"].idxmax()
+        highs.append({"symbol": sym.code, "close_date": best_day.date(), "close": week.loc[best_day, "close"],
+                      "previous_high": before.loc[prev_day, "close"], "previous_high_date": prev_day.date(),
+                      "is_new_high": bool(week.loc[best_day, "close"] > before.loc[prev_day, "close"])})
+        adj, raw = s["adj_close"], s["close"]
+        rets.append({"symbol": sym.code, "name": names([sym])[sym], "prev_close_date": before.index[-1].date(),
+                     "close_date": week.index[-1].date(),
+                     "return_pct": (adj.loc[week.index[-1]] / adj.loc[before.index[-1]] - 1) * 100,
+                     "raw_return_pct": (raw.loc[week.index[-1]] / raw.loc[before.index[-1]] - 1) * 100})
+    return pd.DataFrame(highs, columns=HIGH_COLUMNS), pd.DataFrame(rets), prices
+
+
+def published_figures(path=None) -> pd.DataFrame:
+    """The report's printed figures (data/report_figures.csv), each with its source."""
+    table = read_codes_csv(path or data_dir() / "report_figures.csv")
+    for col in ["period_start", "period_end"]:
+        table[col] = pd.to_datetime(table[col])
+    return table
+
+
+def reconcile(table: pd.DataFrame, window: WeekWindow, figures: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Published vs computed week returns for a week the report covered (empty frame otherwise)."""
+    figures = published_figures() if figures is None else figures
+    pub = figures.loc[(figures["figure"] == "week_return") & (figures["period_end"] == window.end)]
+    if pub.empty:
+        return pd.DataFrame(columns=RECON_COLUMNS)
+    computed = table.set_index("code")
+    out = []
+    for f in pub.itertuples(index=False):
+        row = {"code": f.code, "name": f.name, "published_pct": float(f.published_value)}
+        if f.code not in computed.index or pd.isna(computed.loc[f.code, "return_pct"]):
+            status = computed.loc[f.code, "status"] if f.code in computed.index else "not in the basket"
+            row.update(computed_pct=np.nan, diff_pp=np.nan, within_precision=False, note=f"no computed return: {status}")
+            out.append(row)
+            continue
+        c = computed.loc[f.code]
+        decimals = max(0, -int(math.floor(math.log10(float(f.precision)))))
+        within = round(c["return_pct"], decimals) == round(float(f.published_value), decimals)
+        raw_within = round(c["raw_return_pct"], decimals) == round(float(f.published_value), decimals)
+        notes = []
+        if c["corporate_action"]:
+            notes.append(f"{c['corporate_action']}; raw return {c['raw_return_pct']:+.2f}%"
+                         + (" also matches" if raw_within else " does not match: ex-rights adjustment needed"))
+        if not within:
+            notes.append("miss: check the price basis (raw vs adjusted) and the corporate actions in the week")
+        if float(f.precision) != 0.01:
+            notes.append(f"published to {f.precision}")
+        row.update(computed_pct=c["return_pct"], diff_pp=c["return_pct"] - float(f.published_value),
+                   within_precision=bool(within), note="; ".join(notes))
+        out.append(row)
+    return pd.DataFrame(out, columns=RECON_COLUMNS)
+
+
+def segment_chart(table: pd.DataFrame, window: WeekWindow, source_line: str):
+    """One bar panel per segment: member week returns in percent."""
+    ok = table.dropna(subset=["return_pct"])
+    segments = list(dict.fromkeys(table["segment"]))
+    cols = 3 if len(segments) > 4 else max(1, len(segments))
+    rows = math.ceil(len(segments) / cols)
+    plots.use_style()
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
+    for ax, seg in zip(axes.flat, segments, strict=False):
+        part = ok.loc[ok["segment"] == seg].sort_values("return_pct", ascending=False)
+        ax.bar(part["name"], part["return_pct"], color=plots.bar_colors(part["return_pct"]))
+        ax.set_title(seg, fontsize=10)
+        ax.set_ylabel("week return (%)")
+        ax.tick_params(axis="x", rotation=45, labelsize=8)
+        ax.axhline(0, color=plots.NEUTRAL, lw=0.8)
+    for ax in list(axes.flat)[len(segments):]:
+        ax.set_visible(False)
+    fig.suptitle(f"Compute-chain week returns by segment, {window.prev_close.date()} close to {window.end.date()} close",
+                 fontweight="bold")
+    fig.text(0.01, 0.005, source_line, fontsize=7, color=plots.NEUTRAL)
+    fig.tight_layout(rect=(0, 0.03, 1, 0.97))
+    return fig
+
+
+def ranked_chart(table: pd.DataFrame, window: WeekWindow, source_line: str):
+    """All names ranked by week return."""
+    ok = table.dropna(subset=["return_pct"]).sort_values("return_pct")
+    fig, ax = plots.new_figure(figsize=(8, max(4, 0.28 * len(ok) + 1)))
+    ax.barh(ok["name"] + " " + ok["code"], ok["return_pct"], color=plots.bar_colors(ok["return_pct"]))
+    ax.axvline(0, color=plots.NEUTRAL, lw=0.8)
+    return plots.finish(fig, f"All names ranked, week ending {window.end.date()}", source_line,
+                        xlabel="week return, ex-rights adjusted (%)")
