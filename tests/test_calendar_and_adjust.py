@@ -1,7 +1,12 @@
 import pandas as pd
 import pytest
-
-from tokenwatch.calendar import last_on_or_before, period_return, rolling_high, week_ends, week_window
+from tokenwatch.calendar import (
+    last_on_or_before,
+    period_return,
+    rolling_high,
+    week_ends,
+    week_window,
+)
 from tokenwatch.errors import OutOfRangeError
 from tokenwatch.market.adjust import cumulative_factor, describe_actions, factor_between
 
@@ -35,6 +40,7 @@ def test_week_window_needs_a_previous_close():
 
 def test_week_ends_one_per_week():
     assert [d.day for d in week_ends("2024-02-01", "2024-02-29", DAYS)] == [2, 8, 23]
+    assert [d.day for d in week_ends("2024-02-01", "2024-02-22", DAYS)] == [2, 8]  # a week ends on its Sunday
 
 
 def test_period_return_and_rolling_high():

@@ -7,7 +7,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
-
 from tokenwatch import plots  # noqa: E402
 from tokenwatch.artifacts import output_dir, read_summary, write_summary, write_table  # noqa: E402
 

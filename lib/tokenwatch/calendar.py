@@ -66,10 +66,12 @@ def week_window(week_end: object, days: pd.DatetimeIndex) -> WeekWindow:
 
 
 def week_ends(start: object, end: object, days: pd.DatetimeIndex) -> list[pd.Timestamp]:
-    """The last trading day of every week between start and end (for sweeps)."""
-    span = days[(days >= pd.Timestamp(start)) & (days <= pd.Timestamp(end))]
-    weeks = pd.Series(span, index=span).groupby(span.to_period("W-SUN")).max()
-    return list(weeks)
+    """The last trading day of every week (Monday to Sunday) whose Sunday falls in [start, end]."""
+    periods = days.to_period("W-SUN")
+    sundays = periods.end_time.normalize()
+    inside = (sundays >= pd.Timestamp(start)) & (sundays <= pd.Timestamp(end))
+    span = days[inside]
+    return list(pd.Series(span, index=span).groupby(periods[inside]).max())
 
 
 def value_on_or_before(series: pd.Series, when: pd.Timestamp) -> tuple[pd.Timestamp, float] | None:

@@ -96,7 +96,7 @@ def _type_ok(value: Any, default: Any) -> bool:
 
 def check_parameters(info: NotebookInfo, params: dict[str, Any]) -> dict[str, Any]:
     """Refuse unknown names and values whose type differs from the default's, listing the parameters."""
-    listing = "; ".join(f"{k} ({info.types[k]}, default {v!r})" for k, v in info.parameters.items())
+    listing = "; ".join(f"{k} ({type(v).__name__}, default {v!r})" for k, v in info.parameters.items())
     for name, value in params.items():
         if name not in info.parameters:
             raise ParameterError(f"{info.name}: no parameter {name!r}. Its parameters: {listing}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from importlib.resources import files
 
 import matplotlib as mpl
@@ -50,9 +51,15 @@ def finish(fig: Figure, title: str, source: str, *, xlabel: str | None = None,
         ax.set_xlabel(xlabel)
     if ylabel is not None:
         ax.set_ylabel(ylabel)
-    fig.text(0.01, 0.005, source, fontsize=7, color=NEUTRAL, ha="left", va="bottom", wrap=True)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    source_note(fig, source)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig
+
+
+def source_note(fig: Figure, source: str) -> None:
+    """The source line at the bottom left, wrapped to the figure's width."""
+    width = max(40, int(fig.get_figwidth() * 17))
+    fig.text(0.01, 0.005, textwrap.fill(source, width), fontsize=7, color=NEUTRAL, ha="left", va="bottom")
 
 
 def bar_colors(values) -> list[str]:

@@ -8,6 +8,7 @@ a run and a rerun replaces only the files of the runs it repeats.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import multiprocessing as mp
@@ -125,10 +126,8 @@ class WarmKernel:
 
     def discard(self) -> None:
         if self.km is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self.km.shutdown_kernel(now=True)
-            except Exception:  # noqa: BLE001
-                pass
         self.km = None
 
 
@@ -213,8 +212,9 @@ def default_jobs() -> int:
 def run_all(specs: list[RunSpec], out_root: Path, *, jobs: int | None = None, cell_timeout: float = 600,
             warm: bool = True, progress: bool = True) -> list[RunResult]:
     """Run every spec, `jobs` at a time; failures are recorded, never raised."""
-    from .export import index_html  # noqa: F401 - fail early if nbconvert is broken
     from tqdm.auto import tqdm
+
+    from .export import index_html  # noqa: F401 - fail early if nbconvert is broken
 
     out_root = Path(out_root)
     out_root.mkdir(parents=True, exist_ok=True)

@@ -200,8 +200,8 @@ def segment_chart(table: pd.DataFrame, window: WeekWindow, source_line: str):
         ax.set_visible(False)
     fig.suptitle(f"Compute-chain week returns by segment, {window.prev_close.date()} close to {window.end.date()} close",
                  fontweight="bold")
-    fig.text(0.01, 0.005, source_line, fontsize=7, color=plots.NEUTRAL)
-    fig.tight_layout(rect=(0, 0.03, 1, 0.97))
+    plots.source_note(fig, source_line)
+    fig.tight_layout(rect=(0, 0.05, 1, 0.97))
     return fig
 
 

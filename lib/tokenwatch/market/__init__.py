@@ -62,9 +62,15 @@ class Prices:
         return rows.set_index("date")
 
     def source_line(self) -> str:
-        """One line naming the sources and price bases, for chart footers."""
-        parts = dict.fromkeys(f"{s} [{b}]" for s, b in zip(self.provenance["source"],
-                                                             self.provenance["price_basis"], strict=True))
+        """A short line naming the sources, for chart footers (full detail is in `provenance`)."""
+        groups: dict[str, tuple[set, set]] = {}
+        for src, basis in zip(self.provenance["source"], self.provenance["price_basis"], strict=True):
+            label, _, repos = src.partition(" (")
+            g = groups.setdefault(label, (set(), set()))
+            g[0].update(r.strip(" )") for r in repos.split(" + ") if r.strip(" )"))
+            g[1].add(basis.split(";")[0].split(" | ")[0])
+        parts = [f"{label} ({len(repos)} upstream repositories; {', '.join(sorted(bases))})"
+                 for label, (repos, bases) in groups.items()]
         return "Data: " + "; ".join(parts)
 
 

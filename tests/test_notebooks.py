@@ -1,0 +1,68 @@
+"""Every notebook follows the conventions; each runs through the runner (papermill) on the snapshot."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from tokenwatch.cli import main
+from tokenwatch.notebooks import NOTEBOOKS_DIR, discover, inspect
+
+NOTEBOOKS = discover()
+
+
+def test_there_are_notebooks():
+    assert "weekly_tracker" in NOTEBOOKS
+
+
+@pytest.mark.parametrize("name", list(NOTEBOOKS))
+def test_notebook_conventions(name):
+    path = NOTEBOOKS[name]
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    tagged = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), "stored without outputs"
+    info = inspect(path)
+    assert "output_dir" in info.parameters
+    assert all(v is not None or k == "output_dir" for k, v in info.parameters.items()), "every parameter has a default"
+    assert nb["metadata"]["kernelspec"]["name"] == "tokenwatch"
+    assert path.parent == NOTEBOOKS_DIR
+
+
+def _run(out: Path, *args: str) -> int:
+    return main(["run", "weekly_tracker", "--out", str(out), "--no-progress", *args])
+
+
+@pytest.mark.notebook
+def test_weekly_tracker_reproduces_the_published_week(snapshot, tmp_path):
+    assert _run(tmp_path) == 0
+    run = tmp_path / "weekly_tracker"
+    recon = pd.read_csv(run / "reconciliation.csv", dtype={"code": str})
+    assert len(recon) == 12 and recon["within_precision"].all()
+    week = pd.read_csv(run / "week_returns.csv", dtype={"code": str}).set_index("code")
+    for code in ["688519", "300913", "002130"]:  # ex-dates inside the week: match only when adjusted
+        assert week.loc[code, "corporate_action"].startswith("ex-date 2025-06-2")
+        published = recon.set_index("code").loc[code, "published_pct"]
+        assert round(week.loc[code, "raw_return_pct"], 2) != published
+    summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+    assert summary["reconciliation"] == {"matched": 12, "total": 12}
+    assert {"NVDA", "AVGO"} <= set(summary["new_highs"])
+    assert list(pd.read_csv(run / "segments.csv").columns) == ["segment", "members", "with_data", "mean_pct",
+                                                               "median_pct", "best_code", "worst_code"]
+
+
+@pytest.mark.notebook
+def test_weekly_tracker_sweeps_a_quarter_and_reports_a_bad_week(snapshot, tmp_path):
+    from tokenwatch.calendar import week_ends
+
+    weeks = [d.date().isoformat() for d in week_ends("2025-04-01", "2025-06-30", snapshot.calendar("cn"))]
+    assert len(weeks) == 13
+    # one deliberately bad value, and a week that ends on a holiday (National Day 2025-10-03)
+    assert _run(tmp_path, "--sweep", "week_end=" + ",".join([*weeks, "2025-10-03", "not-a-date"])) == 1
+    runs = pd.read_csv(tmp_path / "runs.csv", dtype=str)
+    assert (runs["status"] == "ok").sum() == 14
+    bad = runs.loc[runs["status"] == "failed"].iloc[0]
+    assert "week_end='not-a-date' is not a date" in bad["error"]
+    holiday = json.loads((tmp_path / "weekly_tracker" / "week_end=2025-10-03" / "summary.json").read_text())
+    assert holiday["week"]["end"] == "2025-09-30" and holiday["week"]["prev_close"] == "2025-09-26"

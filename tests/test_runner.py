@@ -1,0 +1,82 @@
+"""The runner on a tiny fixture notebook: planning, sweeps, failures, atomic reruns, the index."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from tokenwatch.cli import main
+from tokenwatch.errors import ParameterError
+from tokenwatch.notebooks import inspect, parse_cli_value
+from tokenwatch.runner import plan, slug
+
+FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
+ECHO = FIXTURES / "01_echo.ipynb"
+
+
+def test_plan_checks_names_and_types_before_any_kernel():
+    with pytest.raises(ParameterError, match=r"no parameter 'lable'. Its parameters: label \(str"):
+        plan([ECHO], {"lable": "x"}, {})
+    with pytest.raises(ParameterError, match="repeat='x' is str, expected int"):
+        plan([ECHO], {"repeat": "x"}, {})
+    with pytest.raises(ParameterError, match="quote codes"):
+        plan([ECHO], {"codes": [2463]}, {})
+    with pytest.raises(ParameterError, match="set by the runner"):
+        plan([ECHO], {"output_dir": "/tmp/x"}, {})
+
+
+def test_sweeps_make_the_cross_product_with_safe_slugs():
+    specs = plan([ECHO], {}, {"label": ["a", "b/c d"], "repeat": [1, 2]})
+    assert len(specs) == 4
+    assert len({s.folder for s in specs}) == 4
+    assert all("/" not in s.folder.split("/", 1)[1] and " " not in s.folder for s in specs)
+    assert slug({"label": "a"}) == "label=a"
+
+
+def test_cli_values_keep_codes_as_text():
+    defaults = inspect(ECHO).parameters
+    assert parse_cli_value("002463", defaults["label"]) == "002463"
+    assert parse_cli_value("3", defaults["repeat"]) == 3
+    assert parse_cli_value("NVDA,AVGO", ["NVDA"]) == ["NVDA", "AVGO"]
+
+
+def _run(out: Path, *extra: str) -> int:
+    return main(["run", "echo", "--notebooks-dir", str(FIXTURES), "--out", str(out), "--no-progress", *extra])
+
+
+def test_a_failing_run_does_not_stop_the_others(tmp_path):
+    out = tmp_path / "out"
+    assert _run(out, "--sweep", "label=a,b,fail", "--jobs", "2") == 1
+    runs = pd.read_csv(out / "runs.csv", dtype=str)
+    assert sorted(runs["status"]) == ["failed", "ok", "ok"]
+    failed = runs.loc[runs["status"] == "failed"].iloc[0]
+    assert "ValueError: asked to fail" in failed["error"]
+    failed_dir = out / failed["output_folder"]
+    assert "asked to fail" in (failed_dir / "notebook.html").read_text(encoding="utf-8")
+    assert (failed_dir / "echo.ipynb").exists()
+    ok_dir = out / "echo" / "label=a"
+    assert {"echo.csv", "summary.json", "report.html", "notebook.html", "echo.ipynb"} <= {p.name for p in ok_dir.iterdir()}
+    report = (ok_dir / "report.html").read_text(encoding="utf-8")
+    assert "data:image/png;base64" in report and "Provenance" in report and "<script src=\"http" not in report
+    code_cell = "highlight hl-ipython3"  # highlighted code: only in the export with code
+    assert code_cell not in report and code_cell in (ok_dir / "notebook.html").read_text(encoding="utf-8")
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert index.count("<tr>") == 4 and "rows: 2" in index and "asked to fail" in index
+    assert not (out / ".staging").exists()
+
+
+def test_rerun_replaces_only_what_it_reruns(tmp_path):
+    out = tmp_path / "out"
+    assert _run(out, "--sweep", "label=a,b", "--jobs", "1") == 0
+    b_summary = out / "echo" / "label=b" / "summary.json"
+    before = b_summary.stat().st_mtime_ns
+    assert _run(out, "--sweep", "label=a", "-p", "repeat", "3") == 0
+    runs = pd.read_csv(out / "runs.csv", dtype=str)
+    assert len(runs) == 2 and b_summary.stat().st_mtime_ns == before
+    assert len(pd.read_csv(out / "echo" / "label=a" / "echo.csv")) == 3
+
+
+def test_bad_requests_exit_2_with_a_message(tmp_path, capsys):
+    assert main(["run", "nope", "--notebooks-dir", str(FIXTURES), "--out", str(tmp_path)]) == 2
+    assert "known: echo" in capsys.readouterr().err
+    assert main(["run", "echo", "--notebooks-dir", str(FIXTURES), "--out", str(tmp_path), "-p", "colour", "x"]) == 2
+    assert "no parameter 'colour'" in capsys.readouterr().err
