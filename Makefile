@@ -24,6 +24,7 @@ report: venv
 	$(VENV)/bin/tokenwatch run --all --out reports/latest
 
 test: venv
+	$(VENV)/bin/ruff check lib tests benchmarks notebooks
 	$(PY) -m pytest
 
 lint: venv

@@ -1,5 +1,6 @@
 import pandas as pd
 import pytest
+
 from tokenwatch.calendar import (
     last_on_or_before,
     period_return,

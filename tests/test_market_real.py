@@ -1,6 +1,7 @@
 """The market layer on the real offline snapshot (TOKENWATCH_SNAPSHOT)."""
 
 import pytest
+
 from tokenwatch.calendar import week_window
 from tokenwatch.errors import OutOfRangeError
 from tokenwatch.market import load_prices

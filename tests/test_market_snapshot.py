@@ -2,6 +2,7 @@
 
 import pandas as pd
 import pytest
+
 from tokenwatch.errors import DataNotFoundError, DataValidationError, NoSourceError, OutOfRangeError
 from tokenwatch.market import SNAPSHOT_ENV, SnapshotSource, default_source, load_prices
 from tokenwatch.market.validate import validate_daily

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from tokenwatch.cli import main
 from tokenwatch.notebooks import NOTEBOOKS_DIR, discover, inspect
 

@@ -7,6 +7,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
+
 from tokenwatch import plots  # noqa: E402
 from tokenwatch.artifacts import output_dir, read_summary, write_summary, write_table  # noqa: E402
 
@@ -43,3 +44,15 @@ def test_tables_and_summary_are_written_atomically(tmp_path):
     assert (out / "t.csv").read_text().splitlines() == ["code,x", "002463,1.5"]
     assert read_summary(out) == {"when": "2025-06-27", "nan": None, "n": 3}
     assert json.loads((out / "summary.json").read_text())["n"] == 3
+
+
+def test_titles_need_no_missing_font_weight(tmp_path, caplog):
+    """Noto Sans CJK SC ships one weight: a bold title would log a findfont fallback."""
+    fig, ax = plots.new_figure()
+    ax.plot([1, 2], [1, 2])
+    fig.suptitle("周 week")
+    plots.finish(fig, "标题 title", "Source: test", ylabel="%")
+    with caplog.at_level("WARNING", logger="matplotlib.font_manager"):
+        fig.savefig(tmp_path / "t.png")
+    plt.close(fig)
+    assert not [r for r in caplog.records if "Failed to find font weight" in r.getMessage()]

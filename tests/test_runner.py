@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from tokenwatch.cli import main
 from tokenwatch.errors import ParameterError
 from tokenwatch.notebooks import inspect, parse_cli_value

@@ -1,4 +1,5 @@
 import pytest
+
 from tokenwatch.errors import ParameterError
 from tokenwatch.universe import Symbol, load_basket, names, parse_symbol, parse_symbols, universe
 

@@ -38,7 +38,9 @@ def use_style() -> None:
         "grid.alpha": 0.3,
         "axes.spines.top": False,
         "axes.spines.right": False,
-        "axes.titleweight": "bold",
+        "axes.titleweight": "normal",  # the CJK font ships one weight; bold would fall back with a warning
+        "figure.titleweight": "normal",
+        "axes.titlesize": "large",
     })
 
 

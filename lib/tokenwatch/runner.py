@@ -187,6 +187,13 @@ def execute_one(spec: RunSpec, out_root: Path, kernel: WarmKernel | None, cell_t
     return RunResult(spec, status, time.perf_counter() - started, error, files)
 
 
+def _safe_execute(spec: RunSpec, out_root: Path, kernel: WarmKernel | None, cell_timeout: float) -> RunResult:
+    try:
+        return execute_one(spec, out_root, kernel, cell_timeout)
+    except Exception:  # noqa: BLE001 - whatever happens, the batch goes on and says where
+        return RunResult(spec, "failed", 0.0, traceback.format_exc(limit=3))
+
+
 def _worker(tasks: mp.Queue, results: mp.Queue, out_root: str, cell_timeout: float, warm: bool) -> None:
     kernel = WarmKernel(KERNEL_NAME, str(Path.cwd())) if warm else None
     try:
@@ -194,10 +201,7 @@ def _worker(tasks: mp.Queue, results: mp.Queue, out_root: str, cell_timeout: flo
             i, spec = task
             if kernel is not None:
                 kernel.cwd = str(spec.path.parent)
-            try:
-                results.put((i, execute_one(spec, Path(out_root), kernel, cell_timeout)))
-            except Exception:  # noqa: BLE001
-                results.put((i, RunResult(spec, "failed", 0.0, traceback.format_exc(limit=3))))
+            results.put((i, _safe_execute(spec, Path(out_root), kernel, cell_timeout)))
     finally:
         if kernel is not None:
             kernel.discard()
@@ -219,6 +223,10 @@ def run_all(specs: list[RunSpec], out_root: Path, *, jobs: int | None = None, ce
     out_root = Path(out_root)
     out_root.mkdir(parents=True, exist_ok=True)
     jobs = max(1, min(jobs or default_jobs(), len(specs)))
+    if len(specs) == 1:  # nothing to overlap: no worker process, no warm-up
+        results = [_safe_execute(specs[0], out_root, None, cell_timeout)]
+        write_index(out_root, results)
+        return results
     ctx = mp.get_context("spawn")
     tasks, results = ctx.Queue(), ctx.Queue()
     for item in enumerate(specs):

@@ -198,8 +198,7 @@ def segment_chart(table: pd.DataFrame, window: WeekWindow, source_line: str):
         ax.axhline(0, color=plots.NEUTRAL, lw=0.8)
     for ax in list(axes.flat)[len(segments):]:
         ax.set_visible(False)
-    fig.suptitle(f"Compute-chain week returns by segment, {window.prev_close.date()} close to {window.end.date()} close",
-                 fontweight="bold")
+    fig.suptitle(f"Compute-chain week returns by segment, {window.prev_close.date()} close to {window.end.date()} close")
     plots.source_note(fig, source_line)
     fig.tight_layout(rect=(0, 0.05, 1, 0.97))
     return fig
