@@ -34,7 +34,8 @@ def member_returns(basket: pd.DataFrame, window: WeekWindow,
     Returns (table, prices). Table columns: WEEK_COLUMNS plus `status` ('ok' or why there is no return) and `adj_note`.
     """
     source = source or default_source()
-    prices = load_prices(basket["symbol"].tolist(), None, window.end, source=source, strict=False)
+    # full history: rows after the week tell a suspension from data that ends
+    prices = load_prices(basket["symbol"].tolist(), source=source, strict=False)
     absent = dict(zip(prices.missing["symbol"], prices.missing["reason"], strict=True))
     loaded = set(prices.frame["symbol"])
     rows = []

@@ -1,0 +1,61 @@
+"""Week-window member returns and new-high logic on the synthetic snapshot."""
+
+import pandas as pd
+import pytest
+from conftest import flat_rows, write_bars
+
+from tokenwatch import weekly
+from tokenwatch.calendar import trading_days, week_window
+from tokenwatch.market import SnapshotSource
+from tokenwatch.universe import Symbol
+
+
+def _basket(codes):
+    return pd.DataFrame({"code": codes, "name": codes, "segment": ["s"] * len(codes), "market": ["cn"] * len(codes),
+                         "symbol": [Symbol("cn", c) for c in codes]})
+
+
+def test_member_statuses_cover_suspension_listing_and_missing(tiny_snapshot):
+    # 600003 trades to 2025-06-13, is suspended 06-16..06-20 and trades again from 06-23
+    write_bars(tiny_snapshot / "cn" / "600003.csv",
+               flat_rows(["2025-06-13", "2025-06-23", "2025-06-24"], [5.0, 5.5, 5.6]))
+    source = SnapshotSource(tiny_snapshot)
+    days = trading_days("cn", source)
+    table, _ = weekly.member_returns(_basket(["600001", "600003", "600009"]), week_window("2025-06-20", days), source)
+    status = dict(zip(table["code"], table["status"], strict=True))
+    assert status["600001"] == "ok"
+    assert status["600003"] == "no trade in the week (suspended)"
+    assert status["600009"].startswith("no data: no prices for cn:600009")
+    assert table["code"].tolist() == ["600001", "600003", "600009"]  # nobody dropped
+
+    table, _ = weekly.member_returns(_basket(["600001", "688002"]), week_window("2025-06-27", days), source)
+    row = table.set_index("code").loc["600001"]
+    assert row["return_pct"] == pytest.approx((8.8 * 1.25 / 10 - 1) * 100)
+    assert row["raw_return_pct"] == pytest.approx(-12.0)
+    assert "ex-date 2025-06-25: cash 0.5/share, bonus 0.2 shares/share" in row["corporate_action"]
+    assert row["adj_note"] == "ex-rights factors complete only through 2025-06-26"
+    assert table.set_index("code").loc["688002", "status"] == "listed during the week (first close 2025-06-24)"
+
+
+def test_segment_summary_counts_members_without_returns():
+    table = pd.DataFrame({"code": ["a", "b", "c"], "name": ["A", "B", "C"], "segment": ["s", "s", "t"],
+                          "return_pct": [1.0, 3.0, float("nan")], "raw_return_pct": [1.0, 3.0, float("nan")]})
+    summary = weekly.segment_summary(table).set_index("segment")
+    assert summary.loc["s", ["members", "with_data", "mean_pct", "best_code", "worst_code"]].tolist() == [2, 2, 2.0, "b", "a"]
+    assert summary.loc["t", "with_data"] == 0
+    assert weekly.segment_sentences(table, summary.reset_index())[0].startswith("B led s at +3.00%")
+
+
+def test_new_high_logic_with_lookback(tiny_snapshot):
+    days = ["2024-06-03", "2025-06-13", "2025-06-16", "2025-06-17", "2025-06-18", "2025-06-19", "2025-06-20",
+            "2025-06-23", "2025-06-24", "2025-06-25", "2025-06-26", "2025-06-27"]
+    closes = [300, 100, 101, 102, 103, 104, 105, 106, 120, 110, 111, 112]  # the 2024 high is beyond 52 weeks
+    write_bars(tiny_snapshot / "us" / "ABC.csv", [(*r, r[4]) for r in flat_rows(days, closes)], adj=True)
+    source = SnapshotSource(tiny_snapshot)
+    window = week_window("2025-06-27", trading_days("cn", source))
+    highs, rets, _ = weekly.new_highs(["us:ABC"], window, "all", source)
+    h = highs.iloc[0]
+    assert (str(h["close_date"]), h["close"], h["previous_high"], bool(h["is_new_high"])) == ("2025-06-24", 120, 300, False)
+    highs52, _, _ = weekly.new_highs(["us:ABC"], window, "52w", source)
+    assert bool(highs52.iloc[0]["is_new_high"]) and highs52.iloc[0]["previous_high"] == 105
+    assert rets.iloc[0]["return_pct"] == pytest.approx((112 / 105 - 1) * 100)
