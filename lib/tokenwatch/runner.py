@@ -18,7 +18,7 @@ import shutil
 import time
 import traceback
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from hashlib import sha1
 from pathlib import Path
@@ -298,6 +298,3 @@ def results_table(results: list[RunResult]) -> str:
             lines.append(f"FAILED {r.spec.folder}: {r.error}")
     return "\n".join(lines)
 
-
-def results_as_dicts(results: list[RunResult]) -> list[dict[str, Any]]:
-    return [{**asdict(r), "spec": {**asdict(r.spec), "path": str(r.spec.path)}} for r in results]

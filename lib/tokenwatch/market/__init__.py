@@ -77,7 +77,11 @@ class Prices:
 def load_series(symbol: Symbol, source: PriceSource | None = None) -> pd.DataFrame:
     """One symbol's full validated history with `adj_close` and `adj_complete` columns."""
     source = source or default_source()
-    data = source.daily(symbol)
+    return _with_adjustment(source.daily(symbol), source)
+
+
+def _with_adjustment(data: SeriesData, source: PriceSource) -> pd.DataFrame:
+    symbol = data.symbol
     frame = data.frame.copy()
     if symbol.market == "cn":
         factors = source.adj_factors(symbol)
@@ -121,12 +125,13 @@ def load_prices(symbols: object, start: object = None, end: object = None, *,
     frames, prov, missing = [], [], []
     for sym in syms:
         try:
-            full = load_series(sym, source)
+            data = source.daily(sym)
         except DataNotFoundError as exc:
             if strict:
                 raise
             missing.append({"symbol": sym.code, "reason": str(exc)})
             continue
+        full = _with_adjustment(data, source)
         problem = _coverage_problem(sym, full.index, lo, hi, source)
         if problem:
             if strict:
@@ -135,7 +140,6 @@ def load_prices(symbols: object, start: object = None, end: object = None, *,
         part = full.loc[lo:hi]
         if part.empty:
             continue
-        data = source.daily(sym)
         prov.append({"symbol": sym.code, "market": sym.market, "source": data.source,
                      "price_basis": data.price_basis, "first_date": part.index[0].date(),
                      "last_date": part.index[-1].date(), "rows": len(part), "adjustment": _adj_basis(sym, source)})
