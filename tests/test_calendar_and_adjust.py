@@ -39,6 +39,12 @@ def test_week_window_needs_a_previous_close():
         last_on_or_before(DAYS, "2024-06-01")
 
 
+def test_past_the_data_only_a_weekend_snaps_back():
+    assert last_on_or_before(DAYS, "2024-02-25") == pd.Timestamp("2024-02-23")  # Sunday after the last Friday
+    with pytest.raises(OutOfRangeError, match="2024-02-26 is after the data, which ends 2024-02-23"):
+        last_on_or_before(DAYS, "2024-02-26")  # a Monday we hold no data for
+
+
 def test_week_ends_one_per_week():
     assert [d.day for d in week_ends("2024-02-01", "2024-02-29", DAYS)] == [2, 8, 23]
     assert [d.day for d in week_ends("2024-02-01", "2024-02-22", DAYS)] == [2, 8]  # a week ends on its Sunday

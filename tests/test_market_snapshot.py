@@ -89,6 +89,7 @@ def test_adjustment_and_coverage_flags(tiny_snapshot):
     prov = p.provenance.set_index("symbol").loc["600001"]
     assert prov["source"] == "snapshot cn/ (synthetic/test)" and prov["price_basis"] == "raw (unadjusted)"
     assert "complete through 2025-06-26" in prov["adjustment"]
+    assert p.source_line() == "Data: snapshot cn/ (1 upstream repositories; raw (unadjusted))"
 
 
 def test_source_lists_symbols(tiny_snapshot):

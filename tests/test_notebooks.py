@@ -49,6 +49,8 @@ def test_weekly_tracker_reproduces_the_published_week(snapshot, tmp_path):
     summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
     assert summary["reconciliation"] == {"matched": 12, "total": 12}
     assert {"NVDA", "AVGO"} <= set(summary["new_highs"])
+    bases = {s["price_basis"] for s in summary["sources"]}
+    assert any(b.startswith("raw (unadjusted)") for b in bases) and any("split-adjusted" in b for b in bases)
     assert list(pd.read_csv(run / "segments.csv").columns) == ["segment", "members", "with_data", "mean_pct",
                                                                "median_pct", "best_code", "worst_code"]
 

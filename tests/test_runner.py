@@ -76,6 +76,15 @@ def test_rerun_replaces_only_what_it_reruns(tmp_path):
     assert len(pd.read_csv(out / "echo" / "label=a" / "echo.csv")) == 3
 
 
+def test_a_missing_kernel_is_named_before_any_run():
+    from tokenwatch.errors import TokenwatchError
+    from tokenwatch.runner import check_kernel
+
+    with pytest.raises(TokenwatchError, match="kernel 'no-such-kernel' is not installed; run `make venv`"):
+        check_kernel("no-such-kernel")
+    check_kernel()  # the project's own kernel is registered by `make venv`
+
+
 def test_bad_requests_exit_2_with_a_message(tmp_path, capsys):
     assert main(["run", "nope", "--notebooks-dir", str(FIXTURES), "--out", str(tmp_path)]) == 2
     assert "known: echo" in capsys.readouterr().err

@@ -37,6 +37,18 @@ def test_member_statuses_cover_suspension_listing_and_missing(tiny_snapshot):
     assert table.set_index("code").loc["688002", "status"] == "listed during the week (first close 2025-06-24)"
 
 
+def test_data_that_ends_inside_the_week_is_flagged(tiny_snapshot):
+    write_bars(tiny_snapshot / "cn" / "600004.csv",
+               flat_rows(["2025-06-20", "2025-06-23", "2025-06-24", "2025-06-25"], [10.0, 10.5, 11.0, 11.5]))
+    source = SnapshotSource(tiny_snapshot)
+    window = week_window("2025-06-27", trading_days("cn", source))
+    table, _ = weekly.member_returns(_basket(["600004", "600001"]), window, source)
+    row = table.set_index("code").loc["600004"]
+    assert row["status"] == "ok" and row["return_pct"] == pytest.approx(15.0)
+    assert row["data_note"] == "data ends 2025-06-25, before the week's last session 2025-06-27"
+    assert table.set_index("code").loc["600001", "data_note"] == ""
+
+
 def test_segment_summary_counts_members_without_returns():
     table = pd.DataFrame({"code": ["a", "b", "c"], "name": ["A", "B", "C"], "segment": ["s", "s", "t"],
                           "return_pct": [1.0, 3.0, float("nan")], "raw_return_pct": [1.0, 3.0, float("nan")]})

@@ -18,7 +18,8 @@ def trading_days(market: str, source: PriceSource | None = None) -> pd.DatetimeI
 def last_on_or_before(days: pd.DatetimeIndex, when: object) -> pd.Timestamp:
     """The last day in `days` on or before `when`; OutOfRangeError before the first."""
     ts = pd.Timestamp(when).normalize()
-    if ts > days[-1] + pd.Timedelta(days=7):
+    # past the data, a weekday may have been a session we do not have: only a weekend snaps back
+    if ts > days[-1] and len(pd.bdate_range(days[-1] + pd.Timedelta(days=1), ts)):
         raise OutOfRangeError(
             f"{ts.date()} is after the data, which ends {days[-1].date()}; fetch newer prices or pick an earlier date"
         )
@@ -26,6 +27,10 @@ def last_on_or_before(days: pd.DatetimeIndex, when: object) -> pd.Timestamp:
     if pos < 0:
         raise OutOfRangeError(f"{ts.date()} is before the data, which starts {days[0].date()}")
     return days[pos]
+
+
+def monday_of(day: pd.Timestamp) -> pd.Timestamp:
+    return day - pd.Timedelta(days=day.weekday())
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,11 @@ class WeekWindow:
     end: pd.Timestamp
     prev_close: pd.Timestamp
     sessions: pd.DatetimeIndex
+
+    @property
+    def monday(self) -> pd.Timestamp:
+        """The Monday of the week that `end` falls in."""
+        return monday_of(self.end)
 
     @property
     def snapped(self) -> bool:
@@ -55,7 +65,7 @@ def week_window(week_end: object, days: pd.DatetimeIndex) -> WeekWindow:
     """
     requested = pd.Timestamp(week_end).normalize()
     end = last_on_or_before(days, requested)
-    monday = end - pd.Timedelta(days=end.weekday())
+    monday = monday_of(end)
     before = days[days < monday]
     if before.empty:
         raise OutOfRangeError(
@@ -72,14 +82,6 @@ def week_ends(start: object, end: object, days: pd.DatetimeIndex) -> list[pd.Tim
     inside = (sundays >= pd.Timestamp(start)) & (sundays <= pd.Timestamp(end))
     span = days[inside]
     return list(pd.Series(span, index=span).groupby(periods[inside]).max())
-
-
-def value_on_or_before(series: pd.Series, when: pd.Timestamp) -> tuple[pd.Timestamp, float] | None:
-    """(date, value) of the last non-missing observation on or before `when`, or None."""
-    s = series.loc[:when].dropna()
-    if s.empty:
-        return None
-    return s.index[-1], float(s.iloc[-1])
 
 
 def period_return(series: pd.Series, start: pd.Timestamp, end: pd.Timestamp) -> float:

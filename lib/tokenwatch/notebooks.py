@@ -25,7 +25,6 @@ class NotebookInfo:
     name: str
     path: Path
     parameters: dict[str, Any]  # name -> default value
-    types: dict[str, str]  # name -> papermill's inferred type name
 
 
 def discover(directory: Path | None = None) -> dict[str, Path]:
@@ -53,15 +52,14 @@ def resolve(names: list[str], directory: Path | None = None) -> list[Path]:
 @lru_cache(maxsize=64)
 def _inspect(path: str, _mtime: float) -> NotebookInfo:
     raw = papermill.inspect_notebook(path)
-    defaults, types = {}, {}
+    defaults = {}
     for name, p in raw.items():
         try:
             defaults[name] = ast.literal_eval(p["default"])
         except (ValueError, SyntaxError):
             defaults[name] = p["default"]
-        types[name] = p.get("inferred_type_name", "None")
     m = _NAME.match(Path(path).name)
-    return NotebookInfo(m.group(2) if m else Path(path).stem, Path(path), defaults, types)
+    return NotebookInfo(m.group(2) if m else Path(path).stem, Path(path), defaults)
 
 
 def inspect(path: Path) -> NotebookInfo:

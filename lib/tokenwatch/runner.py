@@ -18,7 +18,7 @@ import shutil
 import time
 import traceback
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from hashlib import sha1
 from pathlib import Path
@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 from .artifacts import atomic_write_text
-from .errors import ParameterError
+from .errors import ParameterError, TokenwatchError
 from .notebooks import INJECTED, check_parameters, inspect
 
 KERNEL_NAME = "tokenwatch"
@@ -56,7 +56,6 @@ class RunResult:
     status: str
     seconds: float
     error: str = ""
-    files: list[str] = field(default_factory=list)
 
 
 def slug(params: dict[str, Any]) -> str:
@@ -131,7 +130,7 @@ class WarmKernel:
         self.km = None
 
 
-def _move_into_place(staging: Path, final: Path) -> list[str]:
+def _move_into_place(staging: Path, final: Path) -> None:
     """Rename each staged file over the final one; drop top-level files of the old run it replaced."""
     final.mkdir(parents=True, exist_ok=True)
     new = {p.name for p in staging.iterdir() if p.is_file()}
@@ -141,7 +140,6 @@ def _move_into_place(staging: Path, final: Path) -> list[str]:
         if old.is_file() and old.name not in new and not old.name.startswith("."):
             old.unlink()
     shutil.rmtree(staging, ignore_errors=True)
-    return sorted(new)
 
 
 def execute_one(spec: RunSpec, out_root: Path, kernel: WarmKernel | None, cell_timeout: float) -> RunResult:
@@ -160,8 +158,8 @@ def execute_one(spec: RunSpec, out_root: Path, kernel: WarmKernel | None, cell_t
     executed = staging / f"{spec.notebook}.ipynb"
     params = {**spec.params, "output_dir": str(staging)}
     status, error = "ok", ""
-    extra = {"km": kernel.get()} if kernel is not None else {}
     try:
+        extra = {"km": kernel.get()} if kernel is not None else {}
         papermill.execute_notebook(str(spec.path), str(executed), parameters=params, kernel_name=KERNEL_NAME,
                                    execution_timeout=cell_timeout, progress_bar=False, log_output=False,
                                    cwd=str(spec.path.parent), **extra)
@@ -169,8 +167,10 @@ def execute_one(spec: RunSpec, out_root: Path, kernel: WarmKernel | None, cell_t
         status, error = "failed", f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
     except Exception as exc:  # noqa: BLE001 - a run's failure never stops the batch
         status, error = "failed", f"{type(exc).__name__}: {exc}"
-    if kernel is not None:
-        kernel.reset() if status == "ok" else kernel.discard()
+    if kernel is not None and status == "ok":
+        kernel.reset()
+    elif kernel is not None:
+        kernel.discard()  # whatever state a failed run left, the next run starts clean
     try:
         if executed.exists():
             nb = nbformat.read(executed, as_version=4)
@@ -183,8 +183,8 @@ def execute_one(spec: RunSpec, out_root: Path, kernel: WarmKernel | None, cell_t
             atomic_write_text(staging / "notebook.html", notebook_html(nb, with_code=True, footer=footer))
     except Exception as exc:  # noqa: BLE001
         status, error = "failed", error or f"export: {type(exc).__name__}: {exc}"
-    files = _move_into_place(staging, out_root / spec.folder)
-    return RunResult(spec, status, time.perf_counter() - started, error, files)
+    _move_into_place(staging, out_root / spec.folder)
+    return RunResult(spec, status, time.perf_counter() - started, error)
 
 
 def _safe_execute(spec: RunSpec, out_root: Path, kernel: WarmKernel | None, cell_timeout: float) -> RunResult:
@@ -209,6 +209,19 @@ def _worker(tasks: mp.Queue, results: mp.Queue, out_root: str, cell_timeout: flo
 
 # --- driver side -------------------------------------------------------------------------
 
+def check_kernel(name: str = KERNEL_NAME) -> None:
+    """Stop before any run when the project's kernel is not registered."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        KernelSpecManager().get_kernel_spec(name)
+    except NoSuchKernel as exc:
+        raise TokenwatchError(
+            f"the Jupyter kernel {name!r} is not installed; run `make venv` (or `python -m ipykernel install "
+            f"--sys-prefix --name {name}` in the project's environment)"
+        ) from exc
+
+
 def default_jobs() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
@@ -218,8 +231,8 @@ def run_all(specs: list[RunSpec], out_root: Path, *, jobs: int | None = None, ce
     """Run every spec, `jobs` at a time; failures are recorded, never raised."""
     from tqdm.auto import tqdm
 
-    from .export import index_html  # noqa: F401 - fail early if nbconvert is broken
 
+    check_kernel()
     out_root = Path(out_root)
     out_root.mkdir(parents=True, exist_ok=True)
     jobs = max(1, min(jobs or default_jobs(), len(specs)))

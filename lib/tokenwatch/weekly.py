@@ -4,17 +4,19 @@ reconciliation against the report's published figures."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from . import plots
+from .artifacts import sources, write_summary, write_table
 from .calendar import WeekWindow
-from .market import PriceSource, default_source, load_prices
-from .market.adjust import describe_actions, factor_between
+from .market import Prices, PriceSource, default_source, load_prices
+from .market.adjust import describe_actions
 from .paths import data_dir
-from .universe import Symbol, names, parse_symbols, read_codes_csv
+from .universe import Symbol, load_basket, names, parse_symbols, read_codes_csv
 
 WEEK_COLUMNS = ["code", "name", "segment", "market", "prev_close_date", "prev_close", "close_date", "close",
                 "return_pct", "raw_return_pct", "corporate_action"]
@@ -23,15 +25,12 @@ HIGH_COLUMNS = ["symbol", "close_date", "close", "previous_high", "previous_high
 RECON_COLUMNS = ["code", "name", "published_pct", "computed_pct", "diff_pp", "within_precision", "note"]
 
 
-def _monday(day: pd.Timestamp) -> pd.Timestamp:
-    return day - pd.Timedelta(days=day.weekday())
-
-
 def member_returns(basket: pd.DataFrame, window: WeekWindow,
                    source: PriceSource | None = None) -> tuple[pd.DataFrame, object]:
     """Every basket member's week return, adjusted and raw; members without data get a status, not a drop.
 
-    Returns (table, prices). Table columns: WEEK_COLUMNS plus `status` ('ok' or why there is no return) and `adj_note`.
+    Returns (table, prices). Table columns: WEEK_COLUMNS plus `status` ('ok' or why there is no return),
+    `adj_note` (adjustment not confirmed complete) and `data_note` (the data ends inside the week).
     """
     source = source or default_source()
     # full history: rows after the week tell a suspension from data that ends
@@ -42,14 +41,15 @@ def member_returns(basket: pd.DataFrame, window: WeekWindow,
     for member in basket.itertuples(index=False):
         sym: Symbol = member.symbol
         row = {"code": sym.code, "name": member.name, "segment": member.segment, "market": sym.market,
-               "status": "ok", "adj_note": "", "corporate_action": ""}
+               "status": "ok", "adj_note": "", "data_note": "", "corporate_action": ""}
         if sym.code not in loaded:
             row["status"] = f"no data: {absent.get(sym.code, 'not in the source')}"
             rows.append(row)
             continue
-        close = prices.series(sym.code)["close"]
+        series = prices.series(sym.code)
+        close = series["close"]
         before, upto = close.loc[:window.prev_close], close.loc[:window.end]
-        if upto.empty or upto.index[-1] < _monday(window.end):
+        if upto.empty or upto.index[-1] < window.monday:
             last = close.index[-1].date()
             row["status"] = (f"no data in the week (data ends {last})" if close.index[-1] < window.end
                              else "no trade in the week (suspended)")
@@ -59,13 +59,15 @@ def member_returns(basket: pd.DataFrame, window: WeekWindow,
             rows.append(row)
             continue
         p_date, p_close, c_date, c_close = before.index[-1], before.iloc[-1], upto.index[-1], upto.iloc[-1]
-        factors = source.adj_factors(sym)
-        factor = factor_between(factors, p_date, c_date)
+        adj = series["adj_close"]
         row.update(prev_close_date=p_date.date(), prev_close=p_close, close_date=c_date.date(), close=c_close,
-                   raw_return_pct=(c_close / p_close - 1) * 100, return_pct=(c_close * factor / p_close - 1) * 100,
-                   corporate_action=describe_actions(factors, p_date, c_date))
-        through = source.adj_complete_through(sym)
-        if sym.market == "cn" and (through is None or c_date > through):
+                   raw_return_pct=(c_close / p_close - 1) * 100,
+                   return_pct=(adj.loc[c_date] / adj.loc[p_date] - 1) * 100,
+                   corporate_action=describe_actions(source.adj_factors(sym), p_date, c_date))
+        if c_date < window.end and close.index[-1] == c_date:
+            row["data_note"] = f"data ends {c_date.date()}, before the week's last session {window.end.date()}"
+        if sym.market == "cn" and not series["adj_complete"].loc[c_date]:
+            through = source.adj_complete_through(sym)
             row["adj_note"] = ("ex-rights factors complete only through "
                                f"{through.date() if through is not None else 'an unknown date'}")
         rows.append(row)
@@ -73,7 +75,7 @@ def member_returns(basket: pd.DataFrame, window: WeekWindow,
     for col in WEEK_COLUMNS:
         if col not in table:
             table[col] = np.nan
-    return table[[*WEEK_COLUMNS, "status", "adj_note"]], prices
+    return table[[*WEEK_COLUMNS, "status", "adj_note", "data_note"]], prices
 
 
 def segment_summary(table: pd.DataFrame) -> pd.DataFrame:
@@ -118,14 +120,15 @@ def new_highs(symbols: list, window: WeekWindow, lookback: str = "all",
     syms = parse_symbols(symbols)
     prices = load_prices(syms, None, window.end, source=source, strict=False)
     highs, rets = [], []
+    loaded = set(prices.frame["symbol"])
     for sym in syms:
-        if sym.code not in set(prices.frame["symbol"]):
+        if sym.code not in loaded:
             continue
         s = prices.series(sym.code)
         # the overseas week: sessions from the Monday of the week through the window end (local dates)
-        week = s.loc[_monday(window.end):window.end]
+        week = s.loc[window.monday:window.end]
         start = window.end - pd.DateOffset(weeks=52) if lookback == "52w" else s.index[0]
-        before = s.loc[start:_monday(window.end) - pd.Timedelta(days=1)]
+        before = s.loc[start:window.monday - pd.Timedelta(days=1)]
         if week.empty or before.empty:
             continue
         best_day = week["close"].idxmax()
@@ -213,3 +216,88 @@ def ranked_chart(table: pd.DataFrame, window: WeekWindow, source_line: str):
     ax.axvline(0, color=plots.NEUTRAL, lw=0.8)
     return plots.finish(fig, f"All names ranked, week ending {window.end.date()}", source_line,
                         xlabel="week return, ex-rights adjusted (%)")
+
+
+@dataclass
+class WeekReport:
+    """Everything the weekly tracker shows for one week, and how it is written to a run folder."""
+
+    window: WeekWindow
+    basket: str
+    lookback: str
+    members: pd.DataFrame
+    segments: pd.DataFrame
+    highs: pd.DataFrame
+    overseas: pd.DataFrame  # week returns joined with the new-high test
+    overseas_requested: list[str]
+    reconciliation: pd.DataFrame
+    cn_prices: Prices
+    overseas_prices: Prices
+
+    @property
+    def sentences(self) -> list[str]:
+        return segment_sentences(self.members, self.segments)
+
+    @property
+    def without_return(self) -> pd.DataFrame:
+        return self.members.loc[self.members["status"] != "ok", ["code", "name", "status"]]
+
+    @property
+    def notes(self) -> pd.DataFrame:
+        """Members whose return carries a caveat (adjustment incomplete, data ending in the week)."""
+        m = self.members
+        return m.loc[(m["adj_note"] != "") | (m["data_note"] != ""), ["code", "name", "adj_note", "data_note"]]
+
+    @property
+    def new_high_symbols(self) -> list[str]:
+        return self.highs.loc[self.highs["is_new_high"], "symbol"].tolist()
+
+    @property
+    def overseas_missing(self) -> list[str]:
+        return sorted(set(self.overseas_requested) - set(self.highs["symbol"]))
+
+    @property
+    def source_line(self) -> str:
+        return f"Source: {self.cn_prices.source_line()}. Returns ex-rights adjusted. tokenwatch weekly_tracker."
+
+    def summary(self) -> dict:
+        recon = self.reconciliation
+        matched = {"matched": int(recon["within_precision"].sum()), "total": len(recon)} if len(recon) else None
+        w = self.window
+        return {
+            "notebook": "weekly_tracker",
+            "week": {"requested": w.requested, "start": w.sessions[0], "end": w.end, "prev_close": w.prev_close},
+            "basket": self.basket,
+            "headline": {**{f"{s.segment} mean %": round(s.mean_pct, 2) for s in self.segments.itertuples()},
+                         "new highs": ", ".join(self.new_high_symbols) or "none",
+                         **({"reconciled": f"{matched['matched']}/{matched['total']}"} if matched else {})},
+            "segments": self.segments.to_dict("records"),
+            "without_return": self.without_return.to_dict("records"),
+            "new_highs": self.new_high_symbols,
+            "new_high_lookback": self.lookback,
+            "reconciliation": matched,
+            "sources": sources(self.cn_prices.provenance, self.overseas_prices.provenance),
+        }
+
+    def write(self, out) -> list[str]:
+        """The run's artifacts: week_returns, segments, new_highs, reconciliation (when any), summary.json."""
+        write_table(self.members, out, "week_returns", WEEK_COLUMNS)
+        write_table(self.segments, out, "segments", SEGMENT_COLUMNS)
+        write_table(self.highs, out, "new_highs", HIGH_COLUMNS)
+        if len(self.reconciliation):
+            write_table(self.reconciliation, out, "reconciliation", RECON_COLUMNS)
+        write_summary(out, self.summary())
+        return sorted(p.name for p in out.iterdir())
+
+
+def track_week(basket: str, window: WeekWindow, overseas: list, lookback: str = "all",
+               source: PriceSource | None = None) -> WeekReport:
+    """The tracker's whole computation for one week: members, segments, bellwethers, reconciliation."""
+    source = source or default_source()
+    members, cn_prices = member_returns(load_basket(basket), window, source)
+    segments = segment_summary(members)
+    highs, rets, us_prices = new_highs(overseas, window, lookback, source)
+    joined = rets.merge(highs, on="symbol", how="left") if len(rets) else rets
+    requested = [s.code for s in parse_symbols(overseas)]
+    return WeekReport(window, str(basket), lookback, members, segments, highs, joined, requested,
+                      reconcile(members, window), cn_prices, us_prices)

@@ -38,9 +38,8 @@ def week_returns_all(week_end: object, source: PriceSource | None = None) -> pd.
 
     table["raw_return_pct"] = (table["close"] / table["prev_close"] - 1.0) * 100.0
     table["return_pct"] = (table["close"] * table["factor"] / table["prev_close"] - 1.0) * 100.0
-    monday = window.end - pd.Timedelta(days=window.end.weekday())
     table["status"] = np.select(
-        [table["prev_close"].isna(), table["close_date"] < monday],
+        [table["prev_close"].isna(), table["close_date"] < window.monday],
         ["no previous close", "no trade in the week"], default="ok")
     stale = table["status"] != "ok"
     table.loc[stale, ["return_pct", "raw_return_pct"]] = np.nan
