@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .paths import reports_dir
+from .paths import PROJECT_ROOT, reports_dir
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -103,3 +103,13 @@ def sources(*provenance: pd.DataFrame) -> list[dict[str, Any]]:
         out.append({"symbols": ", ".join(dict.fromkeys(part["symbol"])), "source": src, "price_basis": basis,
                     "first_date": str(min(part["first_date"])), "last_date": str(max(part["last_date"]))})
     return out
+
+
+def file_source(path: Path, rows: int, note: str) -> dict[str, Any]:
+    """A curated data file as a source entry: its path in the repository, row count and what it holds."""
+    path = Path(path).resolve()
+    try:
+        shown = str(path.relative_to(PROJECT_ROOT))
+    except ValueError:
+        shown = str(path)
+    return {"file": shown, "rows": rows, "note": note}

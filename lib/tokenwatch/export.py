@@ -52,14 +52,18 @@ def git_commit() -> str:
     return commit + ("+dirty" if dirty else "")
 
 
+def _source_text(s: dict[str, Any]) -> str:
+    """A price source as 'symbols: source [basis] first..last'; a curated file as 'file: description'."""
+    if "price_basis" in s:
+        return (f"{s.get('symbols', '')}: {s.get('source', '')} [{s['price_basis']}] "
+                f"{s.get('first_date', '')}..{s.get('last_date', '')}")
+    return "; ".join(f"{k}: {v}" for k, v in s.items())
+
+
 def provenance_footer(parameters: dict[str, Any], summary: dict[str, Any] | None, ran_at: str) -> str:
     """The footer every export carries: version, commit, parameters, data sources, time of the run."""
     sources = (summary or {}).get("sources") or []
-    rows = "".join(
-        "<li>{}</li>".format(html.escape(
-            f"{s.get('symbols', s.get('symbol', ''))}: {s.get('source', '')} [{s.get('price_basis', '')}] "
-            f"{s.get('first_date', '')}..{s.get('last_date', '')}"))
-        for s in sources) or "<li>not recorded by the notebook</li>"
+    rows = "".join(f"<li>{html.escape(_source_text(s))}</li>" for s in sources) or "<li>not recorded by the notebook</li>"
     params = html.escape(json.dumps(parameters, ensure_ascii=False, default=str))
     return (
         '<footer style="margin:2em 1em;padding-top:.5em;border-top:1px solid #ccc;font:12px sans-serif;color:#555">'

@@ -22,6 +22,13 @@ def as_date(name: str, value: object) -> pd.Timestamp:
     return ts.normalize()
 
 
+def as_date_or_today(name: str, value: object) -> pd.Timestamp:
+    """A date parameter that also accepts 'today' (the date of the run)."""
+    if isinstance(value, str) and value.strip().lower() == "today":
+        return pd.Timestamp.today().normalize()
+    return as_date(name, value)
+
+
 def as_list(name: str, value: object) -> list:
     """A list parameter; a single string becomes a one-item list."""
     if isinstance(value, str):

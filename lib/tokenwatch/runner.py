@@ -164,7 +164,9 @@ def execute_one(spec: RunSpec, out_root: Path, kernel: WarmKernel | None, cell_t
                                    execution_timeout=cell_timeout, progress_bar=False, log_output=False,
                                    cwd=str(spec.path.parent), **extra)
     except PapermillExecutionError as exc:
-        status, error = "failed", f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
+        first = next((line for line in exc.source.splitlines() if line.strip()), "")
+        status, error = "failed", (f"cell {exc.cell_index + 1} of the executed notebook (starting {first[:60]!r}): "
+                                   f"{exc.ename}: {exc.evalue}")
     except Exception as exc:  # noqa: BLE001 - a run's failure never stops the batch
         status, error = "failed", f"{type(exc).__name__}: {exc}"
     if kernel is not None and status == "ok":

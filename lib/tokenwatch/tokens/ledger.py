@@ -1,0 +1,170 @@
+"""The token ledger: public token-consumption disclosures as stated, validated, and aligned per day."""
+
+from __future__ import annotations
+
+import itertools
+from os import PathLike
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataNotFoundError, DataValidationError, ParameterError
+from ..paths import data_dir
+from .periods import DISPLAY_UNITS, RATE_UNITS, UNITS, check_period, per_day
+
+REQUIRED = ["id", "series", "measure", "entity", "product_scope", "metric", "value", "period_unit", "period",
+            "period_start", "period_end", "disclosed_on", "disclosed_date", "disclosed_date_precision",
+            "disclosed_by", "source_title", "source_url", "quote", "confidence", "notes", "restates"]
+MEASURES = ("tokens", "words", "api_calls", "ratio")
+PRECISIONS = ("day", "month", "unknown")
+CONFIDENCE = ("high", "medium", "low")
+MIN_ANNUALISE_DAYS = 90
+PER_DAY_COLUMNS = ["entity", "scope", "as_of_start", "as_of_end", "disclosed_on", "value", "unit",
+                   "tokens_per_day_low", "tokens_per_day_high", "source_url"]
+
+
+def ledger_path() -> Path:
+    return data_dir() / "tokens" / "disclosures.csv"
+
+
+def load_ledger(path: str | PathLike | None = None) -> pd.DataFrame:
+    """Read and validate the ledger; any bad row stops the load with its line number and the problem.
+
+    Adds `start`, `end` (the period described), `public_from` (the first day the figure was public:
+    the disclosure date, or the end of its month when only the month is known), and per-day columns
+    `per_day_low`/`per_day_high` for token counts (NaN for words, API calls and ratios).
+    """
+    path = Path(path) if path else ledger_path()
+    if not path.is_file():
+        raise DataNotFoundError(f"token ledger {path} is missing; it ships with the repository in data/tokens/")
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in REQUIRED if c not in raw.columns]
+    if missing:
+        raise DataValidationError(f"{path}: columns {missing} are missing (needed: {REQUIRED})")
+    rows = [_check_row(row, line, path) for line, row in enumerate(raw.to_dict("records"), start=2)]
+    ledger = pd.DataFrame(rows)
+    dup = ledger["id"][ledger["id"].duplicated()]
+    if len(dup):
+        raise DataValidationError(f"{path}: id {dup.iloc[0]!r} appears more than once; ids must be unique")
+    unknown = set(ledger["restates"]) - set(ledger["id"]) - {""}
+    if unknown:
+        raise DataValidationError(f"{path}: 'restates' names ids not in the ledger: {sorted(unknown)}")
+    return ledger
+
+
+def _check_row(row: dict, line: int, path: Path) -> dict:
+    def bad(problem: str) -> DataValidationError:
+        return DataValidationError(f"{path}, line {line} (id {row.get('id') or '?'}): {problem}")
+
+    for col in ("id", "series", "entity", "disclosed_date"):
+        if not row[col].strip():
+            raise bad(f"{col} is empty")
+    if not row["source_url"].startswith(("http://", "https://")):
+        raise bad(f"source_url {row['source_url']!r} is missing or not a web address; every figure needs its source")
+    if row["period_unit"] not in UNITS:
+        raise bad(f"unit {row['period_unit']!r} is not one of {list(UNITS)}")
+    if row["measure"] not in MEASURES:
+        raise bad(f"measure {row['measure']!r} is not one of {list(MEASURES)}")
+    if (row["measure"] == "ratio") != (row["period_unit"] not in RATE_UNITS):
+        raise bad(f"measure {row['measure']!r} does not go with unit {row['period_unit']!r}")
+    for col, allowed in (("disclosed_date_precision", PRECISIONS), ("confidence", CONFIDENCE)):
+        if row[col] not in allowed:
+            raise bad(f"{col} {row[col]!r} is not one of {list(allowed)}")
+    try:
+        value = float(row["value"])
+    except ValueError:
+        raise bad(f"value {row['value']!r} is not a number") from None
+    if not np.isfinite(value) or value <= 0:
+        raise bad(f"value {row['value']!r} must be a positive number")
+    try:
+        period = check_period(row["period"], row["period_start"], row["period_end"])
+        disclosed = pd.Timestamp(row["disclosed_date"])
+    except (ValueError, DataValidationError) as exc:
+        raise bad(str(exc)) from None
+    if disclosed < period.start:
+        raise bad(f"disclosed {disclosed.date()} before the period it describes starts ({period.start.date()})")
+    low = high = np.nan
+    if row["measure"] == "tokens":
+        low, high = per_day(value, row["period_unit"], period)
+    public = disclosed + pd.offsets.MonthEnd(0) if row["disclosed_date_precision"] == "month" else disclosed
+    return {**row, "value": value, "period_obj": period, "start": period.start, "end": period.end,
+            "midpoint": period.midpoint, "disclosed_date": disclosed, "public_from": public,
+            "per_day_low": low, "per_day_high": high}
+
+
+def as_of(ledger: pd.DataFrame, date: object) -> pd.DataFrame:
+    """The disclosures public on `date` (by `public_from`: a month-precision date counts from month end)."""
+    return ledger[ledger["public_from"] <= pd.Timestamp(date)]
+
+
+def tokens_only(ledger: pd.DataFrame, include_restated: bool = False) -> pd.DataFrame:
+    """Token counts only (words, API calls and ratios left out); restatements dropped unless asked for."""
+    out = ledger[ledger["measure"] == "tokens"]
+    return out if include_restated else out[out["restates"] == ""]
+
+
+def select(ledger: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """Rows whose entity or series contains any of `names` (case-insensitive)."""
+    hit = np.zeros(len(ledger), dtype=bool)
+    for name in names:
+        for col in ("entity", "series"):
+            hit |= ledger[col].str.contains(str(name), case=False, regex=False).to_numpy()
+    if not hit.any():
+        raise ParameterError(f"no entity or series matches {names}; series in the ledger: "
+                             f"{sorted(ledger['series'].unique())}")
+    return ledger[hit]
+
+
+def per_day_table(ledger: pd.DataFrame) -> pd.DataFrame:
+    """The artifact `ledger_per_day.csv`: token rows with their per-day range."""
+    t = tokens_only(ledger, include_restated=True)
+    return pd.DataFrame({
+        "id": t["id"], "series": t["series"], "entity": t["entity"], "scope": t["product_scope"],
+        "as_of_start": t["start"].dt.date, "as_of_end": t["end"].dt.date,
+        "disclosed_on": t["disclosed_date"].dt.date, "value": t["value"], "unit": t["period_unit"],
+        "tokens_per_day_low": t["per_day_low"], "tokens_per_day_high": t["per_day_high"],
+        "confidence": t["confidence"], "source_url": t["source_url"],
+    }).sort_values(["series", "as_of_start"]).reset_index(drop=True)
+
+
+def in_unit(per_day_values: pd.Series | np.ndarray | float, unit: str) -> pd.Series | np.ndarray | float:
+    """Tokens per day expressed in a fixed-length display unit."""
+    if unit not in DISPLAY_UNITS:
+        raise ParameterError(f"unit {unit!r} is not one of {list(DISPLAY_UNITS)} (calendar months differ in length,"
+                             " so a per-day figure is shown per average month)")
+    return per_day_values * DISPLAY_UNITS[unit]
+
+
+def growth(a: pd.Series, b: pd.Series) -> dict:
+    """Growth from disclosure `a` to the later disclosure `b` (ledger rows of the same series).
+
+    The multiple is a range when either figure is (vague periods). It is annualised over the days
+    between the periods' midpoints, but only for periods that do not overlap and lie at least
+    MIN_ANNUALISE_DAYS apart: compounding a few weeks' change to a year mostly amplifies noise.
+    """
+    if a["series"] != b["series"]:
+        raise ParameterError(f"growth compares one series; {a['id']} is {a['series']}, {b['id']} is {b['series']}")
+    if a["measure"] != "tokens" or b["measure"] != "tokens":
+        raise ParameterError("growth needs token counts on both sides")
+    low = b["per_day_low"] / a["per_day_high"]
+    high = b["per_day_high"] / a["per_day_low"]
+    if a["period_unit"] == b["period_unit"] and a["period"] == b["period"]:
+        raise ParameterError(f"{a['id']} and {b['id']} describe the same period")
+    days = (b["midpoint"] - a["midpoint"]).days
+    central = np.sqrt(low * high)
+    overlap = b["start"] <= a["end"]
+    return {"series": a["series"], "from_id": a["id"], "to_id": b["id"],
+            "from_mid": a["midpoint"].date(), "to_mid": b["midpoint"].date(), "days": days,
+            "multiple_low": low, "multiple_high": high, "multiple": central, "periods_overlap": overlap,
+            "annualised_multiple": central ** (365.25 / days) if days >= MIN_ANNUALISE_DAYS and not overlap
+            else np.nan}
+
+
+def growth_table(ledger: pd.DataFrame) -> pd.DataFrame:
+    """Growth between consecutive disclosures (by period midpoint) within each series."""
+    rows = []
+    for _, part in tokens_only(ledger).sort_values("midpoint").groupby("series", sort=True):
+        recs = [r for _, r in part.iterrows()]
+        rows.extend(growth(a, b) for a, b in itertools.pairwise(recs))
+    return pd.DataFrame(rows)

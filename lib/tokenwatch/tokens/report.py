@@ -1,0 +1,86 @@
+"""The token-ledger notebook's work: the ledger as of a date, growth, and the claims check."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ..artifacts import file_source, write_summary, write_table
+from ..errors import ParameterError
+from .claims import CLAIM_COLUMNS, EXTRA_COLUMNS, check_claims, load_claims
+from .ledger import (
+    PER_DAY_COLUMNS,
+    as_of,
+    growth_table,
+    ledger_path,
+    load_ledger,
+    per_day_table,
+    select,
+)
+from .periods import DISPLAY_UNITS
+
+
+@dataclass
+class LedgerReport:
+    as_of: pd.Timestamp
+    unit: str
+    ledger: pd.DataFrame  # every disclosure public on as_of, before the entity filter
+    shown: pd.DataFrame  # after the entity filter
+    per_day: pd.DataFrame
+    growth: pd.DataFrame
+    claims: pd.DataFrame
+    not_counts: pd.DataFrame  # words, API calls, ratios: kept, never converted
+    ledger_file: Path
+    claims_rows: int
+
+    @property
+    def source_line(self) -> str:
+        return (f"Source: tokenwatch token ledger ({len(self.ledger)} public disclosures as of {self.as_of.date()}, "
+                "each with its URL in ledger_per_day.csv); per-day figures use the real length of the period described.")
+
+    def summary(self) -> dict:
+        verdicts = self.claims.set_index("claim_id")["verdict"].to_dict()
+        counts = self.claims["verdict"].value_counts().to_dict()
+        return {
+            "notebook": "token_ledger",
+            "as_of": self.as_of,
+            "unit": self.unit,
+            "disclosures": len(self.shown),
+            "series": sorted(self.shown["series"].unique()),
+            "headline": {"disclosures": len(self.shown),
+                         **{f"claims {k}": v for k, v in counts.items()}},
+            "verdicts": verdicts,
+            "claims": self.claims[["claim_id", "verdict", "reason"]].to_dict("records"),
+            "sources": [file_source(self.ledger_file, len(self.ledger), "token disclosures, each row with source_url"),
+                        file_source(self.ledger_file.with_name("report_claims.csv"), self.claims_rows,
+                                    "the weekly's token claims, in our words")],
+        }
+
+    def write(self, out: Path) -> list[str]:
+        write_table(self.per_day, out, "ledger_per_day", [*PER_DAY_COLUMNS, "id", "series", "confidence"])
+        write_table(self.claims, out, "claims_check", CLAIM_COLUMNS + EXTRA_COLUMNS)
+        if len(self.growth):
+            write_table(self.growth, out, "growth")
+        write_summary(out, self.summary())
+        return sorted(p.name for p in Path(out).iterdir())
+
+
+def build(date: pd.Timestamp, entities: list[str] | None = None, unit: str = "per day",
+          ledger_file: Path | None = None) -> LedgerReport:
+    """The ledger public on `date`, optionally narrowed to entities or series, with the claims check."""
+    if unit not in DISPLAY_UNITS:
+        raise ParameterError(f"unit={unit!r} is not one of {list(DISPLAY_UNITS)}")
+    path = ledger_file or ledger_path()
+    full = load_ledger(path)
+    public = as_of(full, date)
+    if public.empty:
+        first = full["public_from"].min().date()
+        raise ParameterError(f"no disclosure was public on {date.date()}; the first dates from {first}")
+    shown = select(public, entities) if entities else public
+    claims = load_claims(path.with_name("report_claims.csv"))
+    return LedgerReport(
+        as_of=date, unit=unit, ledger=public, shown=shown, per_day=per_day_table(shown),
+        growth=growth_table(shown), claims=check_claims(public, claims),
+        not_counts=shown[shown["measure"] != "tokens"], ledger_file=path, claims_rows=len(claims))

@@ -1,0 +1,181 @@
+"""Token ledger: period grammar, unit conversion, validation, as-of, growth and the claims check."""
+
+import calendar
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tokenwatch.cli import main
+from tokenwatch.errors import DataValidationError, ParameterError
+from tokenwatch.paths import data_dir
+from tokenwatch.tokens import (
+    as_of,
+    check_claims,
+    growth,
+    load_claims,
+    load_ledger,
+    parse_period,
+    per_day,
+)
+from tokenwatch.tokens.periods import days_per_unit
+
+LEDGER = data_dir() / "tokens" / "disclosures.csv"
+
+
+@pytest.mark.parametrize("year", [2024, 2025])
+def test_a_monthly_figure_uses_the_days_of_that_month(year):
+    for month in range(1, 13):
+        days = calendar.monthrange(year, month)[1]
+        low, high = per_day(3100.0, "per month", parse_period(f"{year}-{month:02d}"))
+        assert low == high == pytest.approx(3100.0 / days), (year, month)
+    assert days_per_unit("per month", parse_period("2024-02")) == (29, 29)
+    assert days_per_unit("per month", parse_period("2025-02")) == (28, 28)
+
+
+@pytest.mark.parametrize(("period", "unit", "days", "bounds"), [
+    ("2025-Q1", "per quarter", 90, ("2025-01-01", "2025-03-31")),
+    ("2025-Q2", "per quarter", 91, ("2025-04-01", "2025-06-30")),
+    ("2025-Q3", "per quarter", 92, ("2025-07-01", "2025-09-30")),
+    ("2024-Q1", "per quarter", 91, ("2024-01-01", "2024-03-31")),  # leap year
+    ("FY2025-Q3@06", "per quarter", 90, ("2025-01-01", "2025-03-31")),  # Microsoft: FY ends in June
+    ("FY2026-Q1@06", "per quarter", 92, ("2025-07-01", "2025-09-30")),
+    ("FY2025-Q1@09", "per quarter", 92, ("2024-10-01", "2024-12-31")),  # a year ending in September
+    ("FY2026-Q1@01", "per quarter", 89, ("2025-02-01", "2025-04-30")),  # NVIDIA: FY ends in January
+    ("FY2025-Q1@01", "per quarter", 90, ("2024-02-01", "2024-04-30")),  # ... in a leap year
+    ("FY2025@06", "per year", 365, ("2024-07-01", "2025-06-30")),
+    ("2024", "per year", 366, ("2024-01-01", "2024-12-31")),
+    ("2025-H1", "per half-year", 181, ("2025-01-01", "2025-06-30")),
+    ("2026-02-03..2026-02-09", "per week", 7, ("2026-02-03", "2026-02-09")),
+])
+def test_quarters_fiscal_quarters_and_spans(period, unit, days, bounds):
+    p = parse_period(period)
+    assert (p.start, p.end) == tuple(pd.Timestamp(b) for b in bounds)
+    assert days_per_unit(unit, p) == (days, days)
+
+
+def test_a_vague_period_gives_a_range_and_a_run_rate_takes_its_calendar_unit():
+    low, high = per_day(4.8e14, "per month", parse_period("2025-04/2025-05"))  # April (30) or May (31)
+    assert (low, high) == (pytest.approx(4.8e14 / 31), pytest.approx(4.8e14 / 30))
+    # a year's run rate stated over two summer months: the calendar year holding them (2025: 365 days)
+    assert days_per_unit("per year", parse_period("2025-06/2025-07")) == (365, 365)
+    assert per_day(1440.0, "per minute", parse_period("2025-Q3")) == (1440.0 * 1440, 1440.0 * 1440)
+    assert days_per_unit("per month", parse_period("2025-Q1/2025-Q2")) == (28, 31)  # a month somewhere in H1
+
+
+@pytest.mark.parametrize("text", ["2025-13", "2025/05", "2025-05/2025-Q2", "FY2025-Q5@06", "2025-06..2025-05",
+                                  "May 2025"])
+def test_bad_periods_are_refused(text):
+    with pytest.raises(ValueError):
+        parse_period(text)
+
+
+def _edited(tmp_path: Path, row_id: str, **changes) -> Path:
+    """A copy of the ledger (and claims) with one row changed."""
+    frame = pd.read_csv(LEDGER, dtype=str, keep_default_na=False)
+    for col, value in changes.items():
+        frame.loc[frame["id"] == row_id, col] = value
+    path = tmp_path / "disclosures.csv"
+    frame.to_csv(path, index=False)
+    (tmp_path / "report_claims.csv").write_bytes((LEDGER.parent / "report_claims.csv").read_bytes())
+    return path
+
+
+def _line_of(row_id: str) -> int:
+    return int(pd.read_csv(LEDGER, dtype=str).index[pd.read_csv(LEDGER, dtype=str)["id"] == row_id][0]) + 2
+
+
+@pytest.mark.parametrize(("changes", "problem"), [
+    ({"period_unit": "per fortnight"}, "unit 'per fortnight' is not one of"),
+    ({"source_url": ""}, "source_url '' is missing"),
+    ({"value": "-3"}, "must be a positive number"),
+    ({"value": "lots"}, "is not a number"),
+    ({"period": "spring 2025"}, "is not a period"),
+    ({"period": "2025-06"}, "covers 2025-06-01..2025-06-30 but the row states"),
+    ({"disclosed_date_precision": "week"}, "disclosed_date_precision"),
+])
+def test_a_malformed_row_is_named_by_its_line(tmp_path, changes, problem):
+    path = _edited(tmp_path, "doubao-2025-03", **changes)
+    with pytest.raises(DataValidationError) as err:
+        load_ledger(path)
+    assert f"line {_line_of('doubao-2025-03')} (id doubao-2025-03)" in str(err.value)
+    assert problem in str(err.value)
+
+
+def test_the_shipped_ledger_loads_with_every_row_sourced():
+    ledger = load_ledger()
+    assert ledger["id"].is_unique and ledger["source_url"].str.startswith("http").all()
+    tokens = ledger[ledger["measure"] == "tokens"]
+    assert tokens["per_day_low"].gt(0).all() and (tokens["per_day_low"] <= tokens["per_day_high"]).all()
+    assert ledger.loc[ledger["measure"] != "tokens", "per_day_low"].isna().all()  # words/calls/ratios never converted
+    google = ledger.set_index("id").loc["google-2025-05"]
+    assert (google["per_day_low"], google["per_day_high"]) == (pytest.approx(4.8e14 / 31), pytest.approx(1.6e13))
+
+
+def test_as_of_takes_only_what_was_public():
+    ledger = load_ledger()
+    before = as_of(ledger, "2025-06-10")
+    assert "google-2025-05" in set(before["id"]) and "doubao-2025-05" not in set(before["id"])  # disclosed 06-11
+    assert "doubao-2025-05" in set(as_of(ledger, "2025-06-11")["id"])
+    # known only to the month (2025-09): public from the month's end, never earlier
+    assert "idc-china-maas-2025h1" not in set(as_of(ledger, "2025-09-29")["id"])
+    assert "idc-china-maas-2025h1" in set(as_of(ledger, "2025-09-30")["id"])
+    assert (before["public_from"] <= pd.Timestamp("2025-06-10")).all()
+
+
+def test_growth_is_a_range_when_periods_are_vague_and_refuses_other_series():
+    rows = load_ledger().set_index("id", drop=False)
+    g = growth(rows.loc["google-2024-05"], rows.loc["google-2025-05"])
+    assert g["multiple_low"] == pytest.approx((4.8e14 / 31) / (9.7e12 / 30))
+    assert g["multiple_high"] == pytest.approx((4.8e14 / 30) / (9.7e12 / 31))
+    assert g["multiple_low"] < 4.8e14 / 9.7e12 < g["multiple_high"]
+    d = growth(rows.loc["doubao-2024-05"], rows.loc["doubao-2025-05"])
+    assert d["multiple"] == pytest.approx(1.64e13 / 1.2e11)
+    with pytest.raises(ParameterError, match="one series"):
+        growth(rows.loc["doubao-2024-05"], rows.loc["google-2025-05"])
+
+
+def _verdicts(ledger_path: Path | None = None) -> dict[str, str]:
+    ledger = load_ledger(ledger_path)
+    claims = load_claims(ledger_path.with_name("report_claims.csv") if ledger_path else None)
+    return check_claims(ledger, claims).set_index("claim_id")["verdict"].to_dict()
+
+
+def test_the_claims_check_finds_the_unit_error_from_the_data(tmp_path):
+    assert _verdicts() == {"google_480t_daily": "unit error", "google_50x": "holds", "doubao_16_4t_daily": "holds",
+                           "doubao_137x": "holds", "overseas_30x_room": "unit error", "microsoft_5x": "holds",
+                           "microsoft_5x_at_agm": "unconfirmed"}
+    # Had Google said 480 trillion a day, the report's "daily" and its 30x would both hold.
+    edited = _verdicts(_edited(tmp_path, "google-2025-05", period_unit="per day"))
+    assert edited["google_480t_daily"] == "holds" and edited["overseas_30x_room"] == "holds"
+    assert edited["google_50x"] == "unit error"  # now per day over per month
+
+
+def test_claims_follow_the_numbers_and_the_dates(tmp_path):
+    assert _verdicts(_edited(tmp_path, "doubao-2025-05", value="2.5e+13"))["doubao_16_4t_daily"] == "contradicted"
+    assert _verdicts(_edited(tmp_path, "microsoft-2025q1-nvidia", disclosed_date="2025-06-25"))[
+        "microsoft_5x_at_agm"] == "holds"
+    ledger = load_ledger()
+    early = check_claims(as_of(ledger, "2025-06-01"), load_claims()).set_index("claim_id")["verdict"]
+    assert early["doubao_16_4t_daily"] == "unconfirmed"  # Doubao's figure was not public yet
+
+
+@pytest.mark.notebook
+def test_token_ledger_notebook_runs_as_of_the_report_and_today(tmp_path):
+    code = main(["run", "token_ledger", "--out", str(tmp_path), "--no-progress",
+                 "--sweep", "as_of=2025-06-30,today,2025-02-30"])
+    assert code == 1  # the impossible date fails alone
+    runs = pd.read_csv(tmp_path / "runs.csv", dtype=str)
+    assert (runs["status"] == "ok").sum() == 2
+    assert "as_of='2025-02-30' is not a date" in runs.loc[runs["status"] == "failed", "error"].iloc[0]
+    report = tmp_path / "token_ledger" / "as_of=2025-06-30"
+    summary = json.loads((report / "summary.json").read_text(encoding="utf-8"))
+    assert summary["verdicts"]["overseas_30x_room"] == "unit error"
+    per_day_table = pd.read_csv(report / "ledger_per_day.csv")
+    assert pd.to_datetime(per_day_table["disclosed_on"]).max() <= pd.Timestamp("2025-06-30")
+    claims = pd.read_csv(report / "claims_check.csv")
+    assert list(claims.columns[:9]) == ["claim", "report_value", "report_unit", "verified_value", "verified_unit",
+                                        "per_day_report", "per_day_verified", "verdict", "reason"]
+    today = json.loads((tmp_path / "token_ledger" / "as_of=today" / "summary.json").read_text(encoding="utf-8"))
+    assert today["disclosures"] == len(load_ledger())
