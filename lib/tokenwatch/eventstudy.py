@@ -1,0 +1,164 @@
+"""Market-model event study: abnormal returns, CARs with their t-statistics, averages by category.
+
+The market model R_i = a + b R_m + e is fitted by OLS (statsmodels) on an estimation window that ends
+before the first event window and leaves out every event session. The variance of a CAR over L days
+follows Campbell, Lo and MacKinlay (1997, ch. 4): s^2 (L + L^2/T + (sum R_m - L mean_m)^2 / Sxx), which
+adds the estimation error of a and b to the L days of residual variance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import stats
+
+from .errors import OutOfRangeError, ParameterError
+
+EVENT_COLUMNS = ["event_date", "session_date", "entity", "category", "headline", "symbol", "window", "car_pct",
+                 "t_stat", "p_value"]
+MIN_ESTIMATION = 30
+
+
+@dataclass(frozen=True)
+class MarketModel:
+    alpha: float
+    beta: float
+    sigma2: float  # residual variance (ddof 2)
+    n: int
+    market_mean: float
+    market_sxx: float
+
+    def abnormal(self, stock: pd.Series, market: pd.Series) -> pd.Series:
+        return stock - (self.alpha + self.beta * market)
+
+    def car(self, stock: pd.Series, market: pd.Series) -> tuple[float, float, float]:
+        """CAR over the days given, its t-statistic and two-sided p-value (t with n-2 df)."""
+        ar = self.abnormal(stock, market)
+        length = len(ar)
+        var = self.sigma2 * (length + length**2 / self.n
+                             + (market.sum() - length * self.market_mean) ** 2 / self.market_sxx)
+        car = float(ar.sum())
+        t = car / np.sqrt(var)
+        return car, t, float(2 * stats.t.sf(abs(t), self.n - 2))
+
+
+def fit_market_model(stock: pd.Series, market: pd.Series) -> MarketModel:
+    """OLS of the stock's returns on the market's over the same days (no missing values allowed)."""
+    frame = pd.concat({"y": stock, "m": market}, axis=1)
+    if frame.isna().any().any():
+        gaps = frame.index[frame.isna().any(axis=1)]
+        raise ParameterError(f"{stock.name}: returns missing on {len(gaps)} estimation day(s), first "
+                             f"{gaps[0].date()}; pick an estimation window where the symbol traded")
+    fit = sm.OLS(frame["y"], sm.add_constant(frame["m"])).fit()
+    m = frame["m"].to_numpy()
+    return MarketModel(alpha=float(fit.params["const"]), beta=float(fit.params["m"]),
+                       sigma2=float(fit.ssr / (len(m) - 2)), n=len(m), market_mean=float(m.mean()),
+                       market_sxx=float(((m - m.mean()) ** 2).sum()))
+
+
+def parse_windows(windows: list) -> list[tuple[int, int]]:
+    """[[-1, 1], [0, 5]] -> [(-1, 1), (0, 5)], checked."""
+    out = []
+    for w in windows:
+        try:
+            lo, hi = (int(x) for x in w)
+        except (TypeError, ValueError):
+            raise ParameterError(f"event window {w!r} should be two whole numbers like [-1, 1]") from None
+        if lo > hi:
+            raise ParameterError(f"event window {w!r} starts after it ends")
+        out.append((lo, hi))
+    if not out:
+        raise ParameterError("give at least one event window, e.g. [[-1, 1], [0, 5]]")
+    return out
+
+
+def label(window: tuple[int, int]) -> str:
+    return f"[{window[0]:+d},{window[1]:+d}]"
+
+
+def estimation_days(days: pd.DatetimeIndex, first_window_start: pd.Timestamp, length: int,
+                    event_sessions: pd.DatetimeIndex, end: pd.Timestamp | None = None) -> pd.DatetimeIndex:
+    """`length` sessions ending before the first event window (or on `end`), event sessions left out."""
+    if end is not None and end >= first_window_start:
+        raise ParameterError(f"the estimation window overlaps the events: it ends {end.date()}, but the first "
+                             f"event window starts {first_window_start.date()}; end it earlier or leave it empty")
+    stop = days.searchsorted(end, side="right") if end is not None else days.searchsorted(first_window_start)
+    before = days[:stop]
+    if len(before) < length:
+        raise OutOfRangeError(f"an estimation window of {length} sessions needs data from before "
+                              f"{before[0].date() if len(before) else first_window_start.date()}; there are only "
+                              f"{len(before)} sessions before {first_window_start.date()}: lower estimation_days")
+    chosen = before[-length:]
+    kept = chosen.difference(event_sessions)
+    if len(kept) < MIN_ESTIMATION:
+        raise ParameterError(f"only {len(kept)} estimation sessions remain after removing event days; "
+                             f"at least {MIN_ESTIMATION} are needed: raise estimation_days")
+    return kept
+
+
+@dataclass
+class EventStudy:
+    results: pd.DataFrame  # EVENT_COLUMNS
+    by_category: pd.DataFrame
+    models: pd.DataFrame  # per symbol: alpha, beta, sigma, n
+    estimation: pd.DatetimeIndex
+    skipped: pd.DataFrame  # events (or event windows) left out, with the reason
+
+
+def run(returns: pd.DataFrame, market: pd.Series, events: pd.DataFrame, windows: list[tuple[int, int]],
+        estimation_length: int, estimation_end: pd.Timestamp | None = None,
+        all_event_sessions: pd.DatetimeIndex | None = None) -> EventStudy:
+    """The event study of every symbol in `returns` (daily simple returns) around every event.
+
+    `events` needs session_date (its day 0), date, entity, category and headline. Event windows that
+    run outside the data are listed in `skipped`, never filled.
+    """
+    days = returns.index
+    events = events.sort_values("session_date")
+    first = events["session_date"].min()
+    first_start = days[max(days.searchsorted(first) + min(w[0] for w in windows), 0)]
+    sessions = pd.DatetimeIndex(all_event_sessions if all_event_sessions is not None else events["session_date"])
+    est = estimation_days(days, first_start, estimation_length, sessions, estimation_end)
+    models = {s: fit_market_model(returns.loc[est, s], market.loc[est]) for s in returns.columns}
+    rows, skipped = [], []
+    for ev in events.itertuples():
+        pos = days.get_loc(ev.session_date)
+        for w in windows:
+            lo, hi = pos + w[0], pos + w[1]
+            if lo < 0 or hi >= len(days):
+                skipped.append({"event_date": ev.date.date(), "entity": ev.entity, "window": label(w),
+                                "reason": f"window runs past the prices ({days[0].date()}..{days[-1].date()})"})
+                continue
+            span = days[lo:hi + 1]
+            for sym, model in models.items():
+                car, t, p = model.car(returns.loc[span, sym], market.loc[span])
+                rows.append({"event_date": ev.date.date(), "session_date": ev.session_date.date(),
+                             "entity": ev.entity, "category": ev.category, "headline": ev.headline, "symbol": sym,
+                             "window": label(w), "car_pct": 100 * car, "t_stat": t, "p_value": p})
+    results = pd.DataFrame(rows, columns=EVENT_COLUMNS)
+    model_table = pd.DataFrame([{"symbol": s, "alpha_bp": 1e4 * m.alpha, "beta": m.beta,
+                                 "resid_sd_pct": 100 * np.sqrt(m.sigma2), "estimation_days": m.n}
+                                for s, m in models.items()])
+    return EventStudy(results, category_means(results), model_table, est,
+                      pd.DataFrame(skipped, columns=["event_date", "entity", "window", "reason"]))
+
+
+def category_means(results: pd.DataFrame) -> pd.DataFrame:
+    """Mean CAR by category and window over events and symbols, with a cross-sectional t-test.
+
+    Symbols share each event's market shock, so these t-statistics overstate the evidence; the count
+    of distinct events is given beside them.
+    """
+    rows = []
+    for (cat, win), part in results.groupby(["category", "window"], sort=True):
+        cars = part["car_pct"].to_numpy()
+        n = len(cars)
+        sd = cars.std(ddof=1) if n > 1 else np.nan
+        t = cars.mean() / (sd / np.sqrt(n)) if n > 1 and sd > 0 else np.nan
+        rows.append({"category": cat, "window": win, "events": part["session_date"].nunique(), "observations": n,
+                     "mean_car_pct": cars.mean(), "share_positive": (cars > 0).mean(), "t_stat": t,
+                     "p_value": 2 * stats.t.sf(abs(t), n - 1) if np.isfinite(t) else np.nan})
+    return pd.DataFrame(rows)

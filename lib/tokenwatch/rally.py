@@ -1,0 +1,257 @@
+"""The April to June 2025 rally replayed: phase returns, an event study, and where the phases break.
+
+Phases are close to close and partition start..end: pre-rally runs from the close on `start` to the
+last close before `phase1_start`, phase 1 from there to the last close before `phase2_start`, and
+phase 2 from there to the close on `end`, so compounding the three gives the whole window.
+
+The A-share mirror keeps the clock: an A-share session trades on the US session of the night before,
+so each A-share boundary is the last A-share close before the first US session after the US boundary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from . import breaks, eventstudy
+from .artifacts import sources, write_summary, write_table
+from .calendar import last_on_or_before
+from .errors import ParameterError
+from .events import load_events, with_sessions
+from .market import Prices, PriceSource, load_prices
+from .universe import load_basket, names, parse_symbols
+
+PHASES = ("pre-rally", "phase 1", "phase 2")
+PHASE_COLUMNS = ["symbol", "phase", "start", "end", "return_pct", "benchmark_pct", "excess_pct", "max_drawdown_pct"]
+MIRROR_SEGMENTS = ("PCB/CCL", "optical chips/modules")
+CN_BENCHMARK = "cn_index:000300"
+
+
+@dataclass(frozen=True)
+class Boundaries:
+    """The four closes that delimit the three phases (dates of sessions in one market)."""
+
+    closes: tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp, pd.Timestamp]
+
+    def spans(self) -> list[tuple[str, pd.Timestamp, pd.Timestamp]]:
+        c = self.closes
+        return [(PHASES[i], c[i], c[i + 1]) for i in range(3)]
+
+    def as_dict(self) -> dict:
+        return {name: {"from_close": a.date(), "to_close": b.date()} for name, a, b in self.spans()}
+
+
+def phase_boundaries(days: pd.DatetimeIndex, start: pd.Timestamp, end: pd.Timestamp, phase1_start: pd.Timestamp,
+                     phase2_start: pd.Timestamp) -> Boundaries:
+    """US closes that start and end each phase; each phase must hold at least one session."""
+    if not start < phase1_start <= phase2_start <= end:
+        raise ParameterError(f"dates must run start < phase1_start <= phase2_start <= end; got {start.date()}, "
+                             f"{phase1_start.date()}, {phase2_start.date()}, {end.date()}")
+    closes = (last_on_or_before(days, start), last_on_or_before(days, phase1_start - pd.Timedelta(days=1)),
+              last_on_or_before(days, phase2_start - pd.Timedelta(days=1)), last_on_or_before(days, end))
+    for (name, a, b) in Boundaries(closes).spans():
+        if b <= a:
+            raise ParameterError(f"{name} holds no session ({a.date()} to {b.date()}); move the phase dates apart")
+    return Boundaries(closes)
+
+
+def mirror_boundaries(us: Boundaries, us_days: pd.DatetimeIndex, cn_days: pd.DatetimeIndex) -> Boundaries:
+    """A-share closes matching US boundaries: the last A-share close before the next US session."""
+    out = []
+    for close in us.closes:
+        pos = us_days.searchsorted(close, side="right")
+        nxt = us_days[pos] if pos < len(us_days) else close + pd.Timedelta(days=1)
+        out.append(last_on_or_before(cn_days, nxt))
+    return Boundaries(tuple(out))
+
+
+def max_drawdown(closes: pd.Series) -> float:
+    """Largest fall from a running peak, in percent (<= 0)."""
+    return float(100 * (closes / closes.cummax() - 1).min())
+
+
+def phase_returns(panel: pd.DataFrame, benchmark: str, bounds: Boundaries) -> pd.DataFrame:
+    """Each symbol's return, the benchmark's, the excess and max drawdown per phase and for the whole window."""
+    spans = [*bounds.spans(), ("whole window", bounds.closes[0], bounds.closes[-1])]
+    rows = []
+    for sym in [c for c in panel.columns if c != benchmark]:
+        for name, a, b in spans:
+            px, bench = panel[sym].loc[a:b], panel[benchmark].loc[a:b]
+            if px.isna().any() or bench.isna().any():
+                gap = px.index[px.isna() | bench.isna()][0]
+                raise ParameterError(f"{sym} or {benchmark} has no close on {gap.date()} inside {name}")
+            ret, bret = 100 * (px.iloc[-1] / px.iloc[0] - 1), 100 * (bench.iloc[-1] / bench.iloc[0] - 1)
+            rows.append({"symbol": sym, "phase": name, "start": a.date(), "end": b.date(), "return_pct": ret,
+                         "benchmark_pct": bret, "excess_pct": ret - bret, "max_drawdown_pct": max_drawdown(px)})
+    return pd.DataFrame(rows, columns=PHASE_COLUMNS)
+
+
+def leaders(table: pd.DataFrame, top: int = 3) -> dict[str, list[str]]:
+    """The `top` symbols by excess return in each phase."""
+    part = table[table["phase"].isin(PHASES)]
+    return {phase: g.nlargest(top, "excess_pct")["symbol"].tolist() for phase, g in part.groupby("phase", sort=False)}
+
+
+def basket_excess(returns: pd.DataFrame, benchmark: str, name: str) -> pd.Series:
+    """Daily equal-weighted basket return minus the benchmark's, in percent."""
+    members = returns.drop(columns=[benchmark])
+    return (100 * (members.mean(axis=1) - returns[benchmark])).rename(name)
+
+
+@dataclass
+class RallyReport:
+    bounds: Boundaries
+    symbols: list[str]
+    benchmark: str
+    panel: pd.DataFrame  # adjusted closes over the window (symbols + benchmark)
+    phases: pd.DataFrame
+    events: pd.DataFrame  # events in the window with their US session
+    study: eventstudy.EventStudy
+    breaks: list[breaks.BreakResult]
+    break_text: str
+    mirror_bounds: Boundaries
+    mirror_panel: pd.DataFrame
+    mirror_phases: pd.DataFrame
+    mirror_names: dict[str, str]
+    notices: list[str] = field(default_factory=list)
+    prices: list[Prices] = field(default_factory=list)
+
+    @property
+    def leaders(self) -> dict[str, list[str]]:
+        return leaders(self.phases)
+
+    def break_table(self) -> pd.DataFrame:
+        return pd.DataFrame([b.row() for b in self.breaks], columns=breaks.BREAK_COLUMNS)
+
+    def summary(self) -> dict:
+        given, search = self.breaks[0], self.breaks[1]  # the US basket: Chow at the report's date, the search
+        whole = self.phases[self.phases["phase"] == "whole window"].set_index("symbol")["return_pct"]
+        return {
+            "notebook": "rally_replay",
+            "benchmark": self.benchmark,
+            "phases": self.bounds.as_dict(),
+            "mirror_phases": self.mirror_bounds.as_dict(),
+            "detected_breaks": [b.row() for b in self.breaks if b.method.startswith("sup-F")],
+            "report_break_date": given.break_date,
+            "break_agrees_with_report": bool(search.p_value < 0.05
+                                             and search.lower <= given.break_date <= search.upper),
+            "break_statement": self.break_text,
+            "leaders": self.leaders,
+            "mirror_leaders": leaders(self.mirror_phases),
+            "events_tested": int(self.events["tested"].sum()),
+            "notices": self.notices,
+            "headline": {"searched break": f"{search.break_date.date()} (p={search.p_value:.3f})"
+                         if search.p_value < 0.05 else f"none significant (p={search.p_value:.2f})",
+                         f"Chow p at {given.break_date.date()}": round(given.p_value, 3),
+                         **{f"{s} whole %": round(float(v), 1) for s, v in whole.head(3).items()}},
+            "sources": sources(*(p.provenance for p in self.prices)),
+        }
+
+    def write(self, out) -> list[str]:
+        phases = pd.concat([self.phases.assign(market="us"), self.mirror_phases.assign(market="cn")])
+        write_table(phases, out, "phase_returns", [*PHASE_COLUMNS, "market"])
+        write_table(self.study.results, out, "event_study", eventstudy.EVENT_COLUMNS)
+        write_table(self.study.by_category, out, "event_study_by_category")
+        write_table(self.break_table(), out, "breaks", breaks.BREAK_COLUMNS)
+        write_summary(out, self.summary())
+        return sorted(p.name for p in out.iterdir())
+
+
+def replay(symbols: list[str], benchmark: str, start: pd.Timestamp, end: pd.Timestamp, phase1_start: pd.Timestamp,
+           phase2_start: pd.Timestamp, windows: list[tuple[int, int]], estimation_length: int,
+           estimation_end: pd.Timestamp | None, categories: list[str], mirror_basket: str,
+           source: PriceSource) -> RallyReport:
+    """Everything the rally notebook shows, computed from prices and data/events.csv."""
+    syms = parse_symbols(symbols)
+    bench = parse_symbols([benchmark])[0]
+    if bench.market != "us" or any(s.market != "us" for s in syms):
+        raise ParameterError("symbols and benchmark are US symbols (e.g. 'NVDA', 'GSPC' or 'SPY')")
+    if bench.code in {s.code for s in syms}:
+        raise ParameterError(f"{bench.code} is the benchmark; take it out of symbols")
+    us_days = source.calendar("us")
+    bounds = phase_boundaries(us_days, start, end, phase1_start, phase2_start)
+    notices: list[str] = []
+
+    events = load_events()
+    known_cats = sorted(events["category"].unique())
+    unknown = sorted(set(categories) - set(known_cats))
+    if unknown:
+        raise ParameterError(f"event categories {unknown} are not in data/events.csv; categories: {known_cats}")
+    events = with_sessions(events, "us", us_days)
+    in_window = events[(events["session_date"] > bounds.closes[0]) & (events["session_date"] <= bounds.closes[-1])]
+    dropped = events[events["session_date"].isna()]
+    for row in dropped.itertuples():
+        notices.append(f"event {row.date.date()} {row.entity}: {row.session_note}")
+    tested = in_window["category"].isin(categories) & (in_window["confidence"] != "unconfirmed")
+    in_window = in_window.assign(tested=tested)
+    for row in in_window[~tested & (in_window["confidence"] == "unconfirmed")].itertuples():
+        notices.append(f"event {row.date.date()} {row.entity} is unconfirmed: drawn, not tested")
+    study_events = in_window[tested]
+    if study_events.empty:
+        raise ParameterError(f"no event of categories {categories} falls between {bounds.closes[0].date()} and "
+                             f"{bounds.closes[-1].date()}; widen the window or add rows to data/events.csv")
+
+    # prices from before the estimation window to the end of the last event window
+    max_hi = max(w[1] for w in windows)
+    first_pos = us_days.get_loc(study_events["session_date"].min()) + min(w[0] for w in windows)
+    lo_pos = (us_days.searchsorted(estimation_end, side="right") if estimation_end is not None else first_pos)
+    lo = us_days[max(0, lo_pos - estimation_length - 1)]
+    hi = us_days[min(len(us_days) - 1, us_days.get_loc(bounds.closes[-1]) + max_hi)]
+    prices = load_prices([*syms, bench], lo, hi, source=source)
+    panel = prices.close()[[s.code for s in syms] + [bench.code]]
+    returns = panel.pct_change().iloc[1:]
+    study = eventstudy.run(returns.drop(columns=[bench.code]), returns[bench.code], study_events, windows,
+                           estimation_length, estimation_end, pd.DatetimeIndex(events["session_date"].dropna()))
+    for row in study.skipped.itertuples():
+        notices.append(f"event {row.event_date} {row.entity} window {row.window}: {row.reason}")
+    window_panel = panel.loc[bounds.closes[0]:bounds.closes[-1]]
+    phases = phase_returns(window_panel, bench.code, bounds)
+
+    # where the phases break: the basket's daily excess return over the window
+    excess = basket_excess(window_panel.pct_change().iloc[1:], bench.code, f"US basket excess over {bench.code}")
+    bench_ret = (100 * window_panel[bench.code].pct_change().iloc[1:]).rename(f"{bench.code} daily return")
+    report_day = report_break_date(bounds, us_days)
+    results = [breaks.chow(excess, report_day), breaks.sup_f(excess)]
+
+    # the A-share mirror
+    basket = load_basket(mirror_basket)
+    basket = basket[basket["segment"].isin(MIRROR_SEGMENTS)] if basket["segment"].isin(MIRROR_SEGMENTS).any() \
+        else basket
+    cn_days = source.calendar("cn_index")
+    mbounds = mirror_boundaries(bounds, us_days, cn_days)
+    cn_prices = load_prices([*basket["symbol"], CN_BENCHMARK], mbounds.closes[0], mbounds.closes[-1],
+                            source=source, strict=False)
+    for row in cn_prices.missing.itertuples():
+        notices.append(f"A-share mirror leaves out {row.symbol}: {row.reason}")
+    cn_panel = cn_prices.close()
+    complete = [c for c in cn_panel.columns if cn_panel[c].notna().all()]
+    for c in sorted(set(cn_panel.columns) - set(complete)):
+        notices.append(f"A-share mirror leaves out {c}: it did not trade on every session of the window")
+    bench_cn = CN_BENCHMARK.split(":")[1]
+    if bench_cn not in complete:
+        raise ParameterError(f"CSI 300 ({CN_BENCHMARK}) has no complete data for "
+                             f"{mbounds.closes[0].date()}..{mbounds.closes[-1].date()}")
+    cn_panel = cn_panel[complete]
+    mirror = phase_returns(cn_panel, bench_cn, mbounds)
+    cn_excess = basket_excess(cn_panel.pct_change().iloc[1:], bench_cn, "A-share suppliers excess over CSI 300")
+    results += [breaks.chow(cn_excess, report_break_date(mbounds, cn_days)), breaks.sup_f(cn_excess)]
+    results += [breaks.chow(bench_ret, report_day), breaks.sup_f(bench_ret)]
+    text = " ".join(breaks.verdict(results[i + 1], results[i], unit=" percentage points")
+                    for i in range(0, len(results), 2))
+    mirror_names = {s.code: n for s, n in names(parse_symbols(basket["symbol"])).items()}
+    return RallyReport(bounds, [s.code for s in syms], bench.code, window_panel, phases, in_window, study, results,
+                       text, mbounds, cn_panel, mirror, mirror_names, notices, [prices, cn_prices])
+
+
+def report_break_date(bounds: Boundaries, days: pd.DatetimeIndex) -> pd.Timestamp:
+    """The first session of phase 2 in `days`."""
+    return days[days.searchsorted(bounds.closes[2], side="right")]
+
+
+def excess_path(panel: pd.DataFrame, benchmark: str) -> pd.Series:
+    """Cumulative excess of the equal-weighted basket over the benchmark, in percent."""
+    rets = panel.pct_change().iloc[1:]
+    growth = (1 + rets.drop(columns=[benchmark]).mean(axis=1)).cumprod() / (1 + rets[benchmark]).cumprod()
+    return pd.concat([pd.Series([0.0], index=panel.index[:1]), 100 * (growth - 1)])
+
