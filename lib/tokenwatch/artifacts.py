@@ -113,3 +113,9 @@ def file_source(path: Path, rows: int, note: str) -> dict[str, Any]:
     except ValueError:
         shown = str(path)
     return {"file": shown, "rows": rows, "note": note}
+
+
+def wrote_line(files: list[str], out: Path, output_dir: str) -> str:
+    """What a notebook's last cell prints: the files, and the folder unless the runner chose it."""
+    where = "this run's folder (see the runner's index)" if output_dir else str(out)
+    return f"Wrote {', '.join(files)} to {where}"

@@ -1,0 +1,191 @@
+"""The domestic chain notebook's work: the basket index against CSI 300 and the overseas chain, token
+milestones from the ledger, rolling correlation and beta, and the clock-respecting lead-lag analysis."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import matplotlib.dates as mdates
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from . import domestic
+from .artifacts import sources, write_summary, write_table
+from .calendar import last_on_or_before
+from .errors import ParameterError
+from .market import Prices, PriceSource, load_prices
+from .plots import NEUTRAL, finish, new_figure
+from .tokens import as_of, load_ledger, tokens_only
+from .universe import load_basket, parse_symbols
+
+BASKET_COLUMNS = ["date", "basket", "benchmark", "overseas"]
+ROLLING_DAYS = 60
+
+
+@dataclass
+class ChainMonitor:
+    basket_name: str
+    benchmark: str
+    overseas: list[str]
+    index: pd.DataFrame  # BASKET_COLUMNS, rebased to 100
+    basket: domestic.BasketIndex
+    names: dict[str, str]
+    rolling: pd.DataFrame
+    lead_lag: pd.DataFrame
+    lag_text: str
+    milestones: pd.DataFrame
+    prices: list[Prices]
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def source_line(self) -> str:
+        return " ".join(p.source_line() for p in self.prices) + "; token milestones: data/tokens/disclosures.csv"
+
+    def returns_table(self) -> pd.DataFrame:
+        last = self.index.iloc[-1]
+        return pd.DataFrame({"series": ["basket", "benchmark", "overseas"],
+                             "return_pct": [last["basket"] - 100, last["benchmark"] - 100, last["overseas"] - 100]})
+
+    def contributions(self) -> pd.DataFrame:
+        c = self.basket.contributions
+        return (pd.DataFrame({"code": c.index, "name": [self.names.get(k, k) for k in c.index],
+                              "contribution_pp": c.to_numpy()})
+                .sort_values("contribution_pp", ascending=False).reset_index(drop=True))
+
+    def summary(self) -> dict:
+        r = self.returns_table().set_index("series")["return_pct"]
+        best = self.lead_lag.loc[self.lead_lag["correlation"].abs().idxmax()]
+        return {
+            "notebook": "domestic_chain", "basket": self.basket_name, "benchmark": self.benchmark,
+            "overseas": self.overseas, "start": self.index["date"].iloc[0], "end": self.index["date"].iloc[-1],
+            "returns_pct": r.to_dict(), "excess_over_benchmark_pp": r["basket"] - r["benchmark"],
+            "contributions_pp": self.basket.contributions.to_dict(),
+            "strongest_lag": int(best["lag_days"]), "strongest_correlation": float(best["correlation"]),
+            "lead_lag_statement": self.lag_text, "notices": self.notices,
+            "headline": {"basket %": round(r["basket"], 1), "CSI 300 %": round(r["benchmark"], 1),
+                         "overseas %": round(r["overseas"], 1), "lag that matters": int(best["lag_days"])},
+            "sources": sources(*(p.provenance for p in self.prices)),
+        }
+
+    def write(self, out) -> list[str]:
+        write_table(self.index, out, "basket_index", BASKET_COLUMNS)
+        write_table(self.lead_lag, out, "lead_lag", domestic.LEAD_LAG_COLUMNS)
+        write_table(self.contributions(), out, "contributions")
+        write_table(self.rolling.reset_index(names="date"), out, "rolling_beta")
+        write_summary(out, self.summary())
+        return sorted(p.name for p in out.iterdir())
+
+
+def monitor(basket: str, benchmark: str, overseas: list[str], start: pd.Timestamp, end: pd.Timestamp | None,
+            milestone_series: list[str], source: PriceSource) -> ChainMonitor:
+    """Build everything the domestic chain notebook shows."""
+    table = load_basket(basket)
+    bench = parse_symbols([benchmark])[0]
+    over = parse_symbols(overseas)
+    if any(s.market != "us" for s in over):
+        raise ParameterError(f"overseas should be US symbols such as ['NVDA', 'AVGO']; got {overseas}")
+    cn_days = source.calendar("cn")
+    us_days = source.calendar("us")
+    notices = []
+    us_prices = load_prices(over, None, None, source=source)
+    us_close = us_prices.close()
+    us_last = us_close.dropna().index[-1]
+    latest = domestic.last_aligned_day(cn_days, us_days, us_last)
+    if end is None:
+        end = min(latest, cn_days[-1])
+        notices.append(f"end defaults to {end.date()}, the last A-share session with overseas prices the night before")
+    end = last_on_or_before(cn_days, end)
+    if end > latest:
+        raise ParameterError(f"end {end.date()} is after {latest.date()}, the last A-share session whose previous "
+                             f"US close ({us_last.date()}) is in the overseas data; pick an earlier end")
+    start = cn_days[cn_days.searchsorted(start)]
+    if start >= end:
+        raise ParameterError(f"start {start.date()} is not before end {end.date()}")
+    cn = load_prices([*table["symbol"], bench], start, end, source=source, strict=False)
+    for row in cn.missing.itertuples():
+        notices.append(f"{row.symbol}: {row.reason}")
+    closes = cn.close().reindex(cn_days[(cn_days >= start) & (cn_days <= end)])
+    if bench.code not in closes or closes[bench.code].isna().any():
+        raise ParameterError(f"benchmark {benchmark} lacks closes between {start.date()} and {end.date()}")
+    member_closes = closes.drop(columns=[bench.code])
+    idx = domestic.equal_weight_index(member_closes)
+    for row in idx.gaps.itertuples():
+        notices.append(f"{row.member} has no close on {row.sessions_missing} session(s) between {row.first_missing} "
+                       f"and {row.last_missing}; it sits out those sessions (basket rule)")
+    us_level = (us_close.pct_change().mean(axis=1).add(1).cumprod()).fillna(1.0).rename("overseas")
+    aligned = domestic.align_overseas(us_level, closes.index, us_days)
+    index = pd.DataFrame({"date": closes.index.date, "basket": idx.level.to_numpy(),
+                          "benchmark": (100 * closes[bench.code] / closes[bench.code].iloc[0]).to_numpy(),
+                          "overseas": (100 * aligned / aligned.iloc[0]).to_numpy()})
+    us_returns = us_close.pct_change().mean(axis=1).iloc[1:]
+    seen = domestic.lagged_us(us_returns, idx.returns.index, 1)
+    lead = domestic.lead_lag(idx.returns, us_returns)
+    milestones = token_milestones(milestone_series, start, end)
+    names = dict(zip(table["code"], table["name"], strict=True))
+    return ChainMonitor(basket, bench.code, [s.code for s in over], index, idx, names,
+                        domestic.rolling_beta(idx.returns, seen, ROLLING_DAYS), lead,
+                        domestic.lag_that_matters(lead), milestones, [cn, us_prices], notices)
+
+
+def token_milestones(series: list[str], start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """Token disclosures of the given series made public between start and end, for the chart."""
+    ledger = tokens_only(as_of(load_ledger(), end))
+    unknown = sorted(set(series) - set(ledger["series"]))
+    if unknown:
+        raise ParameterError(f"milestone series {unknown} are not in the token ledger; series: "
+                             f"{sorted(ledger['series'].unique())}")
+    rows = ledger[ledger["series"].isin(series) & (ledger["public_from"] >= start)]
+    central = np.sqrt(rows["per_day_low"] * rows["per_day_high"])
+    return pd.DataFrame({"date": rows["public_from"], "series": rows["series"], "tokens_per_day": central,
+                         "label": [f"{s} {v / 1e12:.3g}T/day" for s, v in zip(rows["series"], central, strict=True)],
+                         "source_url": rows["source_url"]}).sort_values("date").reset_index(drop=True)
+
+
+def index_chart(m: ChainMonitor, title: str | None = None) -> Figure:
+    fig, ax = new_figure(figsize=(10, 5.4))
+    dates = pd.to_datetime(m.index["date"])
+    ax.plot(dates, m.index["basket"], color="#c0392b", lw=2, label=f"basket ({m.basket_name}, equal weight)")
+    ax.plot(dates, m.index["benchmark"], color="black", lw=1.5, label="沪深300 (CSI 300)")
+    ax.plot(dates, m.index["overseas"], color="#2e86c1", lw=1.3,
+            label=f"overseas chain ({', '.join(m.overseas)}, USD, previous US close)")
+    for i, row in enumerate(m.milestones.itertuples()):
+        ax.axvline(row.date, color=NEUTRAL, lw=0.8, ls=":")
+        ax.text(row.date, 0.98 - 0.05 * (i % 6), row.label, transform=ax.get_xaxis_transform(), fontsize=7,
+                color=NEUTRAL, ha="left", va="top", rotation=0)
+    ax.legend(fontsize=8, frameon=False, loc="center left")
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
+    return finish(fig, title or "Domestic compute basket vs CSI 300 and the overseas chain (token milestones dotted)",
+                  m.source_line, xlabel="A-share session", ylabel="index, first session = 100")
+
+
+def contribution_chart(m: ChainMonitor) -> Figure:
+    c = m.contributions().sort_values("contribution_pp")
+    fig, ax = new_figure(figsize=(8, 0.4 * len(c) + 1.8))
+    ax.barh([f"{n} {k}" for k, n in zip(c["code"], c["name"], strict=True)], c["contribution_pp"],
+            color=["#c0392b" if v >= 0 else "#1e8449" for v in c["contribution_pp"]])
+    ax.axvline(0, color="black", lw=0.8)
+    return finish(fig, "What each name added to the basket's return", m.source_line,
+                  xlabel="contribution, percentage points (sums to the basket's return)", ylabel="")
+
+
+def rolling_chart(m: ChainMonitor) -> Figure:
+    fig, ax = new_figure()
+    ax.plot(m.rolling.index, m.rolling["correlation"], color="#2e86c1", label="correlation")
+    ax.plot(m.rolling.index, m.rolling["beta"], color="#c0392b", label="beta")
+    ax.axhline(0, color="black", lw=0.8)
+    ax.legend(fontsize=8, frameon=False)
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
+    return finish(fig, f"Rolling {ROLLING_DAYS}-session correlation and beta to the overseas chain (night before)",
+                  m.source_line, xlabel="A-share session", ylabel="correlation / beta (unitless)")
+
+
+def lead_lag_chart(m: ChainMonitor) -> Figure:
+    fig, ax = new_figure()
+    t = m.lead_lag
+    ax.bar(t["lag_days"], t["correlation"], color=["#2e86c1" if k >= 1 else "#aab7b8" for k in t["lag_days"]])
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xticks(t["lag_days"])
+    return finish(fig, "Cross-correlation: A-share basket return vs overseas return k US sessions earlier",
+                  m.source_line, xlabel="lag k in US sessions (1 = the night before; 0 and below: US after)",
+                  ylabel="correlation of daily returns")
