@@ -1,5 +1,6 @@
 """Every notebook follows the conventions; each runs through the runner (papermill) on the snapshot."""
 
+import ast
 import json
 from pathlib import Path
 
@@ -25,6 +26,9 @@ def test_notebook_conventions(name):
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), "stored without outputs"
     info = inspect(path)
+    assigned = {t.id for node in ast.parse("".join(tagged[0]["source"])).body if isinstance(node, ast.Assign)
+                for t in node.targets if isinstance(t, ast.Name)}
+    assert assigned == set(info.parameters), "papermill must read every parameter (no '=' inside a comment)"
     assert "output_dir" in info.parameters
     assert all(v is not None or k == "output_dir" for k, v in info.parameters.items()), "every parameter has a default"
     assert nb["metadata"]["kernelspec"]["name"] == "tokenwatch"

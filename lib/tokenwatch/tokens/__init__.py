@@ -2,16 +2,17 @@
 
 from .claims import check_claims, load_claims
 from .ledger import (
-           as_of,
-           growth,
-           growth_table,
-           in_unit,
-           load_ledger,
-           per_day_table,
-           select,
-           tokens_only,
+    as_of,
+    growth,
+    growth_table,
+    in_unit,
+    ledger_path,
+    load_ledger,
+    per_day_table,
+    select,
+    tokens_only,
 )
 from .periods import DISPLAY_UNITS, UNITS, parse_period, per_day
 
-__all__ = ["DISPLAY_UNITS", "UNITS", "as_of", "check_claims", "growth", "growth_table", "in_unit", "load_claims",
-           "load_ledger", "parse_period", "per_day", "per_day_table", "select", "tokens_only"]
+__all__ = ["DISPLAY_UNITS", "UNITS", "as_of", "check_claims", "growth", "growth_table", "in_unit", "ledger_path",
+           "load_claims", "load_ledger", "parse_period", "per_day", "per_day_table", "select", "tokens_only"]

@@ -1,0 +1,130 @@
+"""The tokens-to-compute notebook's work: a projection (or a level) turned into FLOP/s, accelerators, capex."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import matplotlib.dates as mdates
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from . import compute, token_projection
+from .artifacts import file_source, write_summary, write_table
+from .errors import ParameterError
+from .paths import data_dir
+from .plots import NEUTRAL, finish, new_figure
+
+
+@dataclass
+class ComputeReport:
+    series: str
+    model: str
+    quantile: str
+    assumptions: compute.Assumptions
+    demand: pd.DataFrame  # compute.DEMAND_COLUMNS
+    sensitivity: pd.DataFrame
+    sensitivity_at: str
+    basis: str  # where the token path came from
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def source_line(self) -> str:
+        return (f"Tokens: {self.basis}. Accelerators: data/accelerators.csv (peak dense BF16, sourced per row); "
+                "utilisations, model size, prefill share and peak-to-average are assumptions set as parameters.")
+
+    def summary(self) -> dict:
+        last = self.demand.sort_values("date").groupby("scenario").tail(1)
+        head = {f"{r.scenario} accelerators {r.date}": float(f"{r.accelerators:.3g}") for r in last.itertuples()}
+        return {
+            "notebook": "tokens_to_compute", "series": self.series, "model": self.model, "quantile": self.quantile,
+            "basis": self.basis, "assumptions": asdict(self.assumptions),
+            "at_horizon": last.to_dict("records"), "sensitivity_at": self.sensitivity_at,
+            "sensitivity": self.sensitivity.to_dict("records"), "notices": self.notices,
+            "headline": dict(list(head.items())[:4]),
+            "sources": [file_source(data_dir() / "accelerators.csv", len(compute.load_accelerators()),
+                                    "accelerator peak throughput and memory, each row with its source")],
+        }
+
+    def write(self, out: Path) -> list[str]:
+        write_table(self.demand, out, "compute_demand", compute.DEMAND_COLUMNS)
+        write_table(self.sensitivity, out, "sensitivity")
+        write_summary(out, self.summary())
+        return sorted(p.name for p in Path(out).iterdir())
+
+
+def token_path(projection_dir: str, series: str, model: str, cutoff: pd.Timestamp | None, horizon: pd.Timestamp,
+               notices: list[str]) -> tuple[pd.DataFrame, str, str, str | None]:
+    """Projection rows of one model (all scenarios), the model, where they came from, the chosen scenario."""
+    if projection_dir:
+        table, summary = token_projection.read_run(projection_dir)
+        series = summary.get("series", series)
+        best = summary.get("chosen") or {}
+        basis = f"token_projection run in {projection_dir}"
+    else:
+        report = token_projection.build(series, cutoff, horizon, list(token_projection.P.MODELS), [])
+        table, best = report.projection.table, report.chosen or {}
+        notices.extend(report.notices)
+        basis = f"projection of {series} computed here (fit on every disclosure public today)"
+    chosen = best.get("model")
+    if not model:
+        if not chosen:
+            raise ParameterError("no model was chosen out of sample (no backtest); set model to one of "
+                                 f"{sorted(table['model'].unique())}")
+        model = chosen
+        notices.append(f"model {model}: the best out-of-sample model of the backtest")
+    part = table[table["model"] == model]
+    if part.empty:
+        raise ParameterError(f"model {model!r} is not in the projection; models: {sorted(table['model'].unique())}")
+    return part, model, f"{basis}, model {model}", best.get("scenario") if best.get("model") == model else None
+
+
+def build(projection_dir: str, series: str, model: str, quantile: str, tokens_per_day: float,
+          cutoff: pd.Timestamp | None, horizon: pd.Timestamp, a: compute.Assumptions,
+          ranges: dict[str, list[float]]) -> ComputeReport:
+    table = compute.load_accelerators()
+    a = a.check(table)
+    if quantile not in token_projection.P.QUANTILES:
+        raise ParameterError(f"quantile={quantile!r} is not one of {list(token_projection.P.QUANTILES)}")
+    notices: list[str] = []
+    if tokens_per_day > 0:
+        rows = pd.DataFrame({"scenario": ["given level"], "date": [pd.Timestamp.today().normalize()],
+                             quantile: [tokens_per_day]})
+        model, basis, scenario = "", f"a given level of {tokens_per_day:.3g} tokens per day", None
+    else:
+        rows, model, basis, scenario = token_path(projection_dir, series, model, cutoff, horizon, notices)
+    demand = compute.demand_table(rows, a, table, quantile)
+    scenario = scenario or demand["scenario"].iloc[0]
+    at = demand[demand["scenario"] == scenario].sort_values("date").iloc[-1]
+    sens = compute.sensitivity(float(at["tokens_per_day"]), a, table, ranges)
+    return ComputeReport(series, model, quantile, a, demand, sens, f"{at['scenario']} on {at['date']}", basis,
+                         notices)
+
+
+def demand_chart(r: ComputeReport) -> Figure:
+    fig, ax = new_figure()
+    for i, (scenario, part) in enumerate(r.demand.groupby("scenario", sort=False)):
+        ax.plot(pd.to_datetime(part["date"]), part["accelerators"], color=f"C{i}", lw=1.6, label=scenario)
+    ax.set_yscale("log")
+    ax.legend(fontsize=8, frameon=False)
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
+    mix = ", ".join(f"{k} {v:.0%}" for k, v in r.assumptions.mix.items())
+    return finish(fig, f"Accelerators implied by {r.series} tokens ({r.model or 'given level'}, {r.quantile}; "
+                  f"mix {mix})", r.source_line, xlabel="date", ylabel="accelerators in service (log scale)")
+
+
+def tornado_chart(r: ComputeReport) -> Figure:
+    s = r.sensitivity
+    fig, ax = new_figure()
+    base = s["base_capex"].iloc[0] / 1e9
+    y = np.arange(len(s))
+    low, high = s["capex_low"] / 1e9, s["capex_high"] / 1e9
+    ax.barh(y, high - base, left=base, color="#c0392b", label="high value of the assumption")
+    ax.barh(y, low - base, left=base, color="#2e86c1", label="low value of the assumption")
+    ax.axvline(base, color=NEUTRAL, lw=1)
+    ax.set_yticks(y, [f"{n} [{lo:g}, {hi:g}]" for n, lo, hi in zip(s["assumption"], s["low_value"], s["high_value"],
+                                                                    strict=True)])
+    ax.legend(fontsize=8, frameon=False)
+    return finish(fig, f"Sensitivity of capex at {r.sensitivity_at}", r.source_line,
+                  xlabel="capex, billion CNY (base at the grey line)", ylabel="assumption [low, high]")

@@ -1,0 +1,166 @@
+"""The projection notebook's work: backtest at a cutoff, projection from all data, dates to 30x, charts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib.dates as mdates
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from . import projection as P
+from .artifacts import file_source, read_summary, write_summary, write_table
+from .errors import DataNotFoundError, ParameterError
+from .paths import data_dir
+from .plots import finish, new_figure
+from .tokens import as_of, ledger_path, load_ledger
+
+ROOM_MULTIPLE = 30  # the weekly's "30x room"
+
+
+@dataclass
+class ProjectionReport:
+    series: str
+    cutoff: pd.Timestamp | None
+    horizon: pd.Timestamp
+    observations: pd.DataFrame
+    backtest: pd.DataFrame
+    scores: pd.DataFrame
+    projection: P.Projection
+    reference_level: float
+    reference_id: str
+    reach: pd.DataFrame
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def chosen(self) -> dict[str, str] | None:
+        if self.scores.empty:
+            return None
+        best = self.scores.iloc[0]
+        return {"model": best["model"], "scenario": best["scenario"]}
+
+    @property
+    def source_line(self) -> str:
+        return (f"Source: tokenwatch token ledger, series {self.series} (data/tokens/disclosures.csv, each row with "
+                "its URL); scenarios: data/token_scenarios.csv (assumptions, stated there).")
+
+    def summary(self) -> dict:
+        chosen = self.chosen
+        cov = (self.scores.groupby("model")[["coverage_50", "coverage_80", "mean_abs_log_error"]].mean()
+               .to_dict("index") if len(self.scores) else {})
+        reach = self.reach.copy()
+        for c in ("date_p90", "date_p50", "date_p10"):
+            reach[c] = reach[c].dt.date.astype(object).where(reach[c].notna(), None)
+        head = {"series": self.series}
+        if chosen:
+            head["best out-of-sample"] = f"{chosen['model']} / {chosen['scenario']}"
+            r = reach[(reach["model"] == chosen["model"]) & (reach["scenario"] == chosen["scenario"])].iloc[0]
+            head[f"{ROOM_MULTIPLE}x by (p50)"] = str(r["date_p50"] or "not by horizon")
+        return {
+            "notebook": "token_projection", "series": self.series,
+            "cutoff": self.cutoff, "horizon": self.horizon, "observations": len(self.observations),
+            "chosen": chosen, "backtest_by_model": cov, "scores": self.scores.to_dict("records"),
+            "reference": {"id": self.reference_id, "tokens_per_day": self.reference_level,
+                          "multiple": ROOM_MULTIPLE, "level": ROOM_MULTIPLE * self.reference_level},
+            "reach": reach.to_dict("records"), "skipped": self.projection.skipped.to_dict("records"),
+            "notices": self.notices, "headline": head,
+            "sources": [file_source(ledger_path(), len(self.observations), f"disclosures of {self.series}"),
+                        file_source(data_dir() / "token_scenarios.csv", len(P.load_scenarios()),
+                                    "scenarios (assumptions)")],
+        }
+
+    def write(self, out: Path) -> list[str]:
+        write_table(self.projection.table, out, "projection", P.PROJECTION_COLUMNS)
+        if len(self.backtest):
+            write_table(self.backtest, out, "backtest", [*P.BACKTEST_COLUMNS, "scenario"])
+            write_table(self.scores, out, "scores")
+        write_table(self.reach, out, "thirty_x")
+        write_summary(out, self.summary())
+        return sorted(p.name for p in Path(out).iterdir())
+
+
+def build(series: str, cutoff: pd.Timestamp | None, horizon: pd.Timestamp, models: list[str],
+          scenario_names: list[str], paths: int = 10_000, today: pd.Timestamp | None = None) -> ProjectionReport:
+    ledger = load_ledger()
+    today = today or pd.Timestamp.today().normalize()
+    unknown = sorted(set(models) - set(P.MODELS))
+    if unknown or not models:
+        raise ParameterError(f"models {models} should be among {list(P.MODELS)}")
+    scenarios = P.load_scenarios()
+    missing = sorted(set(scenario_names) - set(scenarios.index))
+    if missing:
+        raise ParameterError(f"scenarios {missing} are not in data/token_scenarios.csv: {list(scenarios.index)}")
+    scenarios = scenarios.loc[scenario_names] if scenario_names else scenarios
+    obs = P.observations(ledger, series)
+    notices: list[str] = []
+    if cutoff is not None:
+        P.check_cutoff(ledger, series, cutoff)
+        if horizon <= cutoff:
+            raise ParameterError(f"horizon {horizon.date()} is not after the cutoff {cutoff.date()}")
+    if len(obs) < 3:
+        raise ParameterError(f"series {series} has {len(obs)} disclosure(s); every model needs at least 3")
+    backtest, score = pd.DataFrame(columns=[*P.BACKTEST_COLUMNS, "scenario"]), pd.DataFrame()
+    if cutoff is None:
+        notices.append("cutoff is empty: no backtest, so no model is chosen out of sample")
+    else:
+        try:
+            backtest, _ = P.backtest(ledger, series, models, scenarios, cutoff, paths)
+            score = P.scores(backtest)
+        except ParameterError as exc:
+            notices.append(f"backtest at {cutoff.date()} not possible: {exc}")
+    proj = P.project(ledger, series, models, scenarios, today, horizon, paths)
+    for s in proj.skipped.itertuples():
+        notices.append(f"{s.model} under {s.scenario} skipped: {s.reason}")
+    ref_at = cutoff if cutoff is not None else today
+    ref = P.observations(as_of(ledger, ref_at), series).iloc[-1]
+    reach = P.reach_dates(proj.table, ROOM_MULTIPLE * ref["tokens_per_day"])
+    return ProjectionReport(series, cutoff, horizon, obs, backtest, score, proj, float(ref["tokens_per_day"]),
+                            str(ref["id"]), reach, notices)
+
+
+def read_run(folder: str | Path) -> tuple[pd.DataFrame, dict]:
+    """projection.csv and summary.json from an earlier token_projection run."""
+    folder = Path(folder)
+    if not (folder / "projection.csv").is_file():
+        raise DataNotFoundError(f"{folder} has no projection.csv; point projection_dir at a token_projection run "
+                                "(e.g. reports/latest/token_projection) or leave it empty to project here")
+    table = pd.read_csv(folder / "projection.csv", parse_dates=["date"])
+    return table, read_summary(folder)
+
+
+def fan_chart(report: ProjectionReport, model: str) -> Figure:
+    """One model: each scenario's median and 10-90% band, with the disclosures."""
+    fig, ax = new_figure(figsize=(10, 5.4))
+    part = report.projection.table[report.projection.table["model"] == model]
+    for i, (scenario, s) in enumerate(part.groupby("scenario", sort=False)):
+        color = f"C{i}"
+        ax.fill_between(s["date"], s["p10"], s["p90"], color=color, alpha=0.15)
+        ax.plot(s["date"], s["p50"], color=color, lw=1.6, label=f"{scenario} (median; band 10-90%)")
+    obs = report.observations
+    ax.errorbar(obs["date"], obs["tokens_per_day"], yerr=[obs["tokens_per_day"] - obs["low"],
+                                                         obs["high"] - obs["tokens_per_day"]],
+                fmt="o", color="black", ms=4, label="disclosures")
+    ax.axhline(ROOM_MULTIPLE * report.reference_level, color="#c0392b", ls="--", lw=1,
+               label=f"{ROOM_MULTIPLE}x {report.reference_id}")
+    ax.set_yscale("log")
+    ax.legend(fontsize=7, frameon=False, loc="upper left")
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
+    return finish(fig, f"{report.series}: {model} projection by scenario, tokens per day (log scale)",
+                  report.source_line, xlabel="date", ylabel="tokens per day")
+
+
+def backtest_chart(report: ProjectionReport) -> Figure:
+    """Each model's median error on the disclosures made after the cutoff (log scale: 0 is a hit)."""
+    fig, ax = new_figure()
+    bt = report.backtest
+    labels = [f"{m} / {s}" for m, s in zip(report.scores["model"], report.scores["scenario"], strict=True)]
+    y = np.arange(len(labels))
+    ax.barh(y, report.scores["mean_abs_log_error"], color="#2e86c1")
+    ax.set_yticks(y, labels)
+    ax.invert_yaxis()
+    targets = ", ".join(sorted({str(d) for d in bt["target_date"]}))
+    return finish(fig, f"Backtest from {report.cutoff.date()}: mean absolute log error on {targets}",
+                  report.source_line, xlabel="mean |log(actual / median)| (0 = exact; 0.69 = off by 2x)",
+                  ylabel="model / scenario")

@@ -1,0 +1,136 @@
+"""Token projection and tokens-to-compute: fits, the backtest's information barrier, the compute chain by hand."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tokenwatch import compute
+from tokenwatch import projection as P
+from tokenwatch.cli import main
+from tokenwatch.errors import ParameterError
+from tokenwatch.paths import data_dir
+from tokenwatch.token_projection import build
+from tokenwatch.tokens import load_ledger
+
+SCENARIOS = P.load_scenarios()
+DATA_ONLY = SCENARIOS.loc["data_only"]
+
+
+def _obs(values: list[float], start: str = "2024-01-01", step_days: int = 60) -> pd.DataFrame:
+    dates = pd.date_range(start, periods=len(values), freq=f"{step_days}D")
+    v = np.asarray(values, dtype=float)
+    return pd.DataFrame({"id": [f"x{i}" for i in range(len(v))], "date": dates, "tokens_per_day": v, "low": v,
+                         "high": v, "public_from": dates})
+
+
+def test_exponential_recovers_a_known_growth_rate_and_its_intervals_cover():
+    rng = np.random.default_rng(5)
+    t = np.arange(8) * 60 / P.DAYS_PER_YEAR
+    values = 1e11 * np.exp(2.0 * t + rng.normal(0, 0.05, 8))
+    f = P.fit(_obs(list(values)), "exponential", DATA_ONLY, load_ledger())
+    assert f.params[1] == pytest.approx(2.0, abs=0.15)
+    dates = pd.date_range("2024-01-01", periods=8, freq="60D")
+    q = f.quantiles(dates, paths=20_000)
+    assert ((q["p10"] <= values) & (values <= q["p90"])).mean() >= 0.75
+    assert np.allclose(q["p50"], f.median_curve(dates), rtol=0.02)
+
+
+def test_a_scenario_ceiling_caps_the_logistic():
+    values = [1e11, 3e11, 9e11, 2.5e12, 6e12, 1.2e13]
+    obs = _obs(values)
+    room = SCENARIOS.loc["room_30x"]
+    f = P.fit(obs, "logistic", room, load_ledger())
+    far = f.median_curve(pd.DatetimeIndex(["2040-01-01"]))[0]
+    assert far == pytest.approx(30 * 1.2e13, rel=1e-3)
+    with pytest.raises(P.FitError, match="needs at least 4"):
+        P.fit(obs.iloc[:3], "gompertz", DATA_ONLY, load_ledger())
+
+
+def test_the_backtest_never_sees_what_came_after_the_cutoff(tmp_path, monkeypatch):
+    cutoff = pd.Timestamp("2025-06-30")
+    ledger = load_ledger()
+    bt, proj = P.backtest(ledger, "doubao", list(P.MODELS), SCENARIOS, cutoff, paths=2000)
+    assert set(bt["target_date"].astype(str)) == {"2025-09-30", "2025-12-09"}
+    # rewrite every later disclosure absurdly: the fit at the cutoff must not move
+    data = tmp_path / "data"
+    (data / "tokens").mkdir(parents=True)
+    for name in ("token_scenarios.csv", "accelerators.csv"):
+        (data / name).write_bytes((data_dir() / name).read_bytes())
+    frame = pd.read_csv(data_dir() / "tokens" / "disclosures.csv", dtype=str, keep_default_na=False)
+    later = frame["id"].isin(["doubao-2025-09", "doubao-2025-12"])
+    frame.loc[later, "value"] = "9e+20"
+    frame.to_csv(data / "tokens" / "disclosures.csv", index=False)
+    (data / "tokens" / "report_claims.csv").write_bytes((data_dir() / "tokens" / "report_claims.csv").read_bytes())
+    monkeypatch.setenv("TOKENWATCH_DATA", str(data))
+    bt2, proj2 = P.backtest(load_ledger(), "doubao", list(P.MODELS), SCENARIOS, cutoff, paths=2000)
+    for key, f in proj.fits.items():
+        np.testing.assert_array_equal(f.params, proj2.fits[key].params)
+    pd.testing.assert_series_equal(bt["p50"], bt2["p50"])
+    assert (bt2["actual"] == 9e20).all()
+
+
+def test_projection_errors_are_clear():
+    ledger = load_ledger()
+    with pytest.raises(ParameterError, match="before the first disclosure of china-nda"):
+        P.check_cutoff(ledger, "china-nda", pd.Timestamp("2025-06-30"))
+    with pytest.raises(ParameterError, match="has 1 disclosure"):
+        build("baidu-ernie", None, pd.Timestamp("2027-12-31"), list(P.MODELS), [])
+    with pytest.raises(ParameterError, match="horizon 2025-05-01 is not after the cutoff"):
+        build("doubao", pd.Timestamp("2025-06-30"), pd.Timestamp("2025-05-01"), list(P.MODELS), [])
+    with pytest.raises(ParameterError, match="no token disclosures"):
+        P.observations(ledger, "nonexistent")
+
+
+def test_scores_rank_by_out_of_sample_error():
+    bt = pd.DataFrame({"model": ["a", "a", "b", "b"], "scenario": ["s"] * 4, "log_error": [0.1, -0.3, 1.0, 0.9],
+                       "in_50": [True, False, False, False], "in_80": [True, True, False, False]})
+    s = P.scores(bt)
+    assert s["model"].tolist() == ["a", "b"]
+    assert s.loc[0, "mean_abs_log_error"] == pytest.approx(0.2) and s.loc[0, "coverage_80"] == 1.0
+
+
+def test_tokens_to_compute_by_hand():
+    table = compute.load_accelerators()
+    a = compute.Assumptions(37e9, 0.7, 0.4, 0.15, 1.5, {"H200": 1.0}, {}).check(table)
+    d = compute.demand(1e13, a, table)
+    flops = 2 * 37e9 * 1e13 / 86_400                       # 8.565e18 FLOP/s sustained
+    acc = 1.5 * flops * (0.7 / 0.4 + 0.3 / 0.15) / 989.4e12   # prefill and decode at their utilisations
+    assert float(d["flops_per_s"]) == pytest.approx(flops)
+    assert float(d["accelerators"]) == pytest.approx(acc)
+    assert float(d["capex_cny"]) == pytest.approx(acc * 190_000)
+    mixed = compute.Assumptions(37e9, 0.7, 0.4, 0.15, 1.5, {"H200": 0.5, "Ascend 910C": 0.5},
+                                {"Ascend 910C": 100_000}).check(table)
+    m = compute.demand(1e13, mixed, table)
+    assert float(m["accelerators"]) == pytest.approx(1.5 * flops * 3.75 / ((989.4e12 + 800e12) / 2))
+    with pytest.raises(ParameterError, match="no sourced price for Ascend 910B"):
+        compute.Assumptions(37e9, 0.7, 0.4, 0.15, 1.5, {"Ascend 910B": 1.0}, {}).check(table)
+    sens = compute.sensitivity(1e13, a, table, {"util_decode": [0.05, 0.3]})
+    assert sens.loc[0, "accelerators_low"] > acc > sens.loc[0, "accelerators_high"]
+
+
+@pytest.mark.notebook
+def test_projection_and_compute_notebooks_run_by_parameter(tmp_path):
+    out = tmp_path / "runs"
+    code = main(["run", "token_projection", "--out", str(out), "--no-progress", "-p", "paths", "2000",
+                 "--sweep", "series=doubao,google-surfaces,baidu-ernie"])
+    assert code == 1  # baidu-ernie has one disclosure
+    runs = pd.read_csv(out / "runs.csv", dtype=str)
+    assert "has 1 disclosure" in runs.loc[runs["status"] == "failed", "error"].iloc[0]
+    doubao = out / "token_projection" / "series=doubao"
+    bt = pd.read_csv(doubao / "backtest.csv")
+    assert set(bt["model"]) == set(P.MODELS) and bt[["log_error", "p50"]].notna().all().all()
+    proj = pd.read_csv(doubao / "projection.csv")
+    assert list(proj.columns) == P.PROJECTION_COLUMNS
+    assert (proj["p10"] <= proj["p50"]).all() and (proj["p50"] <= proj["p90"]).all()
+    summary = json.loads((doubao / "summary.json").read_text(encoding="utf-8"))
+    assert summary["chosen"]["model"] in P.MODELS and summary["reference"]["id"] == "doubao-2025-05"
+    assert main(["run", "token_projection", "--out", str(out / "nda"), "--no-progress", "-p", "series", "china-nda",
+                 "-p", "cutoff", ""]) == 0
+    assert main(["run", "tokens_to_compute", "--out", str(out / "c"), "--no-progress",
+                 "-p", "projection_dir", str(doubao)]) == 0
+    demand = pd.read_csv(out / "c" / "tokens_to_compute" / "compute_demand.csv")
+    assert list(demand.columns) == compute.DEMAND_COLUMNS and (demand["accelerators"] > 0).all()
+    chosen = proj[(proj["model"] == summary["chosen"]["model"])]
+    assert np.allclose(np.sort(demand["tokens_per_day"]), np.sort(chosen["p50"]))
