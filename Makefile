@@ -39,6 +39,7 @@ lab: venv
 
 bench: venv
 	$(PY) benchmarks/bench_market.py
+	$(PY) benchmarks/bench_projection.py
 	PATH=$(abspath $(VENV))/bin:$$PATH $(PY) benchmarks/bench_runner.py
 
 clean:
