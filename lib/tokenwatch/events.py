@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 
-from .errors import DataNotFoundError, DataValidationError, OutOfRangeError
+from .curated import read_curated
+from .errors import DataValidationError, OutOfRangeError
 from .paths import data_dir
 
 REQUIRED = ["date", "time_local", "tz", "session", "category", "entity", "headline", "figure", "source_url",
@@ -34,12 +35,7 @@ def events_path() -> Path:
 def load_events(path: str | PathLike | None = None) -> pd.DataFrame:
     """Read and check the events file; adds `moment` (an aware timestamp) and `time_assumed`."""
     path = Path(path) if path else events_path()
-    if not path.is_file():
-        raise DataNotFoundError(f"events file {path} is missing; it ships in data/events.csv")
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-    missing = [c for c in REQUIRED if c not in raw.columns]
-    if missing:
-        raise DataValidationError(f"{path}: columns {missing} are missing (needed: {REQUIRED})")
+    raw = read_curated(path, REQUIRED, "events file")
     moments, assumed = [], []
     for line, row in enumerate(raw.to_dict("records"), start=2):
         where = f"{path}, line {line} ({row['entity'] or '?'}, {row['date'] or '?'})"

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import DataNotFoundError, DataValidationError
+from ..curated import read_curated
+from ..errors import DataValidationError
 from ..paths import data_dir
 from .periods import per_day
 
@@ -23,13 +24,13 @@ CLAIM_COLUMNS = ["claim", "report_value", "report_unit", "verified_value", "veri
 EXTRA_COLUMNS = ["claim_id", "per_day_verified_low", "per_day_verified_high", "sources"]
 VERDICTS = ("holds", "unit error", "contradicted", "unconfirmed")
 KINDS = ("level", "ratio", "attribution")
+CLAIM_FILE_COLUMNS = ["claim_id", "claim", "kind", "report_value", "report_unit", "tolerance_pct", "numerator",
+                      "denominator", "said_on", "report_source"]
 
 
 def load_claims(path: str | PathLike | None = None) -> pd.DataFrame:
     path = Path(path) if path else data_dir() / "tokens" / "report_claims.csv"
-    if not path.is_file():
-        raise DataNotFoundError(f"report claims {path} are missing; they ship in data/tokens/")
-    claims = pd.read_csv(path, dtype=str, keep_default_na=False)
+    claims = read_curated(path, CLAIM_FILE_COLUMNS, "report claims")
     for line, row in enumerate(claims.to_dict("records"), start=2):
         if row["kind"] not in KINDS:
             raise DataValidationError(f"{path}, line {line}: kind {row['kind']!r} is not one of {list(KINDS)}")

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import DataNotFoundError, DataValidationError, ParameterError
+from ..curated import read_curated
+from ..errors import DataValidationError, ParameterError
 from ..paths import data_dir
 from .periods import DISPLAY_UNITS, RATE_UNITS, UNITS, check_period, per_day
 
@@ -36,12 +37,7 @@ def load_ledger(path: str | PathLike | None = None) -> pd.DataFrame:
     `per_day_low`/`per_day_high` for token counts (NaN for words, API calls and ratios).
     """
     path = Path(path) if path else ledger_path()
-    if not path.is_file():
-        raise DataNotFoundError(f"token ledger {path} is missing; it ships with the repository in data/tokens/")
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-    missing = [c for c in REQUIRED if c not in raw.columns]
-    if missing:
-        raise DataValidationError(f"{path}: columns {missing} are missing (needed: {REQUIRED})")
+    raw = read_curated(path, REQUIRED, "token ledger")
     rows = [_check_row(row, line, path) for line, row in enumerate(raw.to_dict("records"), start=2)]
     ledger = pd.DataFrame(rows)
     dup = ledger["id"][ledger["id"].duplicated()]
