@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from tokenwatch.market import SNAPSHOT_ENV, SnapshotSource
+
+# Tests read the snapshot only: an empty cache (a developer's data/cache is never used) and no live
+# fetching. Set here, at import, so notebook kernels started by the runner inherit it.
+os.environ["TOKENWATCH_CACHE"] = tempfile.mkdtemp(prefix="tokenwatch-test-cache-")
+os.environ.pop("TOKENWATCH_LIVE", None)
 
 
 @pytest.fixture(scope="session")

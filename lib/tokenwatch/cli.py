@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from . import data_cli
 from .errors import TokenwatchError
+from .market import LIVE_ENV
 from .notebooks import NOTEBOOKS_DIR, discover, inspect, parse_cli_value, resolve
 from .paths import PROJECT_ROOT
 
@@ -31,6 +34,8 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fresh-kernels", action="store_true", help="a new kernel for every run (slower)")
     p.add_argument("--notebooks-dir", type=Path, default=NOTEBOOKS_DIR, help=argparse.SUPPRESS)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--live", action="store_true",
+                   help="let notebooks fetch prices the cache lacks through akshare (sets TOKENWATCH_LIVE=1)")
 
 
 def _collect_params(args: argparse.Namespace, defaults: dict[str, Any]) -> tuple[dict, dict]:
@@ -65,6 +70,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         for k, v in inspect(path).parameters.items():
             defaults.setdefault(k, v)
     params, sweeps = _collect_params(args, defaults)
+    if args.live:
+        os.environ[LIVE_ENV] = "1"  # inherited by the kernels the runner starts
     specs = plan(paths, params, sweeps)
     results = run_all(specs, args.out, jobs=args.jobs, cell_timeout=args.cell_timeout,
                       warm=not args.fresh_kernels, progress=not args.no_progress)
@@ -77,9 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tokenwatch", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _run_parser(sub)
+    data_cli.add_parser(sub)
     args = parser.parse_args(argv)
     try:
-        return {"run": cmd_run}[args.command](args)
+        return {"run": cmd_run, "data": data_cli.run}[args.command](args)
     except TokenwatchError as exc:
         print(f"tokenwatch: {exc}", file=sys.stderr)
         return 2

@@ -18,27 +18,42 @@ from ..errors import DataNotFoundError, NoSourceError, OutOfRangeError
 from ..universe import Symbol, parse_symbols
 from .adjust import cumulative_factor
 from .base import CALENDAR_REFERENCE, PriceSource, SeriesData
+from .cache import Cache
+from .cached import CachedSource, ChainSource
+from .fetch import Fetcher
 from .snapshot import SnapshotSource
 
 __all__ = ["Prices", "PriceSource", "SeriesData", "SnapshotSource", "default_source", "load_prices",
            "load_series", "CALENDAR_REFERENCE"]
 
 SNAPSHOT_ENV = "TOKENWATCH_SNAPSHOT"
+LIVE_ENV = "TOKENWATCH_LIVE"
 TIDY_COLUMNS = ["date", "symbol", "market", "open", "high", "low", "close", "volume", "adj_close", "adj_complete"]
 _SOURCES: dict[str, PriceSource] = {}
 
 
 def default_source() -> PriceSource:
-    """The configured source: the snapshot named by TOKENWATCH_SNAPSHOT."""
+    """The configured sources, in order: the local cache (when it holds data, or always when live),
+    then the snapshot named by TOKENWATCH_SNAPSHOT. TOKENWATCH_LIVE=1 lets the cache fetch what it lacks."""
     snap = os.environ.get(SNAPSHOT_ENV, "").strip()
+    live = os.environ.get(LIVE_ENV, "").strip() in {"1", "true", "yes"}
+    cache = Cache()
+    key = f"{cache.root}|{snap}|{live}"
+    if key in _SOURCES:
+        return _SOURCES[key]
+    sources: list[PriceSource] = []
+    if live or cache.has_data():
+        sources.append(CachedSource(cache, Fetcher(cache) if live else None))
     if snap:
-        if snap not in _SOURCES:
-            _SOURCES[snap] = SnapshotSource(snap)
-        return _SOURCES[snap]
-    raise NoSourceError(
-        f"no market-data source is configured: set {SNAPSHOT_ENV} to an offline snapshot "
-        f"(export {SNAPSHOT_ENV}=../shared/market), or fetch live data with akshare first"
-    )
+        sources.append(SnapshotSource(snap))
+    if not sources:
+        raise NoSourceError(
+            f"no market-data source is configured: fetch prices into the cache (`tokenwatch data fetch "
+            f"--universe compute_chain`), set {LIVE_ENV}=1 to fetch on demand, or point {SNAPSHOT_ENV} at an "
+            f"offline snapshot (export {SNAPSHOT_ENV}=../shared/market)"
+        )
+    _SOURCES[key] = sources[0] if len(sources) == 1 else ChainSource(sources)
+    return _SOURCES[key]
 
 
 @dataclass

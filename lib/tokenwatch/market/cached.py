@@ -1,0 +1,131 @@
+"""Price sources over the cache: read-only by default, fetch-on-miss when live, and a chain of sources.
+
+Notebooks read the cache and the snapshot and never touch the network, unless TOKENWATCH_LIVE=1
+(or `tokenwatch run --live`) lets a missing symbol be fetched into the cache first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from ..errors import DataNotFoundError
+from ..universe import Symbol
+from .akshare_adapters import ADAPTERS, chain, us_adjusted_close
+from .base import FACTOR_COLUMNS, PriceSource, SeriesData
+from .cache import Cache
+from .fetch import Fetcher
+
+
+class CachedSource(PriceSource):
+    """Daily bars and factors from the local cache; with a fetcher, a miss is fetched first."""
+
+    name = "cache"
+
+    def __init__(self, cache: Cache | None = None, fetcher: Fetcher | None = None,
+                 live_start: str = "2024-01-01") -> None:
+        self.cache = cache or Cache()
+        self.fetcher = fetcher
+        self.live_start = pd.Timestamp(live_start)
+
+    def describe(self) -> str:
+        return f"cache {self.cache.root}" + (" (live: fetches what it lacks)" if self.fetcher else "")
+
+    def _best(self, symbol: Symbol) -> tuple[pd.DataFrame, Any]:
+        """The entry reaching the latest date (ties: the source earlier in the symbol's chain)."""
+        order = {name: i for i, name in enumerate(chain(symbol))}
+        found = []
+        for name in self.cache.sources("daily", symbol):
+            frame, entry = self.cache.read("daily", symbol, name)
+            found.append((entry.last or pd.Timestamp.min, -order.get(name, 99), frame, entry))
+        if not found:
+            raise DataNotFoundError(f"{symbol} is not in the cache ({self.cache.root}); fetch it with "
+                                    f"`tokenwatch data fetch {symbol}`")
+        found.sort(key=lambda x: (x[0], x[1]))
+        return found[-1][2], found[-1][3]
+
+    def daily(self, symbol: Symbol) -> SeriesData:
+        if self.fetcher is not None and not self.cache.sources("daily", symbol):
+            self.fetcher.daily(symbol, self.live_start, pd.Timestamp.today().normalize())
+            self.fetcher.factors(symbol)
+        frame, entry = self._best(symbol)
+        frame = frame.copy()
+        if symbol.market == "us" and entry.source == "sina_us_daily":
+            frame["adj_close"] = us_adjusted_close(frame, self._factor_frame(symbol))
+        basis = f"{entry.price_basis}; fetched {entry.vintage:%Y-%m-%d %H:%M} UTC"
+        return SeriesData(symbol, frame, f"cache ({ADAPTERS[entry.source].describe()})", basis)
+
+    def _factor_frame(self, symbol: Symbol) -> pd.DataFrame:
+        names = self.cache.sources("factors", symbol)
+        if not names:
+            return pd.DataFrame()
+        return self.cache.read("factors", symbol, names[0])[0]
+
+    def adj_factors(self, symbol: Symbol) -> pd.DataFrame:
+        if symbol.market != "cn":
+            return pd.DataFrame(columns=FACTOR_COLUMNS)
+        frame = self._factor_frame(symbol)
+        return frame[FACTOR_COLUMNS] if len(frame) else pd.DataFrame(columns=FACTOR_COLUMNS)
+
+    def adj_complete_through(self, symbol: Symbol) -> pd.Timestamp | None:
+        names = self.cache.sources("factors", symbol)
+        if not names:
+            return None
+        entry = self.cache.read("factors", symbol, names[0])[1]
+        return entry.vintage.tz_convert(None).normalize()  # complete as of the day they were fetched
+
+    def symbols(self, market: str) -> list[str]:
+        return self.cache.symbols("daily", market)
+
+
+class ChainSource(PriceSource):
+    """The first source that holds a symbol serves it (and its factors); e.g. the cache, then the snapshot."""
+
+    name = "chain"
+
+    def __init__(self, sources: list[PriceSource]) -> None:
+        self.sources = sources
+        self._served: dict[Symbol, PriceSource] = {}
+        self._calendars: dict[str, pd.DatetimeIndex] = {}
+
+    def describe(self) -> str:
+        return " then ".join(s.describe() for s in self.sources)
+
+    def _source_for(self, symbol: Symbol) -> PriceSource:
+        if symbol not in self._served:
+            self.daily(symbol)
+        return self._served[symbol]
+
+    def daily(self, symbol: Symbol) -> SeriesData:
+        reasons = []
+        for source in self.sources:
+            try:
+                data = source.daily(symbol)
+            except DataNotFoundError as exc:
+                reasons.append(str(exc))
+                continue
+            self._served[symbol] = source
+            return data
+        raise DataNotFoundError(f"{symbol} is in none of the sources: " + "; ".join(reasons))
+
+    def adj_factors(self, symbol: Symbol) -> pd.DataFrame:
+        return self._source_for(symbol).adj_factors(symbol)
+
+    def adj_complete_through(self, symbol: Symbol) -> pd.Timestamp | None:
+        return self._source_for(symbol).adj_complete_through(symbol)
+
+    def symbols(self, market: str) -> list[str]:
+        return sorted({c for s in self.sources for c in s.symbols(market)})
+
+    def calendar(self, market: str) -> pd.DatetimeIndex:
+        if market not in self._calendars:
+            self._calendars[market] = super().calendar(market)
+        return self._calendars[market]
+
+    def __getattr__(self, name: str) -> Any:
+        """Whole-market helpers (all_cn, ...) come from the first source that has them."""
+        for source in self.__dict__.get("sources", []):
+            if hasattr(source, name):
+                return getattr(source, name)
+        raise AttributeError(name)
