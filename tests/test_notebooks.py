@@ -73,3 +73,16 @@ def test_weekly_tracker_sweeps_a_quarter_and_reports_a_bad_week(snapshot, tmp_pa
     assert "week_end='not-a-date' is not a date" in bad["error"]
     holiday = json.loads((tmp_path / "weekly_tracker" / "week_end=2025-10-03" / "summary.json").read_text())
     assert holiday["week"]["end"] == "2025-09-30" and holiday["week"]["prev_close"] == "2025-09-26"
+
+
+@pytest.mark.notebook
+def test_the_whole_collection_runs_with_its_defaults(snapshot, tmp_path):
+    assert main(["run", "--all", "--out", str(tmp_path), "--no-progress"]) == 0
+    runs = pd.read_csv(tmp_path / "runs.csv", dtype=str)
+    assert sorted(runs["notebook"]) == sorted(NOTEBOOKS) and (runs["status"] == "ok").all()
+    index = (tmp_path / "index.html").read_text(encoding="utf-8")
+    for name in NOTEBOOKS:
+        summary = json.loads((tmp_path / name / "summary.json").read_text(encoding="utf-8"))
+        assert summary["headline"] and summary["sources"], name
+        assert (tmp_path / name / "report.html").stat().st_size > 10_000, name
+        assert name in index

@@ -156,6 +156,7 @@ def test_rally_replay_runs_and_reports_nvda_and_the_break(snapshot, tmp_path):
     assert summary["phases"]["phase 2"]["from_close"] == "2025-05-20"
     assert summary["report_break_date"] == "2025-05-21"
     assert isinstance(summary["break_agrees_with_report"], bool)
+    assert summary["break_verdict"].startswith("Yes" if summary["break_agrees_with_report"] else "No")
     assert "2025-05-21" in summary["break_statement"]
     assert set(pd.read_csv(run / "breaks.csv")["method"].str.split(" ").str[0]) == {"Chow", "sup-F"}
 

@@ -13,6 +13,7 @@ from tokenwatch.paths import data_dir
 from tokenwatch.tokens import (
     as_of,
     check_claims,
+    compare,
     growth,
     load_claims,
     load_ledger,
@@ -134,6 +135,14 @@ def test_growth_is_a_range_when_periods_are_vague_and_refuses_other_series():
     assert d["multiple"] == pytest.approx(1.64e13 / 1.2e11)
     with pytest.raises(ParameterError, match="one series"):
         growth(rows.loc["doubao-2024-05"], rows.loc["google-2025-05"])
+
+
+def test_entities_are_compared_only_in_one_unit():
+    rows = load_ledger().set_index("id", drop=False)
+    low, high = compare(rows.loc["google-2025-05"], rows.loc["doubao-2025-05"])  # per month vs per day, aligned
+    assert (low, high) == (pytest.approx(4.8e14 / 31 / 1.64e13), pytest.approx(4.8e14 / 30 / 1.64e13))
+    with pytest.raises(ParameterError, match="counts words, not tokens"):
+        compare(rows.loc["openai-words-2024-02"], rows.loc["doubao-2025-05"])
 
 
 def _verdicts(ledger_path: Path | None = None) -> dict[str, str]:

@@ -36,7 +36,7 @@ class ComputeReport:
 
     def summary(self) -> dict:
         last = self.demand.sort_values("date").groupby("scenario").tail(1)
-        head = {f"{r.scenario} accelerators {r.date}": float(f"{r.accelerators:.3g}") for r in last.itertuples()}
+        head = {f"{r.scenario} accelerators {r.date}": f"{r.accelerators:,.0f}" for r in last.itertuples()}
         return {
             "notebook": "tokens_to_compute", "series": self.series, "model": self.model, "quantile": self.quantile,
             "basis": self.basis, "assumptions": asdict(self.assumptions),

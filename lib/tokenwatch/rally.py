@@ -121,6 +121,22 @@ class RallyReport:
     def leaders(self) -> dict[str, list[str]]:
         return leaders(self.phases)
 
+    @property
+    def agrees(self) -> bool:
+        """Do the data put a break at the report's phase-2 start? The search must find a significant
+        break whose 95% band holds the report's date."""
+        given, search = self.breaks[0], self.breaks[1]
+        return bool(search.p_value < 0.05 and search.lower <= given.break_date <= search.upper)
+
+    def verdict(self) -> str:
+        given, search = self.breaks[0], self.breaks[1]
+        day = given.break_date.date()
+        if self.agrees:
+            return (f"Yes: the data support a break at the report's phase-2 start ({day}) in {search.series}: the "
+                    f"searched break {search.break_date.date()} has a 95% band that contains it.")
+        return (f"No: the data do not support a break at the report's phase-2 start ({day}) in {search.series} "
+                f"(searched break p = {search.p_value:.2f}; Chow at {day} p = {given.p_value:.2f}).")
+
     def break_table(self) -> pd.DataFrame:
         return pd.DataFrame([b.row() for b in self.breaks], columns=breaks.BREAK_COLUMNS)
 
@@ -134,8 +150,8 @@ class RallyReport:
             "mirror_phases": self.mirror_bounds.as_dict(),
             "detected_breaks": [b.row() for b in self.breaks if b.method.startswith("sup-F")],
             "report_break_date": given.break_date,
-            "break_agrees_with_report": bool(search.p_value < 0.05
-                                             and search.lower <= given.break_date <= search.upper),
+            "break_agrees_with_report": self.agrees,
+            "break_verdict": self.verdict(),
             "break_statement": self.break_text,
             "leaders": self.leaders,
             "mirror_leaders": leaders(self.mirror_phases),

@@ -28,7 +28,7 @@ import pandas as pd
 
 from .artifacts import atomic_write_text
 from .errors import ParameterError, TokenwatchError
-from .notebooks import INJECTED, check_parameters, inspect
+from .notebooks import INJECTED, check_parameters, discover, inspect
 
 KERNEL_NAME = "tokenwatch"
 WARM_UP = ("import numpy, pandas, scipy, statsmodels.api, matplotlib.pyplot\n"
@@ -296,7 +296,10 @@ def write_index(out_root: Path, results: list[RunResult]) -> pd.DataFrame:
         runs = pd.concat([old, new], ignore_index=True)
     else:
         runs = new
-    runs = runs.sort_values(["notebook", "run_id"], kind="stable").reset_index(drop=True)
+    order = {name: i for i, name in enumerate(discover())}  # the collection's own order: 01, 02, ...
+    runs = (runs.assign(_order=runs["notebook"].map(order).fillna(len(order)))
+            .sort_values(["_order", "notebook", "run_id"], kind="stable").drop(columns="_order")
+            .reset_index(drop=True))
     atomic_write_text(path, runs.to_csv(index=False))
     atomic_write_text(out_root / "index.html", index_html(runs, out_root))
     return runs

@@ -62,7 +62,7 @@ class ScoreCard:
             "held": bool(r["held"]), "complete": r["complete"], "partial": self.main.partial, "verdict": self.verdict(),
             "companies": self.companies[["subject", "relative_pct", "band"]].to_dict("records"),
             "notices": self.notices,
-            "headline": {"subject": self.subject, "relative %": round(float(r["relative_pct"]), 2),
+            "headline": {"subject": self.subject_label, "relative %": round(float(r["relative_pct"]), 2),
                          "band": r["band"], "held": bool(r["held"])},
             "sources": sources(*(p.provenance for p in self.prices)),
         }

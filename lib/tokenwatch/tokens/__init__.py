@@ -3,6 +3,7 @@
 from .claims import check_claims, load_claims
 from .ledger import (
     as_of,
+    compare,
     growth,
     growth_table,
     in_unit,
@@ -14,5 +15,5 @@ from .ledger import (
 )
 from .periods import DISPLAY_UNITS, UNITS, parse_period, per_day
 
-__all__ = ["DISPLAY_UNITS", "UNITS", "as_of", "check_claims", "growth", "growth_table", "in_unit", "ledger_path",
+__all__ = ["DISPLAY_UNITS", "UNITS", "as_of", "check_claims", "compare", "growth", "growth_table", "in_unit", "ledger_path",
            "load_claims", "load_ledger", "parse_period", "per_day", "per_day_table", "select", "tokens_only"]

@@ -17,6 +17,7 @@ import pandas as pd
 from ..curated import read_curated
 from ..errors import DataValidationError
 from ..paths import data_dir
+from .ledger import compare
 from .periods import per_day
 
 CLAIM_COLUMNS = ["claim", "report_value", "report_unit", "verified_value", "verified_unit", "per_day_report",
@@ -100,7 +101,7 @@ def _level(value: float, unit: str, tol: float, src: pd.Series) -> dict:
 
 
 def _ratio(value: float, tol: float, num: pd.Series, den: pd.Series) -> dict:
-    low, high = num["per_day_low"] / den["per_day_high"], num["per_day_high"] / den["per_day_low"]
+    low, high = compare(num, den)
     raw = num["value"] / den["value"]
     same_unit = num["period_unit"] == den["period_unit"]
     base = {"verified_value": raw, "verified_unit": num["period_unit"] if same_unit

@@ -132,6 +132,19 @@ def in_unit(per_day_values: pd.Series | np.ndarray | float, unit: str) -> pd.Ser
     return per_day_values * DISPLAY_UNITS[unit]
 
 
+def compare(a: pd.Series, b: pd.Series) -> tuple[float, float]:
+    """How many times `a` is `b`, per day against per day: (low, high).
+
+    Figures are only compared in one unit, so both must be token counts (words, API calls and growth
+    multiples are refused) and both are converted to tokens per day first.
+    """
+    for row in (a, b):
+        if row["measure"] != "tokens":
+            raise ParameterError(f"{row['id']} counts {row['measure']}, not tokens: it cannot be compared with "
+                                 "token figures")
+    return a["per_day_low"] / b["per_day_high"], a["per_day_high"] / b["per_day_low"]
+
+
 def growth(a: pd.Series, b: pd.Series) -> dict:
     """Growth from disclosure `a` to the later disclosure `b` (ledger rows of the same series).
 
@@ -141,10 +154,7 @@ def growth(a: pd.Series, b: pd.Series) -> dict:
     """
     if a["series"] != b["series"]:
         raise ParameterError(f"growth compares one series; {a['id']} is {a['series']}, {b['id']} is {b['series']}")
-    if a["measure"] != "tokens" or b["measure"] != "tokens":
-        raise ParameterError("growth needs token counts on both sides")
-    low = b["per_day_low"] / a["per_day_high"]
-    high = b["per_day_high"] / a["per_day_low"]
+    low, high = compare(b, a)
     if a["period_unit"] == b["period_unit"] and a["period"] == b["period"]:
         raise ParameterError(f"{a['id']} and {b['id']} describe the same period")
     days = (b["midpoint"] - a["midpoint"]).days
