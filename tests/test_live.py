@@ -167,6 +167,15 @@ def test_a_dropped_connection_is_retried_then_the_next_source_is_used(tmp_path):
     assert frame["close"].tolist() == CLOSES and entry.akshare_version == AKSHARE_VERSION
 
 
+def test_an_unreachable_upstream_is_skipped_for_later_symbols(tmp_path):
+    ak = FakeAk(stock_zh_a_hist=[OFFLINE], stock_zh_a_hist_tx=[SHAPES["tx_a_hist"][0]])
+    f, _ = _fetcher(tmp_path, ak, retries=1)
+    f.daily(STOCK, START, END)
+    second = f.daily(Symbol("cn", "600601"), START, END)
+    assert second.status == "fetched" and "skipped, Eastmoney was unreachable" in second.attempts[0]
+    assert [c[0] for c in ak.calls].count("stock_zh_a_hist") == 2  # the first symbol's try and one retry
+
+
 def test_a_schema_change_is_not_retried(tmp_path):
     renamed = SHAPES["em_a_hist"][0].rename(columns={"收盘": "收市"})
     ak = FakeAk(stock_zh_a_hist=[renamed], stock_zh_a_hist_tx=[OFFLINE], stock_zh_a_daily=[OFFLINE])

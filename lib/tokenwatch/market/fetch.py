@@ -5,7 +5,8 @@
   timeout is set for the call, and the call runs in a daemon thread that is abandoned at the deadline).
 - Retried: network errors and timeouts are retried with exponential backoff and jitter; an upstream
   schema change is not retried but reported with the akshare version.
-- Falling back: when a source fails for a symbol, the next one in its chain is tried; when all fail, a
+- Falling back: when a source fails for a symbol, the next one in its chain is tried (an upstream that
+  stayed unreachable through its retries is skipped for the rest of the run); when all fail, a
   cached copy is kept with a warning stating its age; with no cache, the error names the symbol, the
   sources tried and what each said.
 - Incremental: a second fetch asks each source only for the days after what it already cached.
@@ -159,6 +160,7 @@ class Fetcher:
         self.sleep = sleep
         self.throttle = Throttle(self.policy, clock, sleep)
         self.rng = rng or random.Random()
+        self.down: dict[str, str] = {}  # upstreams unreachable earlier in this run, skipped from then on
 
     @property
     def ak(self) -> Any:
@@ -190,6 +192,10 @@ class Fetcher:
         with self.cache.lock("daily", symbol):
             for name in chain(symbol):
                 adapter = ADAPTERS[name]
+                if adapter.upstream in self.down:
+                    attempts.append(f"{adapter.describe()}: skipped, {adapter.upstream} was unreachable earlier in "
+                                    f"this run ({self.down[adapter.upstream]})")
+                    continue
                 try:
                     old, _ = self.cache.read("daily", symbol, name)
                 except DataNotFoundError:
@@ -204,7 +210,10 @@ class Fetcher:
                     raw = self.call(adapter.function, adapter.kwargs(symbol, _ymd(ask_from), _ymd(end)))
                     new = adapter.tidy(raw, symbol)
                 except Exception as exc:  # noqa: BLE001 - every failure is recorded and the next source tried
-                    attempts.append(f"{adapter.describe()}: {classify(exc)[0]}")
+                    reason, network = classify(exc)
+                    attempts.append(f"{adapter.describe()}: {reason}")
+                    if network:  # retried already: do not spend the same wait on every later symbol
+                        self.down[adapter.upstream] = reason
                     continue
                 new = new.loc[ask_from:end]
                 if new.empty and (old is None or old.empty):
