@@ -20,6 +20,7 @@ from tokenwatch.market.akshare_adapters import (
     ADAPTERS,
     AKSHARE_VERSION,
     FACTOR_FUNCTIONS,
+    US_CODE_LOOKUP,
     UpstreamSchemaError,
     chain,
     factor_steps,
@@ -48,6 +49,7 @@ def test_the_pinned_akshare_has_every_function_with_the_arguments_we_pass():
     calls = [(a.function, a.kwargs(Symbol("cn", "603228") if a.function.startswith(("stock_zh", "index_zh"))
                                     else Symbol("us", "GSPC"), "20250101", "20250630")) for a in ADAPTERS.values()]
     calls += [(f, k(Symbol("cn", "603228"))) for f, _, k in FACTOR_FUNCTIONS.values()]
+    calls += [(US_CODE_LOOKUP, {})]
     for function, kwargs in calls:
         fn = getattr(akshare, function)  # AttributeError if the pinned version lacks it
         inspect.signature(fn).bind(**kwargs)  # TypeError if an argument name is wrong
@@ -174,6 +176,17 @@ def test_an_unreachable_upstream_is_skipped_for_later_symbols(tmp_path):
     second = f.daily(Symbol("cn", "600601"), START, END)
     assert second.status == "fetched" and "skipped, Eastmoney was unreachable" in second.attempts[0]
     assert [c[0] for c in ak.calls].count("stock_zh_a_hist") == 2  # the first symbol's try and one retry
+
+
+def test_eastmoney_us_codes_are_looked_up_once(tmp_path):
+    codes = pd.DataFrame({"序号": [1, 2], "名称": ["英伟达", "甲骨文"], "代码": ["105.NVDA", "106.ORCL"]})
+    ak = FakeAk(stock_us_daily=[OFFLINE], stock_us_spot_em=[codes], stock_us_hist=[SHAPES["em_us_hist"][0]])
+    f, _ = _fetcher(tmp_path, ak, retries=0)
+    for ticker, code in (("NVDA", "105.NVDA"), ("ORCL", "106.ORCL")):
+        assert f.daily(Symbol("us", ticker), START, END).source == "em_us_hist"
+        assert ak.calls[-1] == ("stock_us_hist", {"symbol": code, "period": "daily", "start_date": "20250623",
+                                                  "end_date": "20250625", "adjust": "hfq"})
+    assert [c[0] for c in ak.calls].count("stock_us_spot_em") == 1
 
 
 def test_a_schema_change_is_not_retried(tmp_path):

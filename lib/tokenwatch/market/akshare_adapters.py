@@ -132,12 +132,18 @@ ADAPTERS: dict[str, Adapter] = {a.name: a for a in [
             lambda s, a, b: {"symbol": s.code, "adjust": ""},
             price_basis="raw OHLC (not split-adjusted); adj_close = Sina forward-adjusted (split + dividend)",
             fetches_range=False),
+    # Eastmoney wants its own code ("105.NVDA"); the fetcher looks it up with US_CODE_LOOKUP first
+    # back-adjusted ("hfq"): past values never change, so appending new days stays consistent
     Adapter("em_us_hist", "stock_us_hist", "Eastmoney",
-            lambda s, a, b: {"symbol": s.code, "period": "daily", "start_date": a, "end_date": b, "adjust": ""},
-            fetches_range=True),
+            lambda s, a, b: {"symbol": s.code, "period": "daily", "start_date": a, "end_date": b, "adjust": "hfq"},
+            price_basis="back-adjusted by Eastmoney (split + dividend): levels are not market prices, "
+                        "returns are total returns", fetches_range=True),
     Adapter("sina_us_index", "index_us_stock_sina", "Sina",
             lambda s, a, b: {"symbol": US_INDEX_SINA[s.code]}, price_basis="index points", fetches_range=False),
 ]}
+
+# Eastmoney's US code table: 代码 is "<market number>.<ticker>", as stock_us_hist's docstring says to use.
+US_CODE_LOOKUP = "stock_us_spot_em"
 
 # Factor functions (not daily bars): A-share ex-rights steps, US forward-adjustment factors.
 FACTOR_FUNCTIONS = {

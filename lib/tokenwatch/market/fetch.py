@@ -32,6 +32,7 @@ from .akshare_adapters import (
     ADAPTERS,
     AKSHARE_VERSION,
     FACTOR_FUNCTIONS,
+    US_CODE_LOOKUP,
     UpstreamSchemaError,
     chain,
     factor_steps,
@@ -161,6 +162,7 @@ class Fetcher:
         self.throttle = Throttle(self.policy, clock, sleep)
         self.rng = rng or random.Random()
         self.down: dict[str, str] = {}  # upstreams unreachable earlier in this run, skipped from then on
+        self._em_us_codes: dict[str, str] | None = None
 
     @property
     def ak(self) -> Any:
@@ -186,6 +188,19 @@ class Fetcher:
                 self.sleep(wait * (1 + self.rng.uniform(-self.policy.jitter, self.policy.jitter)))
                 attempt += 1
 
+    def em_us_code(self, ticker: str) -> str:
+        """Eastmoney's code for a US ticker ("105.NVDA"), from its code table (fetched once a run)."""
+        if self._em_us_codes is None:
+            table = self.call(US_CODE_LOOKUP, {})
+            if "代码" not in table.columns:
+                raise UpstreamSchemaError(f"akshare {US_CODE_LOOKUP}: no column 代码 in {list(table.columns)} "
+                                          f"(akshare {AKSHARE_VERSION})")
+            codes = table["代码"].astype(str)
+            self._em_us_codes = dict(zip(codes.str.split(".").str[-1].str.upper(), codes, strict=True))
+        if ticker not in self._em_us_codes:
+            raise DataNotFoundError(f"{ticker} is not in Eastmoney's US code table ({US_CODE_LOOKUP})")
+        return self._em_us_codes[ticker]
+
     def daily(self, symbol: Symbol, start: pd.Timestamp, end: pd.Timestamp) -> FetchResult:
         """Fetch what the cache lacks of [start, end] for one symbol, trying its sources in order."""
         attempts: list[str] = []
@@ -207,7 +222,10 @@ class Fetcher:
                 if old is not None and not old.empty and ask_from > end:
                     return FetchResult(symbol, "up to date", name, 0, f"cached through {old.index[-1].date()}")
                 try:
-                    raw = self.call(adapter.function, adapter.kwargs(symbol, _ymd(ask_from), _ymd(end)))
+                    kwargs = adapter.kwargs(symbol, _ymd(ask_from), _ymd(end))
+                    if name == "em_us_hist":
+                        kwargs["symbol"] = self.em_us_code(symbol.code)
+                    raw = self.call(adapter.function, kwargs)
                     new = adapter.tidy(raw, symbol)
                 except Exception as exc:  # noqa: BLE001 - every failure is recorded and the next source tried
                     reason, network = classify(exc)
