@@ -119,3 +119,12 @@ def wrote_line(files: list[str], out: Path, output_dir: str) -> str:
     """What a notebook's last cell prints: the files, and the folder unless the runner chose it."""
     where = "this run's folder (see the runner's index)" if output_dir else str(out)
     return f"Wrote {', '.join(files)} to {where}"
+
+
+def html_link(url: str) -> str:
+    """A source URL as a short clickable link (its host) for notebook tables."""
+    from html import escape
+    from urllib.parse import urlparse
+
+    host = urlparse(url).netloc or url
+    return f'<a href="{escape(url, quote=True)}" title="{escape(url, quote=True)}">{escape(host)}</a>'
