@@ -132,3 +132,13 @@ def test_rating_scorecard_runs_with_defaults_and_another_call(snapshot, tmp_path
                  "-p", "call_date", "2026-03-02", "-p", "subject", "report_nine"]) == 0
     other = json.loads((tmp_path / "b" / "rating_scorecard" / "summary.json").read_text(encoding="utf-8"))
     assert other["call_date"] == "2026-03-02" and other["complete"] is False and "data end" in other["partial"]
+
+
+def test_rolling_beta_recovers_a_known_beta():
+    rng = np.random.default_rng(11)
+    days = pd.bdate_range("2025-01-01", periods=200)
+    us = pd.Series(rng.normal(0, 0.02, 200), index=days)
+    cn = 0.5 * us + pd.Series(rng.normal(0, 0.001, 200), index=days)
+    rolled = domestic.rolling_beta(cn, us, 60).dropna()
+    assert len(rolled) == 141
+    assert rolled["beta"].between(0.48, 0.52).all() and (rolled["correlation"] > 0.99).all()

@@ -134,3 +134,11 @@ def test_projection_and_compute_notebooks_run_by_parameter(tmp_path):
     assert list(demand.columns) == compute.DEMAND_COLUMNS and (demand["accelerators"] > 0).all()
     chosen = proj[(proj["model"] == summary["chosen"]["model"])]
     assert np.allclose(np.sort(demand["tokens_per_day"]), np.sort(chosen["p50"]))
+
+
+def test_reach_dates_take_the_first_month_each_quantile_crosses():
+    dates = pd.to_datetime(["2026-01-31", "2026-02-28", "2026-03-31", "2026-04-30"])
+    table = pd.DataFrame({"model": "m", "scenario": "s", "date": dates, "p10": [1, 2, 3, 4], "p50": [2, 4, 6, 8],
+                          "p90": [5, 9, 12, 15], "p25": 0, "p75": 0})
+    r = P.reach_dates(table, 6).iloc[0]
+    assert (r["date_p90"], r["date_p50"]) == (dates[1], dates[2]) and pd.isna(r["date_p10"])

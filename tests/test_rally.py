@@ -172,3 +172,16 @@ def test_rally_replay_gives_a_notice_for_an_event_past_the_prices(snapshot, tmp_
     assert main(["run", "rally_replay", "--out", str(tmp_path / "out"), "--no-progress"]) == 0
     summary = json.loads((tmp_path / "out" / "rally_replay" / "summary.json").read_text(encoding="utf-8"))
     assert any("Test Co" in n and "no us session after" in n for n in summary["notices"])
+
+
+def test_the_a_share_mirror_keeps_the_clock():
+    us = pd.DatetimeIndex(["2025-05-16", "2025-05-19", "2025-05-20", "2025-05-21", "2025-05-22", "2025-05-23",
+                           "2025-05-27"])
+    cn = pd.DatetimeIndex(["2025-05-16", "2025-05-19", "2025-05-20", "2025-05-21", "2025-05-22", "2025-05-23",
+                           "2025-05-26", "2025-05-27"])
+    b = rally.Boundaries(tuple(pd.Timestamp(d) for d in ("2025-05-16", "2025-05-19", "2025-05-20", "2025-05-23")))
+    mirror = rally.mirror_boundaries(b, us, cn)
+    # the US close of the 20th first reaches Shanghai on the 21st: the A-share phase starts from the 21st's close,
+    # so its first return (the 22nd) trades on the US session of the 21st, the US phase's first return
+    assert [d.date().isoformat() for d in mirror.closes] == ["2025-05-19", "2025-05-20", "2025-05-21",
+                                                            "2025-05-27"]  # US holiday on the 26th

@@ -28,6 +28,8 @@ class CachedSource(PriceSource):
         self.cache = cache or Cache()
         self.fetcher = fetcher
         self.live_start = pd.Timestamp(live_start)
+        self._factors: dict[Symbol, tuple[pd.DataFrame, pd.Timestamp | None]] = {}
+        self._calendars: dict[str, pd.DatetimeIndex] = {}
 
     def describe(self) -> str:
         return f"cache {self.cache.root}" + (" (live: fetches what it lacks)" if self.fetcher else "")
@@ -56,11 +58,19 @@ class CachedSource(PriceSource):
         basis = f"{entry.price_basis}; fetched {entry.vintage:%Y-%m-%d %H:%M} UTC"
         return SeriesData(symbol, frame, f"cache ({ADAPTERS[entry.source].describe()})", basis)
 
+    def _factor_entry(self, symbol: Symbol) -> tuple[pd.DataFrame, pd.Timestamp | None]:
+        """The cached factors and the day they were fetched, read once per symbol."""
+        if symbol not in self._factors:
+            names = self.cache.sources("factors", symbol)
+            if not names:
+                self._factors[symbol] = (pd.DataFrame(), None)
+            else:
+                frame, entry = self.cache.read("factors", symbol, names[0])
+                self._factors[symbol] = (frame, entry.vintage.tz_convert(None).normalize())
+        return self._factors[symbol]
+
     def _factor_frame(self, symbol: Symbol) -> pd.DataFrame:
-        names = self.cache.sources("factors", symbol)
-        if not names:
-            return pd.DataFrame()
-        return self.cache.read("factors", symbol, names[0])[0]
+        return self._factor_entry(symbol)[0]
 
     def adj_factors(self, symbol: Symbol) -> pd.DataFrame:
         if symbol.market != "cn":
@@ -69,11 +79,12 @@ class CachedSource(PriceSource):
         return frame[FACTOR_COLUMNS] if len(frame) else pd.DataFrame(columns=FACTOR_COLUMNS)
 
     def adj_complete_through(self, symbol: Symbol) -> pd.Timestamp | None:
-        names = self.cache.sources("factors", symbol)
-        if not names:
-            return None
-        entry = self.cache.read("factors", symbol, names[0])[1]
-        return entry.vintage.tz_convert(None).normalize()  # complete as of the day they were fetched
+        return self._factor_entry(symbol)[1]  # complete as of the day they were fetched
+
+    def calendar(self, market: str) -> pd.DatetimeIndex:
+        if market not in self._calendars:
+            self._calendars[market] = super().calendar(market)
+        return self._calendars[market]
 
     def symbols(self, market: str) -> list[str]:
         return self.cache.symbols("daily", market)

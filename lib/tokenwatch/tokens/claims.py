@@ -56,10 +56,10 @@ def _near(x: float, low: float, high: float, tol: float) -> bool:
 
 
 def check_claim(claim: pd.Series, ledger: pd.DataFrame) -> dict:
-    """One claim's row of claims_check.csv."""
+    """One claim's row of claims_check.csv (`ledger` may already be indexed by id)."""
     value, tol = float(claim["report_value"]), float(claim["tolerance_pct"]) / 100
     ids = [i for i in claim["numerator"].split("|") if i] + ([claim["denominator"]] if claim["denominator"] else [])
-    rows = ledger.set_index("id", drop=False)
+    rows = ledger if ledger.index.name == "id" else ledger.set_index("id", drop=False)
     out = {"claim_id": claim["claim_id"], "claim": claim["claim"], "report_value": value,
            "report_unit": claim["report_unit"], "verified_value": np.nan, "verified_unit": "",
            "per_day_report": np.nan, "per_day_verified": np.nan, "per_day_verified_low": np.nan,
@@ -133,5 +133,6 @@ def _attribution(claim: pd.Series, rows: pd.DataFrame) -> dict:
 def check_claims(ledger: pd.DataFrame, claims: pd.DataFrame | None = None) -> pd.DataFrame:
     """claims_check.csv: every claim with the report's value, the sources' value and a verdict."""
     claims = load_claims() if claims is None else claims
-    table = pd.DataFrame([check_claim(c, ledger) for _, c in claims.iterrows()])
+    by_id = ledger.set_index("id", drop=False)
+    table = pd.DataFrame([check_claim(c, by_id) for _, c in claims.iterrows()])
     return table[CLAIM_COLUMNS + EXTRA_COLUMNS]
