@@ -158,7 +158,8 @@ def test_rally_replay_runs_and_reports_nvda_and_the_break(snapshot, tmp_path):
     assert isinstance(summary["break_agrees_with_report"], bool)
     assert summary["break_verdict"].startswith("Yes" if summary["break_agrees_with_report"] else "No")
     assert "2025-05-21" in summary["break_statement"]
-    assert set(pd.read_csv(run / "breaks.csv")["method"].str.split(" ").str[0]) == {"Chow", "sup-F"}
+    methods = pd.read_csv(run / "breaks.csv")["method"]
+    assert {m.split(" ")[0].rstrip(":,") for m in methods} == {"Chow", "sup-F", "Bai-Perron"}
 
 
 @pytest.mark.notebook
@@ -185,3 +186,15 @@ def test_the_a_share_mirror_keeps_the_clock():
     # so its first return (the 22nd) trades on the US session of the 21st, the US phase's first return
     assert [d.date().isoformat() for d in mirror.closes] == ["2025-05-19", "2025-05-20", "2025-05-21",
                                                             "2025-05-27"]  # US holiday on the 26th
+
+
+def test_bai_perron_finds_two_planted_breaks_and_none_in_noise():
+    rng = np.random.default_rng(8)
+    idx = pd.bdate_range("2025-01-01", periods=150)
+    noise = rng.normal(0, 1, 150)
+    steps = np.select([np.arange(150) < 50, np.arange(150) < 100], [0.0, 2.0], -1.0)
+    found = breaks.bai_perron(pd.Series(noise + steps, index=idx, name="two breaks"))
+    assert len(found) == 2
+    for res, k in zip(found, (50, 100), strict=True):
+        assert res.lower <= idx[k] <= res.upper and abs(idx.get_loc(res.break_date) - k) <= 3
+    assert breaks.bai_perron(pd.Series(noise, index=idx, name="noise")) == []

@@ -119,3 +119,51 @@ def verdict(search: BreakResult, given: BreakResult, alpha: float = 0.05, unit: 
                  f"{'a' if given.p_value < alpha else 'no'} significant shift at the 5% level, "
                  f"mean {'up' if given.shift > 0 else 'down'} by {abs(given.shift):.3g}{unit} a day.")
     return f"{found} {chow_text}"
+
+
+def bai_perron(y: pd.Series, max_breaks: int = 3, trim: float = 0.15) -> list[BreakResult]:
+    """Several mean shifts at once: the global least-squares partition for each number of breaks
+    (dynamic programming, Bai and Perron 2003), the number chosen by BIC. Each break gets Bai's 95% band
+    from its own shift and the pooled residual variance. An empty list means BIC chooses no break."""
+    y = _checked(y)
+    v = y.to_numpy(dtype=float)
+    n = len(v)
+    h = max(2, int(np.ceil(trim * n)))  # shortest segment
+    csum = np.concatenate([[0.0], np.cumsum(v)])
+    csq = np.concatenate([[0.0], np.cumsum(v**2)])
+
+    def ssr(i: int, j: int) -> float:  # segment v[i:j]
+        s = csum[j] - csum[i]
+        return csq[j] - csq[i] - s * s / (j - i)
+
+    # best[m][j]: least SSR of v[:j] in m+1 segments; cut[m][j]: where the last segment starts
+    best = [np.full(n + 1, np.inf) for _ in range(max_breaks + 1)]
+    cut = [np.zeros(n + 1, dtype=int) for _ in range(max_breaks + 1)]
+    for j in range(h, n + 1):
+        best[0][j] = ssr(0, j)
+    for m in range(1, max_breaks + 1):
+        for j in range((m + 1) * h, n + 1):
+            for i in range(m * h, j - h + 1):
+                total = best[m - 1][i] + ssr(i, j)
+                if total < best[m][j]:
+                    best[m][j], cut[m][j] = total, i
+    bic = [n * np.log(best[m][n] / n) + (2 * m + 1) * np.log(n) if np.isfinite(best[m][n]) else np.inf
+           for m in range(max_breaks + 1)]
+    m = int(np.argmin(bic))
+    cuts, j = [], n
+    for k in range(m, 0, -1):
+        j = cut[k][j]
+        cuts.append(j)
+    cuts.sort()
+    bounds = [0, *cuts, n]
+    sigma2 = best[m][n] / (n - 2 * m - 1)
+    out = []
+    for idx, k in enumerate(cuts):
+        before, after = v[bounds[idx]:k], v[k:bounds[idx + 2]]
+        shift = float(after.mean() - before.mean())
+        half = int(np.ceil(BAI_95 * sigma2 / shift**2)) if shift else n
+        out.append(BreakResult(str(y.name), f"Bai-Perron, {m} break(s) chosen by BIC (max {max_breaks}; statistic: BIC gain "
+                               "over no break; band: Bai 95%)",
+                               y.index[k], y.index[max(0, k - half)], y.index[min(n - 1, k + half)],
+                               float(bic[m] - bic[0]), np.nan, np.nan, shift))
+    return out

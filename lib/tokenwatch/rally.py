@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from . import breaks, eventstudy
@@ -110,6 +111,7 @@ class RallyReport:
     study: eventstudy.EventStudy
     breaks: list[breaks.BreakResult]
     break_text: str
+    multiple: dict[str, list[breaks.BreakResult]]  # Bai-Perron per series (empty: no break chosen)
     mirror_bounds: Boundaries
     mirror_panel: pd.DataFrame
     mirror_phases: pd.DataFrame
@@ -138,7 +140,12 @@ class RallyReport:
                 f"(searched break p = {search.p_value:.2f}; Chow at {day} p = {given.p_value:.2f}).")
 
     def break_table(self) -> pd.DataFrame:
-        return pd.DataFrame([b.row() for b in self.breaks], columns=breaks.BREAK_COLUMNS)
+        rows = [b.row() for b in self.breaks]
+        for series, found in self.multiple.items():
+            rows += [b.row() for b in found] or [{
+                "series": series, "method": "Bai-Perron: BIC chooses no break (max 3)", "break_date": None,
+                "lower": None, "upper": None, "statistic": np.nan, "critical_value": np.nan, "p_value": np.nan}]
+        return pd.DataFrame(rows, columns=breaks.BREAK_COLUMNS)
 
     def summary(self) -> dict:
         given, search = self.breaks[0], self.breaks[1]  # the US basket: Chow at the report's date, the search
@@ -148,7 +155,8 @@ class RallyReport:
             "benchmark": self.benchmark,
             "phases": self.bounds.as_dict(),
             "mirror_phases": self.mirror_bounds.as_dict(),
-            "detected_breaks": [b.row() for b in self.breaks if b.method.startswith("sup-F")],
+            "detected_breaks": [b.row() for b in self.breaks if b.method.startswith("sup-F")]
+            + [b.row() for found in self.multiple.values() for b in found],
             "report_break_date": given.break_date,
             "break_agrees_with_report": self.agrees,
             "break_verdict": self.verdict(),
@@ -255,9 +263,13 @@ def replay(symbols: list[str], benchmark: str, start: pd.Timestamp, end: pd.Time
     results += [breaks.chow(bench_ret, report_day), breaks.sup_f(bench_ret)]
     text = " ".join(breaks.verdict(results[i + 1], results[i], unit=" percentage points")
                     for i in range(0, len(results), 2))
+    multiple = {s.name: breaks.bai_perron(s) for s in (excess, cn_excess, bench_ret)}
+    chosen = "; ".join(f"{name}: {', '.join(str(b.break_date.date()) for b in found) or 'none'}"
+                       for name, found in multiple.items())
+    text += f" Allowing up to three breaks at once (Bai-Perron, BIC), the breaks chosen are: {chosen}."
     mirror_names = {s.code: n for s, n in names(parse_symbols(basket["symbol"])).items()}
     return RallyReport(bounds, [s.code for s in syms], bench.code, window_panel, phases, in_window, study, results,
-                       text, mbounds, cn_panel, mirror, mirror_names, notices, [prices, cn_prices])
+                       text, multiple, mbounds, cn_panel, mirror, mirror_names, notices, [prices, cn_prices])
 
 
 def report_break_date(bounds: Boundaries, days: pd.DatetimeIndex) -> pd.Timestamp:
