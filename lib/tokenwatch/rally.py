@@ -182,6 +182,79 @@ class RallyReport:
         return sorted(p.name for p in out.iterdir())
 
 
+def events_in_window(bounds: Boundaries, us_days: pd.DatetimeIndex, categories: list[str],
+                     notices: list[str]) -> tuple[pd.DataFrame, pd.DatetimeIndex]:
+    """Events whose US session falls in the window, flagged `tested` (category chosen and confirmed),
+    and every event session in the file (left out of the estimation window)."""
+    events = load_events()
+    known = sorted(events["category"].unique())
+    unknown = sorted(set(categories) - set(known))
+    if unknown:
+        raise ParameterError(f"event categories {unknown} are not in data/events.csv; categories: {known}")
+    events = with_sessions(events, "us", us_days)
+    for row in events[events["session_date"].isna()].itertuples():
+        notices.append(f"event {row.date.date()} {row.entity}: {row.session_note}")
+    inside = events[(events["session_date"] > bounds.closes[0]) & (events["session_date"] <= bounds.closes[-1])]
+    inside = inside.assign(tested=inside["category"].isin(categories) & (inside["confidence"] != "unconfirmed"))
+    for row in inside[~inside["tested"] & (inside["confidence"] == "unconfirmed")].itertuples():
+        notices.append(f"event {row.date.date()} {row.entity} is unconfirmed: drawn, not tested")
+    if not inside["tested"].any():
+        raise ParameterError(f"no event of categories {categories} falls between {bounds.closes[0].date()} and "
+                             f"{bounds.closes[-1].date()}; widen the window or add rows to data/events.csv")
+    return inside, pd.DatetimeIndex(events["session_date"].dropna())
+
+
+@dataclass
+class Mirror:
+    bounds: Boundaries
+    panel: pd.DataFrame  # adjusted closes of the complete names and CSI 300
+    phases: pd.DataFrame
+    names: dict[str, str]
+    excess: pd.Series  # daily equal-weight excess over CSI 300, percent
+    report_day: pd.Timestamp  # the A-share session matching the report's phase-2 start
+    prices: Prices
+
+
+def a_share_mirror(bounds: Boundaries, us_days: pd.DatetimeIndex, basket_name: str, source: PriceSource,
+                   notices: list[str]) -> Mirror:
+    """The same phases for the basket's overseas-compute suppliers against CSI 300, on the A-share clock."""
+    basket = load_basket(basket_name)
+    if basket["segment"].isin(MIRROR_SEGMENTS).any():
+        basket = basket[basket["segment"].isin(MIRROR_SEGMENTS)]
+    cn_days = source.calendar("cn_index")
+    mbounds = mirror_boundaries(bounds, us_days, cn_days)
+    prices = load_prices([*basket["symbol"], CN_BENCHMARK], mbounds.closes[0], mbounds.closes[-1],
+                         source=source, strict=False)
+    for row in prices.missing.itertuples():
+        notices.append(f"A-share mirror leaves out {row.symbol}: {row.reason}")
+    panel = prices.close()
+    complete = [c for c in panel.columns if panel[c].notna().all()]
+    for c in sorted(set(panel.columns) - set(complete)):
+        notices.append(f"A-share mirror leaves out {c}: it did not trade on every session of the window")
+    bench = CN_BENCHMARK.split(":")[1]
+    if bench not in complete:
+        raise ParameterError(f"CSI 300 ({CN_BENCHMARK}) has no complete data for "
+                             f"{mbounds.closes[0].date()}..{mbounds.closes[-1].date()}")
+    panel = panel[complete]
+    return Mirror(mbounds, panel, phase_returns(panel, bench, mbounds),
+                  {s.code: n for s, n in names(parse_symbols(basket["symbol"])).items()},
+                  basket_excess(panel.pct_change().iloc[1:], bench, "A-share suppliers excess over CSI 300"),
+                  report_break_date(mbounds, cn_days), prices)
+
+
+def break_tests(series: list[tuple[pd.Series, pd.Timestamp]]) -> tuple[list[breaks.BreakResult],
+                                                                       dict[str, list[breaks.BreakResult]], str]:
+    """For each (series, report's date): Chow at the date and the sup-F search; Bai-Perron; the sentences."""
+    results = [r for y, day in series for r in (breaks.chow(y, day), breaks.sup_f(y))]
+    text = " ".join(breaks.verdict(results[i + 1], results[i], unit=" percentage points")
+                    for i in range(0, len(results), 2))
+    multiple = {y.name: breaks.bai_perron(y) for y, _ in series}
+    chosen = "; ".join(f"{name}: {', '.join(str(b.break_date.date()) for b in found) or 'none'}"
+                       for name, found in multiple.items())
+    return results, multiple, f"{text} Allowing up to three breaks at once (Bai-Perron, BIC), the breaks chosen " \
+                              f"are: {chosen}."
+
+
 def replay(symbols: list[str], benchmark: str, start: pd.Timestamp, end: pd.Timestamp, phase1_start: pd.Timestamp,
            phase2_start: pd.Timestamp, windows: list[tuple[int, int]], estimation_length: int,
            estimation_end: pd.Timestamp | None, categories: list[str], mirror_basket: str,
@@ -196,80 +269,33 @@ def replay(symbols: list[str], benchmark: str, start: pd.Timestamp, end: pd.Time
     us_days = source.calendar("us")
     bounds = phase_boundaries(us_days, start, end, phase1_start, phase2_start)
     notices: list[str] = []
-
-    events = load_events()
-    known_cats = sorted(events["category"].unique())
-    unknown = sorted(set(categories) - set(known_cats))
-    if unknown:
-        raise ParameterError(f"event categories {unknown} are not in data/events.csv; categories: {known_cats}")
-    events = with_sessions(events, "us", us_days)
-    in_window = events[(events["session_date"] > bounds.closes[0]) & (events["session_date"] <= bounds.closes[-1])]
-    dropped = events[events["session_date"].isna()]
-    for row in dropped.itertuples():
-        notices.append(f"event {row.date.date()} {row.entity}: {row.session_note}")
-    tested = in_window["category"].isin(categories) & (in_window["confidence"] != "unconfirmed")
-    in_window = in_window.assign(tested=tested)
-    for row in in_window[~tested & (in_window["confidence"] == "unconfirmed")].itertuples():
-        notices.append(f"event {row.date.date()} {row.entity} is unconfirmed: drawn, not tested")
-    study_events = in_window[tested]
-    if study_events.empty:
-        raise ParameterError(f"no event of categories {categories} falls between {bounds.closes[0].date()} and "
-                             f"{bounds.closes[-1].date()}; widen the window or add rows to data/events.csv")
+    events, all_sessions = events_in_window(bounds, us_days, categories, notices)
+    study_events = events[events["tested"]]
 
     # prices from before the estimation window to the end of the last event window
-    max_hi = max(w[1] for w in windows)
     first_pos = us_days.get_loc(study_events["session_date"].min()) + min(w[0] for w in windows)
-    lo_pos = (us_days.searchsorted(estimation_end, side="right") if estimation_end is not None else first_pos)
+    lo_pos = us_days.searchsorted(estimation_end, side="right") if estimation_end is not None else first_pos
     lo = us_days[max(0, lo_pos - estimation_length - 1)]
-    hi = us_days[min(len(us_days) - 1, us_days.get_loc(bounds.closes[-1]) + max_hi)]
+    hi = us_days[min(len(us_days) - 1, us_days.get_loc(bounds.closes[-1]) + max(w[1] for w in windows))]
     prices = load_prices([*syms, bench], lo, hi, source=source)
     panel = prices.close()[[s.code for s in syms] + [bench.code]]
     returns = panel.pct_change().iloc[1:]
     study = eventstudy.run(returns.drop(columns=[bench.code]), returns[bench.code], study_events, windows,
-                           estimation_length, estimation_end, pd.DatetimeIndex(events["session_date"].dropna()))
+                           estimation_length, estimation_end, all_sessions)
     for row in study.skipped.itertuples():
         notices.append(f"event {row.event_date} {row.entity} window {row.window}: {row.reason}")
     window_panel = panel.loc[bounds.closes[0]:bounds.closes[-1]]
-    phases = phase_returns(window_panel, bench.code, bounds)
 
-    # where the phases break: the basket's daily excess return over the window
-    excess = basket_excess(window_panel.pct_change().iloc[1:], bench.code, f"US basket excess over {bench.code}")
-    bench_ret = (100 * window_panel[bench.code].pct_change().iloc[1:]).rename(f"{bench.code} daily return")
+    mirror = a_share_mirror(bounds, us_days, mirror_basket, source, notices)
+    window_returns = window_panel.pct_change().iloc[1:]
     report_day = report_break_date(bounds, us_days)
-    results = [breaks.chow(excess, report_day), breaks.sup_f(excess)]
-
-    # the A-share mirror
-    basket = load_basket(mirror_basket)
-    basket = basket[basket["segment"].isin(MIRROR_SEGMENTS)] if basket["segment"].isin(MIRROR_SEGMENTS).any() \
-        else basket
-    cn_days = source.calendar("cn_index")
-    mbounds = mirror_boundaries(bounds, us_days, cn_days)
-    cn_prices = load_prices([*basket["symbol"], CN_BENCHMARK], mbounds.closes[0], mbounds.closes[-1],
-                            source=source, strict=False)
-    for row in cn_prices.missing.itertuples():
-        notices.append(f"A-share mirror leaves out {row.symbol}: {row.reason}")
-    cn_panel = cn_prices.close()
-    complete = [c for c in cn_panel.columns if cn_panel[c].notna().all()]
-    for c in sorted(set(cn_panel.columns) - set(complete)):
-        notices.append(f"A-share mirror leaves out {c}: it did not trade on every session of the window")
-    bench_cn = CN_BENCHMARK.split(":")[1]
-    if bench_cn not in complete:
-        raise ParameterError(f"CSI 300 ({CN_BENCHMARK}) has no complete data for "
-                             f"{mbounds.closes[0].date()}..{mbounds.closes[-1].date()}")
-    cn_panel = cn_panel[complete]
-    mirror = phase_returns(cn_panel, bench_cn, mbounds)
-    cn_excess = basket_excess(cn_panel.pct_change().iloc[1:], bench_cn, "A-share suppliers excess over CSI 300")
-    results += [breaks.chow(cn_excess, report_break_date(mbounds, cn_days)), breaks.sup_f(cn_excess)]
-    results += [breaks.chow(bench_ret, report_day), breaks.sup_f(bench_ret)]
-    text = " ".join(breaks.verdict(results[i + 1], results[i], unit=" percentage points")
-                    for i in range(0, len(results), 2))
-    multiple = {s.name: breaks.bai_perron(s) for s in (excess, cn_excess, bench_ret)}
-    chosen = "; ".join(f"{name}: {', '.join(str(b.break_date.date()) for b in found) or 'none'}"
-                       for name, found in multiple.items())
-    text += f" Allowing up to three breaks at once (Bai-Perron, BIC), the breaks chosen are: {chosen}."
-    mirror_names = {s.code: n for s, n in names(parse_symbols(basket["symbol"])).items()}
-    return RallyReport(bounds, [s.code for s in syms], bench.code, window_panel, phases, in_window, study, results,
-                       text, multiple, mbounds, cn_panel, mirror, mirror_names, notices, [prices, cn_prices])
+    results, multiple, text = break_tests([
+        (basket_excess(window_returns, bench.code, f"US basket excess over {bench.code}"), report_day),
+        (mirror.excess, mirror.report_day),
+        ((100 * window_returns[bench.code]).rename(f"{bench.code} daily return"), report_day)])
+    return RallyReport(bounds, [s.code for s in syms], bench.code, window_panel,
+                       phase_returns(window_panel, bench.code, bounds), events, study, results, text, multiple,
+                       mirror.bounds, mirror.panel, mirror.phases, mirror.names, notices, [prices, mirror.prices])
 
 
 def report_break_date(bounds: Boundaries, days: pd.DatetimeIndex) -> pd.Timestamp:
