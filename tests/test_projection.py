@@ -142,3 +142,13 @@ def test_reach_dates_take_the_first_month_each_quantile_crosses():
                           "p90": [5, 9, 12, 15], "p25": 0, "p75": 0})
     r = P.reach_dates(table, 6).iloc[0]
     assert (r["date_p90"], r["date_p50"]) == (dates[1], dates[2]) and pd.isna(r["date_p10"])
+
+
+def test_a_ceiling_can_be_a_multiple_of_another_series_as_public_at_the_fit():
+    from tokenwatch.tokens import as_of
+
+    public = as_of(load_ledger(), pd.Timestamp("2025-06-30"))
+    obs = P.observations(public, "doubao")
+    cap = P.ceiling(SCENARIOS.loc["overseas_x2"], obs, public)
+    google = P.observations(public, "google-surfaces").iloc[-1]  # 2025-04/05: June's figure came out in July
+    assert google["id"] == "google-2025-05" and cap == pytest.approx(2 * google["tokens_per_day"])
