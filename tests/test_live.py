@@ -358,3 +358,13 @@ def test_live_mode_fetches_a_missing_symbol_once_then_reads_the_cache(tmp_path):
     assert factors["ex_date"].tolist() == [pd.Timestamp("2025-06-24")] and factors["factor"].tolist() == [1.25]
     source.daily(STOCK)
     assert [c[0] for c in ak.calls] == ["stock_zh_a_hist", "stock_zh_a_daily"]  # the second read is offline
+
+
+def test_status_reports_a_corrupt_file_and_exits_1(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TOKENWATCH_CACHE", str(tmp_path / "cache"))
+    f, _ = _fetcher(tmp_path, FakeAk(stock_zh_a_hist=[SHAPES["em_a_hist"][0]]))
+    f.daily(STOCK, START, END)
+    path = f.cache.path("daily", STOCK, "em_a_hist")
+    path.write_bytes(b"not parquet")
+    assert main(["data", "status"]) == 1
+    assert "corrupt:" in capsys.readouterr().err and list(path.parent.glob("*.corrupt-*"))

@@ -198,3 +198,25 @@ def test_bai_perron_finds_two_planted_breaks_and_none_in_noise():
     for res, k in zip(found, (50, 100), strict=True):
         assert res.lower <= idx[k] <= res.upper and abs(idx.get_loc(res.break_date) - k) <= 3
     assert breaks.bai_perron(pd.Series(noise, index=idx, name="noise")) == []
+
+
+def test_category_means_and_per_event_means_by_hand():
+    results = pd.DataFrame({
+        "event_date": ["d1"] * 2 + ["d2"] * 2 + ["d3"] * 2, "session_date": ["s1"] * 2 + ["s2"] * 2 + ["s3"] * 2,
+        "entity": ["a", "a", "b", "b", "c", "c"], "category": ["tokens"] * 4 + ["capex"] * 2,
+        "headline": "h", "symbol": ["X", "Y"] * 3, "window": "[-1,+1]",
+        "car_pct": [1.0, 3.0, 2.0, 6.0, -1.0, 1.0], "t_stat": 0.0, "p_value": 1.0})
+    means = eventstudy.category_means(results).set_index("category")
+    cars = np.array([1.0, 3.0, 2.0, 6.0])
+    assert means.loc["tokens", "mean_car_pct"] == pytest.approx(3.0)
+    assert means.loc["tokens", "t_stat"] == pytest.approx(3.0 / (cars.std(ddof=1) / 2))
+    assert (means.loc["tokens", "events"], means.loc["tokens", "observations"]) == (2, 4)
+    assert means.loc["capex", "share_positive"] == 0.5
+    per_event = eventstudy.by_event(results)["[-1,+1]"]
+    assert per_event.tolist() == [2.0, 4.0, 0.0]
+
+
+def test_leaders_rank_by_excess_return_in_each_phase():
+    table = pd.DataFrame({"symbol": ["A", "B", "C", "D"] * 2, "phase": ["phase 1"] * 4 + ["phase 2"] * 4,
+                          "excess_pct": [5.0, 1.0, 9.0, -2.0, 0.0, 7.0, 3.0, 8.0]})
+    assert rally.leaders(table) == {"phase 1": ["C", "A", "B"], "phase 2": ["D", "B", "C"]}

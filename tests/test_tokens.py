@@ -4,6 +4,7 @@ import calendar
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -15,6 +16,7 @@ from tokenwatch.tokens import (
     check_claims,
     compare,
     growth,
+    in_unit,
     load_claims,
     load_ledger,
     parse_period,
@@ -135,6 +137,23 @@ def test_growth_is_a_range_when_periods_are_vague_and_refuses_other_series():
     assert d["multiple"] == pytest.approx(1.64e13 / 1.2e11)
     with pytest.raises(ParameterError, match="one series"):
         growth(rows.loc["doubao-2024-05"], rows.loc["google-2025-05"])
+
+
+def test_growth_is_annualised_only_between_periods_far_enough_apart():
+    rows = load_ledger().set_index("id", drop=False)
+    year = growth(rows.loc["google-2024-05"], rows.loc["google-2025-05"])  # midpoints 365 days apart
+    assert year["days"] == 365 and year["annualised_multiple"] == pytest.approx(year["multiple"] ** (365.25 / 365))
+    short = growth(rows.loc["google-2025-05"], rows.loc["google-2025-06"])  # 45 days apart
+    assert short["days"] < 90 and np.isnan(short["annualised_multiple"])
+    overlap = growth(rows.loc["microsoft-fy2025"], rows.loc["microsoft-fy25q3"])  # a quarter inside the year
+    assert overlap["periods_overlap"] and np.isnan(overlap["annualised_multiple"])
+
+
+def test_display_units_have_fixed_lengths():
+    assert in_unit(1440.0, "per minute") == pytest.approx(1.0)
+    assert in_unit(1.0, "per month (average)") == pytest.approx(365.25 / 12)
+    with pytest.raises(ParameterError, match="per average month"):
+        in_unit(1.0, "per month")
 
 
 def test_entities_are_compared_only_in_one_unit():

@@ -113,13 +113,13 @@ def monitor(basket: str, benchmark: str, overseas: list[str], start: pd.Timestam
     for row in idx.gaps.itertuples():
         notices.append(f"{row.member} has no close on {row.sessions_missing} session(s) between {row.first_missing} "
                        f"and {row.last_missing}; it sits out those sessions (basket rule)")
-    us_daily = us_close.pct_change().mean(axis=1)  # equal weight, rebalanced daily
-    us_level = us_daily.add(1).cumprod().fillna(1.0).rename("overseas")
+    overseas_index = domestic.equal_weight_index(us_close)  # the same basket rule as the A-share basket
+    us_level = overseas_index.level.rename("overseas")
     aligned = domestic.align_overseas(us_level, closes.index, us_days)
     index = pd.DataFrame({"date": closes.index.date, "basket": idx.level.to_numpy(),
                           "benchmark": (100 * closes[bench.code] / closes[bench.code].iloc[0]).to_numpy(),
                           "overseas": (100 * aligned / aligned.iloc[0]).to_numpy()})
-    us_returns = us_daily.iloc[1:]
+    us_returns = overseas_index.returns
     seen = domestic.lagged_us(us_returns, idx.returns.index, 1)
     lead = domestic.lead_lag(idx.returns, us_returns)
     milestones = token_milestones(milestone_series, start, end)

@@ -101,8 +101,8 @@ def sensitivity(tokens_per_day: float, a: Assumptions, table: pd.DataFrame,
 
     `ranges` maps an assumption name (or 'price_scale' for all prices) to [low, high].
     """
-    base = float(demand(tokens_per_day, a, table)["accelerators"])
-    base_capex = float(demand(tokens_per_day, a, table)["capex_cny"])
+    at_base = demand(tokens_per_day, a, table)
+    base, base_capex = float(at_base["accelerators"]), float(at_base["capex_cny"])
     rows = []
     fields = asdict(a)
     for name, (low, high) in ranges.items():

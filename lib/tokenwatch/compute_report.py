@@ -27,7 +27,18 @@ class ComputeReport:
     sensitivity: pd.DataFrame
     sensitivity_at: str
     basis: str  # where the token path came from
+    accelerators: pd.DataFrame  # data/accelerators.csv as loaded for this run
     notices: list[str] = field(default_factory=list)
+
+    def at_horizon(self) -> pd.DataFrame:
+        """Each scenario's last date: tokens, FLOP/s, accelerators, capex."""
+        return self.demand.sort_values("date").groupby("scenario").tail(1)
+
+    def mix_table(self) -> pd.DataFrame:
+        """The accelerators in the mix with their specifications and sources."""
+        return self.accelerators.loc[list(self.assumptions.mix), [
+            "accelerator", "vendor", "peak_dense_bf16_tflops", "memory_gb", "price_cny", "confidence", "spec_source",
+            "price_source"]]
 
     @property
     def source_line(self) -> str:
@@ -35,7 +46,7 @@ class ComputeReport:
                 "utilisations, model size, prefill share and peak-to-average are assumptions set as parameters.")
 
     def summary(self) -> dict:
-        last = self.demand.sort_values("date").groupby("scenario").tail(1)
+        last = self.at_horizon()
         head = {f"{r.scenario} accelerators {r.date}": f"{r.accelerators:,.0f}" for r in last.itertuples()}
         return {
             "notebook": "tokens_to_compute", "series": self.series, "model": self.model, "quantile": self.quantile,
@@ -43,7 +54,7 @@ class ComputeReport:
             "at_horizon": last.to_dict("records"), "sensitivity_at": self.sensitivity_at,
             "sensitivity": self.sensitivity.to_dict("records"), "notices": self.notices,
             "headline": dict(list(head.items())[:4]),
-            "sources": [file_source(data_dir() / "accelerators.csv", len(compute.load_accelerators()),
+            "sources": [file_source(data_dir() / "accelerators.csv", len(self.accelerators),
                                     "accelerator peak throughput and memory, each row with its source")],
         }
 
@@ -99,7 +110,7 @@ def build(projection_dir: str, series: str, model: str, quantile: str, tokens_pe
     at = demand[demand["scenario"] == scenario].sort_values("date").iloc[-1]
     sens = compute.sensitivity(float(at["tokens_per_day"]), a, table, ranges)
     return ComputeReport(series, model, quantile, a, demand, sens, f"{at['scenario']} on {at['date']}", basis,
-                         notices)
+                         table, notices)
 
 
 def demand_chart(r: ComputeReport) -> Figure:

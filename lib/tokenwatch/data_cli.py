@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from .errors import TokenwatchError
 from .market.base import CALENDAR_REFERENCE
-from .market.cache import Cache, CacheCorruptError
+from .market.cache import Cache
 from .market.fetch import Fetcher, FetchResult, Policy
 from .universe import Symbol, load_basket, parse_symbols, universe
 
@@ -81,19 +81,11 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     cache = Cache()
-    rows, problems = [], []
-    for kind in ("daily", "factors"):
-        for path in sorted((cache.root / kind).glob("*/*.parquet")):
-            code, source = path.name[:-len(".parquet")].split(".", 1)
-            try:
-                _, e = cache.read(kind, Symbol(path.parent.name, code), source)
-            except CacheCorruptError as exc:
-                problems.append(str(exc))
-                continue
-            rows.append({"kind": kind, "symbol": str(e.symbol), "source": e.upstream, "rows": e.rows,
-                         "first": e.first.date() if e.first is not None else "", "last": e.last.date()
-                         if e.last is not None else "", "fetched (UTC)": f"{e.vintage:%Y-%m-%d %H:%M}",
-                         "age (days)": round(e.age.total_seconds() / 86_400, 1), "basis": e.price_basis})
+    entries, problems = cache.entries()
+    rows = [{"kind": e.kind, "symbol": str(e.symbol), "source": e.upstream, "rows": e.rows,
+             "first": e.first.date() if e.first is not None else "",
+             "last": e.last.date() if e.last is not None else "", "fetched (UTC)": f"{e.vintage:%Y-%m-%d %H:%M}",
+             "age (days)": round(e.age.total_seconds() / 86_400, 1), "basis": e.price_basis} for e in entries]
     if not rows and not problems:
         print(f"the cache at {cache.root} is empty; fill it with `tokenwatch data fetch --universe compute_chain`")
         return 0

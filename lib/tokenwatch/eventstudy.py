@@ -146,6 +146,12 @@ def run(returns: pd.DataFrame, market: pd.Series, events: pd.DataFrame, windows:
                       pd.DataFrame(skipped, columns=["event_date", "entity", "window", "reason"]))
 
 
+def by_event(results: pd.DataFrame) -> pd.DataFrame:
+    """Mean CAR across symbols for each event (rows) and window (columns), in percent."""
+    return results.pivot_table(index=["session_date", "category", "entity"], columns="window", values="car_pct",
+                               aggfunc="mean", sort=True)
+
+
 def category_means(results: pd.DataFrame) -> pd.DataFrame:
     """Mean CAR by category and window over events and symbols, with a cross-sectional t-test.
 

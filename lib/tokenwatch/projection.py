@@ -15,7 +15,7 @@ the middle of the period it describes; its value the middle of its per-day range
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
 
@@ -42,9 +42,9 @@ class FitError(TokenwatchError):
 
 def observations(ledger: pd.DataFrame, series: str) -> pd.DataFrame:
     """A series' token disclosures: date (period middle), tokens per day, its range and when it was public."""
-    rows = tokens_only(ledger)
-    known = sorted(tokens_only(ledger)["series"].unique())
-    rows = rows[rows["series"] == series]
+    counts = tokens_only(ledger)
+    rows = counts[counts["series"] == series]
+    known = sorted(counts["series"].unique())
     if rows.empty:
         raise ParameterError(f"series {series!r} has no token disclosures here; series: {known}")
     out = pd.DataFrame({"id": rows["id"].to_numpy(), "date": rows["midpoint"].dt.normalize().to_numpy(),
@@ -213,37 +213,51 @@ def month_grid(start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
 
 
 @dataclass
-class Projection:
-    table: pd.DataFrame  # PROJECTION_COLUMNS
+class Fitted:
+    """Every model fitted under every scenario on what was public at one date, and what could not be."""
+
     fits: dict[tuple[str, str], Fit]
     skipped: pd.DataFrame  # model, scenario, reason
+    observations: pd.DataFrame  # the disclosures the fits used
+
+
+@dataclass
+class Projection(Fitted):
+    table: pd.DataFrame = field(default_factory=pd.DataFrame)  # PROJECTION_COLUMNS
+
+
+def fit_all(ledger: pd.DataFrame, series: str, models: list[str], scenarios: pd.DataFrame,
+            fit_as_of: pd.Timestamp) -> Fitted:
+    """Fit every model under every scenario on the disclosures public at `fit_as_of` (nothing later)."""
+    public = as_of(ledger, fit_as_of)
+    obs = observations(public, series)
+    fits, skipped = {}, []
+    for model in models:
+        for name, scenario in scenarios.iterrows():
+            try:
+                fits[(model, name)] = fit(obs, model, scenario, public)
+            except FitError as exc:
+                skipped.append({"model": model, "scenario": name, "reason": str(exc)})
+    if not fits:
+        reasons = "; ".join(sorted({s["reason"] for s in skipped}))
+        raise ParameterError(f"no model could be fitted to {series} as of {fit_as_of.date()}: {reasons}")
+    return Fitted(fits, pd.DataFrame(skipped, columns=["model", "scenario", "reason"]), obs)
 
 
 def project(ledger: pd.DataFrame, series: str, models: list[str], scenarios: pd.DataFrame, fit_as_of: pd.Timestamp,
             horizon: pd.Timestamp, paths: int = 10_000) -> Projection:
     """Fit every model under every scenario on what was public at `fit_as_of`; quantiles up to `horizon`."""
-    public = as_of(ledger, fit_as_of)
-    obs = observations(public, series)
+    fitted = fit_all(ledger, series, models, scenarios, fit_as_of)
+    obs = fitted.observations
     if horizon <= obs["date"].iloc[-1]:
         raise ParameterError(f"horizon {horizon.date()} is not after the last disclosure used "
                              f"({obs['date'].iloc[-1].date()}); pick a later horizon")
     grid = month_grid(obs["date"].iloc[0], horizon)
-    rows, fits, skipped = [], {}, []
-    for model in models:
-        for name, scenario in scenarios.iterrows():
-            try:
-                f = fit(obs, model, scenario, public)
-            except FitError as exc:
-                skipped.append({"model": model, "scenario": name, "reason": str(exc)})
-                continue
-            fits[(model, name)] = f
-            q = f.quantiles(grid, paths)
-            rows.append(q.rename_axis("date").reset_index().assign(series=series, model=model, scenario=name))
-    if not rows:
-        reasons = "; ".join(sorted({s["reason"] for s in skipped}))
-        raise ParameterError(f"no model could be fitted to {series} as of {fit_as_of.date()}: {reasons}")
+    rows = [f.quantiles(grid, paths).rename_axis("date").reset_index().assign(series=series, model=model,
+                                                                              scenario=name)
+            for (model, name), f in fitted.fits.items()]
     table = pd.concat(rows, ignore_index=True)[PROJECTION_COLUMNS]
-    return Projection(table, fits, pd.DataFrame(skipped, columns=["model", "scenario", "reason"]))
+    return Projection(fitted.fits, fitted.skipped, obs, table)
 
 
 def check_cutoff(ledger: pd.DataFrame, series: str, cutoff: pd.Timestamp) -> None:
@@ -256,24 +270,23 @@ def check_cutoff(ledger: pd.DataFrame, series: str, cutoff: pd.Timestamp) -> Non
 
 
 def backtest(ledger: pd.DataFrame, series: str, models: list[str], scenarios: pd.DataFrame, cutoff: pd.Timestamp,
-             paths: int = 10_000) -> tuple[pd.DataFrame, Projection]:
-    """Fit on what was public at `cutoff`; score each disclosure made public after it."""
+             paths: int = 10_000) -> tuple[pd.DataFrame, Fitted]:
+    """Fit on what was public at `cutoff` (`fit_all`); score each disclosure made public after it."""
     check_cutoff(ledger, series, cutoff)
     later = observations(ledger, series)
     later = later[later["public_from"] > cutoff]
     if later.empty:
         raise ParameterError(f"no disclosure of {series} became public after {cutoff.date()}: nothing to score")
-    horizon = max(later["date"].max(), cutoff) + pd.Timedelta(days=1)
-    proj = project(ledger, series, models, scenarios, cutoff, horizon, paths)
+    fitted = fit_all(ledger, series, models, scenarios, cutoff)
     rows = []
-    for (model, name), f in proj.fits.items():
+    for (model, name), f in fitted.fits.items():
         q = f.quantiles(pd.DatetimeIndex(later["date"]), paths)
         for target, actual, (_, qq) in zip(later["date"], later["tokens_per_day"], q.iterrows(), strict=True):
             rows.append({"series": series, "model": model, "cutoff": cutoff.date(), "target_date": target.date(),
                          "actual": actual, "p50": qq["p50"], "log_error": float(np.log(actual / qq["p50"])),
                          "in_50": bool(qq["p25"] <= actual <= qq["p75"]),
                          "in_80": bool(qq["p10"] <= actual <= qq["p90"]), "scenario": name})
-    return pd.DataFrame(rows, columns=[*BACKTEST_COLUMNS, "scenario"]), proj
+    return pd.DataFrame(rows, columns=[*BACKTEST_COLUMNS, "scenario"]), fitted
 
 
 def scores(bt: pd.DataFrame) -> pd.DataFrame:

@@ -17,7 +17,8 @@ import pandas as pd
 
 from . import breaks, eventstudy
 from .artifacts import sources, write_summary, write_table
-from .calendar import last_on_or_before
+from .calendar import last_on_or_before, period_return
+from .domestic import equal_weight_index
 from .errors import ParameterError
 from .events import load_events, with_sessions
 from .market import Prices, PriceSource, load_prices
@@ -82,7 +83,7 @@ def phase_returns(panel: pd.DataFrame, benchmark: str, bounds: Boundaries) -> pd
             if px.isna().any() or bench.isna().any():
                 gap = px.index[px.isna() | bench.isna()][0]
                 raise ParameterError(f"{sym} or {benchmark} has no close on {gap.date()} inside {name}")
-            ret, bret = 100 * (px.iloc[-1] / px.iloc[0] - 1), 100 * (bench.iloc[-1] / bench.iloc[0] - 1)
+            ret, bret = period_return(px, a, b), period_return(bench, a, b)
             rows.append({"symbol": sym, "phase": name, "start": a.date(), "end": b.date(), "return_pct": ret,
                          "benchmark_pct": bret, "excess_pct": ret - bret, "max_drawdown_pct": max_drawdown(px)})
     return pd.DataFrame(rows, columns=PHASE_COLUMNS)
@@ -94,10 +95,10 @@ def leaders(table: pd.DataFrame, top: int = 3) -> dict[str, list[str]]:
     return {phase: g.nlargest(top, "excess_pct")["symbol"].tolist() for phase, g in part.groupby("phase", sort=False)}
 
 
-def basket_excess(returns: pd.DataFrame, benchmark: str, name: str) -> pd.Series:
-    """Daily equal-weighted basket return minus the benchmark's, in percent."""
-    members = returns.drop(columns=[benchmark])
-    return (100 * (members.mean(axis=1) - returns[benchmark])).rename(name)
+def basket_excess(closes: pd.DataFrame, benchmark: str, name: str) -> pd.Series:
+    """Daily return of the equal-weighted basket (`domestic.equal_weight_index`) minus the benchmark's, in percent."""
+    basket = equal_weight_index(closes.drop(columns=[benchmark])).returns
+    return (100 * (basket - closes[benchmark].pct_change().iloc[1:])).rename(name)
 
 
 @dataclass
@@ -122,6 +123,17 @@ class RallyReport:
     @property
     def leaders(self) -> dict[str, list[str]]:
         return leaders(self.phases)
+
+    @property
+    def source_line(self) -> str:
+        return self.prices[0].source_line() + "; events: data/events.csv (each row with its source URL)"
+
+    def leaders_table(self) -> pd.DataFrame:
+        """The top three by excess return in each phase, US and A-share (by name)."""
+        cn = leaders(self.mirror_phases)
+        return pd.DataFrame({"phase": list(PHASES),
+                             "us": [", ".join(self.leaders[p]) for p in PHASES],
+                             "a_share": [", ".join(self.mirror_names.get(c, c) for c in cn[p]) for p in PHASES]})
 
     @property
     def agrees(self) -> bool:
@@ -178,6 +190,7 @@ class RallyReport:
         write_table(self.study.results, out, "event_study", eventstudy.EVENT_COLUMNS)
         write_table(self.study.by_category, out, "event_study_by_category")
         write_table(self.break_table(), out, "breaks", breaks.BREAK_COLUMNS)
+        write_table(self.leaders_table(), out, "leaders")
         write_summary(out, self.summary())
         return sorted(p.name for p in out.iterdir())
 
@@ -238,7 +251,7 @@ def a_share_mirror(bounds: Boundaries, us_days: pd.DatetimeIndex, basket_name: s
     panel = panel[complete]
     return Mirror(mbounds, panel, phase_returns(panel, bench, mbounds),
                   {s.code: n for s, n in names(parse_symbols(basket["symbol"])).items()},
-                  basket_excess(panel.pct_change().iloc[1:], bench, "A-share suppliers excess over CSI 300"),
+                  basket_excess(panel, bench, "A-share suppliers excess over CSI 300"),
                   report_break_date(mbounds, cn_days), prices)
 
 
@@ -287,12 +300,11 @@ def replay(symbols: list[str], benchmark: str, start: pd.Timestamp, end: pd.Time
     window_panel = panel.loc[bounds.closes[0]:bounds.closes[-1]]
 
     mirror = a_share_mirror(bounds, us_days, mirror_basket, source, notices)
-    window_returns = window_panel.pct_change().iloc[1:]
     report_day = report_break_date(bounds, us_days)
     results, multiple, text = break_tests([
-        (basket_excess(window_returns, bench.code, f"US basket excess over {bench.code}"), report_day),
+        (basket_excess(window_panel, bench.code, f"US basket excess over {bench.code}"), report_day),
         (mirror.excess, mirror.report_day),
-        ((100 * window_returns[bench.code]).rename(f"{bench.code} daily return"), report_day)])
+        ((100 * window_panel[bench.code].pct_change().iloc[1:]).rename(f"{bench.code} daily return"), report_day)])
     return RallyReport(bounds, [s.code for s in syms], bench.code, window_panel,
                        phase_returns(window_panel, bench.code, bounds), events, study, results, text, multiple,
                        mirror.bounds, mirror.panel, mirror.phases, mirror.names, notices, [prices, mirror.prices])
@@ -305,7 +317,5 @@ def report_break_date(bounds: Boundaries, days: pd.DatetimeIndex) -> pd.Timestam
 
 def excess_path(panel: pd.DataFrame, benchmark: str) -> pd.Series:
     """Cumulative excess of the equal-weighted basket over the benchmark, in percent."""
-    rets = panel.pct_change().iloc[1:]
-    growth = (1 + rets.drop(columns=[benchmark]).mean(axis=1)).cumprod() / (1 + rets[benchmark]).cumprod()
-    return pd.concat([pd.Series([0.0], index=panel.index[:1]), 100 * (growth - 1)])
-
+    level = equal_weight_index(panel.drop(columns=[benchmark])).level
+    return 100 * (level / 100 / (panel[benchmark] / panel[benchmark].iloc[0]) - 1)

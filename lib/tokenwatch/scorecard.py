@@ -38,6 +38,11 @@ class ScoreCard:
     def source_line(self) -> str:
         return " ".join(p.source_line() for p in self.prices) + "; bands: data/rating_bands.csv (report's standard)"
 
+    def band_table(self) -> pd.DataFrame:
+        """The bands of this call's kind (industry or company)."""
+        return self.bands[self.bands["kind"] == self.kind][
+            ["rating", "rating_en", "lower_pct", "upper_pct", "lower_inclusive", "upper_inclusive"]]
+
     def table(self) -> pd.DataFrame:
         main = pd.DataFrame([self.main.row])
         return pd.concat([main, self.companies], ignore_index=True)

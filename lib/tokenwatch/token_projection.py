@@ -32,7 +32,13 @@ class ProjectionReport:
     reference_level: float
     reference_id: str
     reach: pd.DataFrame
+    scenarios: pd.DataFrame  # the scenario rows used
     notices: list[str] = field(default_factory=list)
+
+    def observations_table(self) -> pd.DataFrame:
+        """The series' disclosures, flagged by whether they were public at the cutoff."""
+        public = self.observations["public_from"] <= self.cutoff if self.cutoff is not None else None
+        return self.observations.assign(public_at_cutoff=public)
 
     @property
     def chosen(self) -> dict[str, str] | None:
@@ -67,7 +73,7 @@ class ProjectionReport:
             "reach": reach.to_dict("records"), "skipped": self.projection.skipped.to_dict("records"),
             "notices": self.notices, "headline": head,
             "sources": [file_source(ledger_path(), len(self.observations), f"disclosures of {self.series}"),
-                        file_source(data_dir() / "token_scenarios.csv", len(P.load_scenarios()),
+                        file_source(data_dir() / "token_scenarios.csv", len(self.scenarios),
                                     "scenarios (assumptions)")],
         }
 
@@ -117,7 +123,7 @@ def build(series: str, cutoff: pd.Timestamp | None, horizon: pd.Timestamp, model
     ref = P.observations(as_of(ledger, ref_at), series).iloc[-1]
     reach = P.reach_dates(proj.table, ROOM_MULTIPLE * ref["tokens_per_day"])
     return ProjectionReport(series, cutoff, horizon, obs, backtest, score, proj, float(ref["tokens_per_day"]),
-                            str(ref["id"]), reach, notices)
+                            str(ref["id"]), reach, scenarios, notices)
 
 
 def read_run(folder: str | Path) -> tuple[pd.DataFrame, dict]:

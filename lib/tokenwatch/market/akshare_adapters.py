@@ -10,7 +10,7 @@ version, so a renamed column upstream is reported as what it is.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -45,8 +45,6 @@ class Adapter:
     kwargs: Callable[[Symbol, str, str], dict]  # symbol, start YYYYMMDD, end YYYYMMDD -> keyword arguments
     volume_in_lots: bool = False
     price_basis: str = "raw (unadjusted)"
-    fetches_range: bool = True  # False: the function returns full history whatever the dates
-    extra: dict = field(default_factory=dict)
 
     def describe(self) -> str:
         return f"akshare {self.function} ({self.upstream})"
@@ -119,27 +117,24 @@ ADAPTERS: dict[str, Adapter] = {a.name: a for a in [
             lambda s, a, b: {"symbol": s.code, "period": "daily", "start_date": a, "end_date": b},
             volume_in_lots=True, price_basis="index points"),
     Adapter("sina_index_daily", "stock_zh_index_daily", "Sina",
-            lambda s, a, b: {"symbol": _index_prefix(s.code) + s.code}, price_basis="index points",
-            fetches_range=False),
+            lambda s, a, b: {"symbol": _index_prefix(s.code) + s.code}, price_basis="index points"),
     Adapter("sw_index_hist", "index_hist_sw", "Shenwan Hongyuan",
-            lambda s, a, b: {"symbol": s.code, "period": "day"}, price_basis="index points", fetches_range=False),
+            lambda s, a, b: {"symbol": s.code, "period": "day"}, price_basis="index points"),
     Adapter("sina_etf_hist", "fund_etf_hist_sina", "Sina",
-            lambda s, a, b: {"symbol": _stock_prefix(s.code) + s.code}, price_basis="ETF price (unadjusted)",
-            fetches_range=False),
+            lambda s, a, b: {"symbol": _stock_prefix(s.code) + s.code}, price_basis="ETF price (unadjusted)"),
     Adapter("sina_hk_index", "stock_hk_index_daily_sina", "Sina",
-            lambda s, a, b: {"symbol": s.code}, price_basis="index points", fetches_range=False),
+            lambda s, a, b: {"symbol": s.code}, price_basis="index points"),
     Adapter("sina_us_daily", "stock_us_daily", "Sina",
             lambda s, a, b: {"symbol": s.code, "adjust": ""},
-            price_basis="raw OHLC (not split-adjusted); adj_close = Sina forward-adjusted (split + dividend)",
-            fetches_range=False),
+            price_basis="raw OHLC (not split-adjusted); adj_close = Sina forward-adjusted (split + dividend)"),
     # Eastmoney wants its own code ("105.NVDA"); the fetcher looks it up with US_CODE_LOOKUP first
     # back-adjusted ("hfq"): past values never change, so appending new days stays consistent
     Adapter("em_us_hist", "stock_us_hist", "Eastmoney",
             lambda s, a, b: {"symbol": s.code, "period": "daily", "start_date": a, "end_date": b, "adjust": "hfq"},
             price_basis="back-adjusted by Eastmoney (split + dividend): levels are not market prices, "
-                        "returns are total returns", fetches_range=True),
+                        "returns are total returns"),
     Adapter("sina_us_index", "index_us_stock_sina", "Sina",
-            lambda s, a, b: {"symbol": US_INDEX_SINA[s.code]}, price_basis="index points", fetches_range=False),
+            lambda s, a, b: {"symbol": US_INDEX_SINA[s.code]}, price_basis="index points"),
 ]}
 
 # Eastmoney's US code table: 代码 is "<market number>.<ticker>", as stock_us_hist's docstring says to use.

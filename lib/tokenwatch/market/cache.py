@@ -135,14 +135,17 @@ class Cache:
         folder = self.root / kind / market
         return sorted({p.name.split(".")[0] for p in folder.glob("*.parquet")})
 
-    def entries(self) -> list[Entry]:
-        """Every entry, read back and checked (corrupt ones are reported by raising)."""
-        out = []
+    def entries(self) -> tuple[list[Entry], list[str]]:
+        """Every entry, read back and checked; corrupt files are moved aside and described instead."""
+        found, problems = [], []
         for kind in KINDS:
             for path in sorted((self.root / kind).glob("*/*.parquet")):
                 code, source = path.name[:-len(".parquet")].split(".", 1)
-                out.append(self.read(kind, Symbol(path.parent.name, code), source)[1])
-        return out
+                try:
+                    found.append(self.read(kind, Symbol(path.parent.name, code), source)[1])
+                except CacheCorruptError as exc:
+                    problems.append(str(exc))
+        return found, problems
 
     def has_data(self) -> bool:
         return any((self.root / "daily").glob("*/*.parquet")) if (self.root / "daily").is_dir() else False

@@ -45,10 +45,6 @@ class FetchTimeout(TokenwatchError):
     """A call took longer than its timeout."""
 
 
-class FetchError(TokenwatchError):
-    """Every source failed for a symbol and nothing is cached."""
-
-
 @dataclass(frozen=True)
 class Policy:
     timeout: float = 20.0  # seconds per call

@@ -14,6 +14,7 @@ from .ledger import (
     PER_DAY_COLUMNS,
     as_of,
     growth_table,
+    in_unit,
     ledger_path,
     load_ledger,
     per_day_table,
@@ -39,6 +40,13 @@ class LedgerReport:
     def source_line(self) -> str:
         return (f"Source: tokenwatch token ledger ({len(self.ledger)} public disclosures as of {self.as_of.date()}, "
                 "each with its URL in ledger_per_day.csv); per-day figures use the real length of the period described.")
+
+    def table(self) -> pd.DataFrame:
+        """The ledger for display: per-day ranges in the chosen unit, with sources."""
+        t = self.per_day
+        return t.assign(low=in_unit(t["tokens_per_day_low"], self.unit), high=in_unit(t["tokens_per_day_high"], self.unit))[
+            ["series", "entity", "as_of_start", "as_of_end", "disclosed_on", "value", "unit", "low", "high",
+             "confidence", "source_url"]]
 
     def summary(self) -> dict:
         verdicts = self.claims.set_index("claim_id")["verdict"].to_dict()
