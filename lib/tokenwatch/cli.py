@@ -17,6 +17,16 @@ from .notebooks import NOTEBOOKS_DIR, discover, inspect, parse_cli_value, resolv
 from .paths import PROJECT_ROOT
 
 
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give the seconds a cell may take, above 0")
+    return value
+
+
 def _run_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run notebooks through papermill and export HTML with an index",
                        description="Run notebooks (by run name, e.g. weekly_tracker) and write "
@@ -30,7 +40,7 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:
                    help="one run per value; several --sweep make the cross product")
     p.add_argument("--jobs", type=int, default=None, help="runs at a time (default: the machine's cores)")
     p.add_argument("--out", type=Path, default=PROJECT_ROOT / "reports" / "latest", help="output folder")
-    p.add_argument("--cell-timeout", type=float, default=600, help="seconds a cell may take")
+    p.add_argument("--cell-timeout", type=_positive_seconds, default=600, help="seconds a cell may take (above 0)")
     p.add_argument("--fresh-kernels", action="store_true", help="a new kernel for every run (slower)")
     p.add_argument("--notebooks-dir", type=Path, default=NOTEBOOKS_DIR, help=argparse.SUPPRESS)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -38,13 +48,31 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:
                    help="let notebooks fetch prices the cache lacks through akshare (sets TOKENWATCH_LIVE=1)")
 
 
+def _read_params_file(path: Path) -> dict[str, Any]:
+    """A `-f` YAML file of NAME: VALUE lines; a missing or malformed file is named with its line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise TokenwatchError(f"-f {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TokenwatchError(f"-f {path}: cannot read it ({exc})") from None
+    try:
+        loaded = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise TokenwatchError(f"-f {path}{where}: not valid YAML ({problem}); write one NAME: VALUE a line, "
+                              "and quote codes ('002463')") from None
+    if not isinstance(loaded, dict):
+        raise TokenwatchError(f"-f {path} should hold NAME: VALUE lines")
+    return loaded
+
+
 def _collect_params(args: argparse.Namespace, defaults: dict[str, Any]) -> tuple[dict, dict]:
     params: dict[str, Any] = {}
     if args.params_file:
-        loaded = yaml.safe_load(args.params_file.read_text(encoding="utf-8")) or {}
-        if not isinstance(loaded, dict):
-            raise TokenwatchError(f"{args.params_file} should hold NAME: VALUE lines")
-        params.update(loaded)
+        params.update(_read_params_file(args.params_file))
     for name, value in args.param:
         params[name] = parse_cli_value(value, defaults.get(name))
     sweeps: dict[str, list[Any]] = {}
@@ -52,6 +80,8 @@ def _collect_params(args: argparse.Namespace, defaults: dict[str, Any]) -> tuple
         name, sep, values = item.partition("=")
         if not sep or not values:
             raise TokenwatchError(f"--sweep {item!r}: write NAME=V1,V2,...")
+        if name in sweeps:
+            raise TokenwatchError(f"--sweep {name} is given twice; give its values once: {name}=V1,V2,...")
         sweeps[name] = [parse_cli_value(v, defaults.get(name, "")) for v in values.split(",")]
     return params, sweeps
 
@@ -63,6 +93,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         known = ", ".join(discover(args.notebooks_dir)) or "(none)"
         raise TokenwatchError(f"name notebooks to run or give --all (not both); known: {known}")
     paths = list(discover(args.notebooks_dir).values()) if args.all else resolve(args.notebooks, args.notebooks_dir)
+    paths = [p.resolve() for p in paths]
     if not paths:
         raise TokenwatchError(f"no notebooks found in {args.notebooks_dir}")
     defaults: dict[str, Any] = {}
@@ -73,10 +104,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.live:
         os.environ[LIVE_ENV] = "1"  # inherited by the kernels the runner starts
     specs = plan(paths, params, sweeps)
-    results = run_all(specs, args.out, jobs=args.jobs, cell_timeout=args.cell_timeout,
-                      warm=not args.fresh_kernels, progress=not args.no_progress)
+    out = args.out.expanduser().resolve()  # kernels run in notebooks/: a relative path would land there
+    try:
+        results = run_all(specs, out, jobs=args.jobs, cell_timeout=args.cell_timeout,
+                          warm=not args.fresh_kernels, progress=not args.no_progress)
+    except KeyboardInterrupt:
+        print(f"tokenwatch: interrupted; finished runs are in place, unfinished ones were discarded "
+              f"(index: {out / 'index.html'})", file=sys.stderr)
+        return 130
     print(results_table(results))
-    print(f"index: {(args.out / 'index.html').resolve()}")
+    print(f"index: {out / 'index.html'}")
     return 1 if any(r.status != "ok" for r in results) else 0
 
 

@@ -96,6 +96,10 @@ def index_html(runs: pd.DataFrame, out_dir) -> str:
                            if (folder / f).exists())
         colour = "#1e8449" if r.status == "ok" else "#c0392b"
         error = f'<br><small>{html.escape(str(r.error))}</small>' if isinstance(r.error, str) and r.error else ""
+        kept = str(getattr(r, "last_good_folder", "") or "")
+        if kept:
+            error += (f'<br><small>shown: this failed attempt ({html.escape(r.output_folder)}/); the last good run '
+                      f'is kept: <a href="{html.escape(kept)}/report.html">{html.escape(kept)}/</a></small>')
         rows.append(
             f"<tr><td>{html.escape(r.notebook)}</td><td><code>{html.escape(str(r.parameters))}</code></td>"
             f'<td style="color:{colour}"><b>{html.escape(r.status)}</b>{error}</td><td>{r.seconds:.1f}</td>'

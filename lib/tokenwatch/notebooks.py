@@ -68,13 +68,31 @@ def inspect(path: Path) -> NotebookInfo:
 
 
 def parse_cli_value(text: str, default: Any) -> Any:
-    """A `-p`/`--sweep` value: kept as text where the default is text (so '002463' stays), else YAML."""
+    """A `-p`/`--sweep` value: kept as text where the default is text (so '002463' stays), else YAML.
+
+    Where the default is a list of text, `A,B` (or a single `002463`) stays text too: YAML would read
+    002463 as the octal number 1331.
+    """
     if isinstance(default, str):
         return text
-    value = yaml.safe_load(text)
+    if isinstance(default, list) and default and all(isinstance(d, str) for d in default) \
+            and not text.lstrip().startswith("["):
+        return [v.strip() for v in text.split(",") if v.strip()]
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text  # not YAML: the type check names what was expected
     if isinstance(default, list) and isinstance(value, str):
         return [v.strip() for v in value.split(",") if v.strip()] if "," in value else [value]
     return value
+
+
+def _kind(value: Any) -> str:
+    """A type name a user reads: 'a list of int' rather than 'list'."""
+    if isinstance(value, list | tuple):
+        kinds = sorted({type(v).__name__ for v in value})
+        return f"a list of {' and '.join(kinds)}" if kinds else "an empty list"
+    return type(value).__name__
 
 
 def _type_ok(value: Any, default: Any) -> bool:
@@ -102,7 +120,7 @@ def check_parameters(info: NotebookInfo, params: dict[str, Any]) -> dict[str, An
         if not _type_ok(value, default):
             hint = " (quote codes so they stay strings, e.g. '002463')" if isinstance(default, list | str) else ""
             raise ParameterError(
-                f"{info.name}: parameter {name}={value!r} is {type(value).__name__}, expected "
-                f"{type(default).__name__} like the default {default!r}{hint}. Its parameters: {listing}"
+                f"{info.name}: parameter {name}={value!r} is {_kind(value)}, expected "
+                f"{_kind(default)} like the default {default!r}{hint}. Its parameters: {listing}"
             )
     return params

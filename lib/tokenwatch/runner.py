@@ -1,18 +1,25 @@
 """Batch runs of the notebooks: parameters, sweeps, parallel workers with warm kernels, exports.
 
 Each worker process keeps one Jupyter kernel with the heavy imports done and gives every run a
-clean namespace (`%reset -f`); a run that fails or times out gets a fresh kernel after it. Runs
-write into a staging folder and their files are renamed into place, so a reader never sees half
-a run and a rerun replaces only the files of the runs it repeats.
+clean namespace (`%reset -f`); a run that fails or times out gets a fresh kernel after it.
+
+Nothing good is lost: every invocation stages its runs under its own `.staging/<id>/`, and a run's
+folder is swapped into place whole, in one rename, only when the run succeeded completely (its
+notebook, its summary.json and both exports are there). A failed run goes beside the good one, to
+`<run>.failed/`, and the good one stays. Each run folder carries `run.json`, so the index
+(`runs.csv`, `index.html`) is rebuilt from what is on disk, under a lock, by every invocation.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import itertools
 import json
 import multiprocessing as mp
 import os
+import queue
 import re
 import shutil
 import time
@@ -25,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from filelock import FileLock
+from filelock import Timeout as LockTimeout
 
 from .artifacts import atomic_write_text
 from .errors import ParameterError, TokenwatchError
@@ -35,7 +44,13 @@ WARM_UP = ("import numpy, pandas, scipy, statsmodels.api, matplotlib.pyplot\n"
            "import tokenwatch.market, tokenwatch.plots, tokenwatch.artifacts\n"
            "tokenwatch.plots.use_style()")
 RESET = "%reset -f\nimport matplotlib.pyplot as _plt, os as _os\n_plt.close('all')\n_os.chdir({cwd!r})\ndel _plt, _os"
-RUNS_COLUMNS = ["notebook", "run_id", "parameters", "status", "seconds", "output_folder", "error"]
+RUNS_COLUMNS = ["notebook", "run_id", "parameters", "status", "seconds", "output_folder", "error", "ran_at",
+                "last_good_folder"]
+RUN_RECORD = "run.json"
+FAILED_SUFFIX = ".failed"
+STAGING = ".staging"
+REQUIRED = ("summary.json", "report.html", "notebook.html")  # besides the executed notebook
+DOWN_ENV = "TOKENWATCH_DOWN_FILE"  # upstreams found unreachable, shared by every kernel of one invocation
 
 
 @dataclass
@@ -56,6 +71,8 @@ class RunResult:
     status: str
     seconds: float
     error: str = ""
+    folder: str = ""  # where this attempt's files are, relative to the output root
+    last_good_folder: str = ""  # a failed rerun leaves the good run here
 
 
 def slug(params: dict[str, Any]) -> str:
@@ -71,6 +88,9 @@ def slug(params: dict[str, Any]) -> str:
 def plan(paths: list[Path], params: dict[str, Any], sweeps: dict[str, list[Any]]) -> list[RunSpec]:
     """Check parameters against each notebook before any kernel starts; expand sweeps."""
     specs = []
+    both = sorted(set(params) & set(sweeps))
+    if both:
+        raise ParameterError(f"{', '.join(both)} is given both with -p (or -f) and with --sweep; keep one")
     grid = [dict(zip(sweeps, combo, strict=True)) for combo in itertools.product(*sweeps.values())] or [{}]
     for path in paths:
         info = inspect(path)
@@ -81,11 +101,101 @@ def plan(paths: list[Path], params: dict[str, Any], sweeps: dict[str, list[Any]]
         for point in grid:
             merged = check_parameters(info, {**params, **point})
             folder = info.name if not point else f"{info.name}/{slug(point)}"
-            specs.append(RunSpec(info.name, Path(path), merged, folder))
+            specs.append(RunSpec(info.name, Path(path).resolve(), merged, folder))
     folders = [s.folder for s in specs]
     if len(set(folders)) != len(folders):
         raise ParameterError("two runs would share an output folder; check the sweep values for repeats")
     return specs
+
+
+# --- putting a run in place --------------------------------------------------------------
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one atomic step (Linux renameat2); False where the system cannot."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def swap_into_place(new: Path, final: Path) -> None:
+    """Make the folder `new` the folder `final` whole; the folder it replaces is then removed.
+
+    A reader sees the old run or the new one, never a mix: one atomic exchange where the system
+    has it, else two renames with no moment in which a half-written folder is visible. Folders
+    inside the old one (a notebook's sweep runs sit inside its plain run's folder) move across.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.rename(new, final)  # nothing there yet
+        return
+    except OSError as exc:
+        if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+            raise
+    carried = [d.name for d in final.iterdir() if d.is_dir() and not (new / d.name).exists()]
+    for name in carried:
+        os.rename(final / name, new / name)
+    try:
+        exchanged = _exchange(new, final)
+    except OSError:
+        for name in carried:
+            os.rename(new / name, final / name)
+        raise
+    if exchanged:
+        shutil.rmtree(new, ignore_errors=True)  # `new` now holds the old run
+        return
+    old = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
+    os.rename(final, old)
+    os.rename(new, final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _complete(folder: Path, notebook: str) -> str:
+    """'' when a staged run has everything a finished run needs, else what is missing."""
+    missing = [f for f in (f"{notebook}.ipynb", *REQUIRED) if not (folder / f).is_file()]
+    if not missing:
+        return ""
+    if "summary.json" in missing:
+        return ("the notebook finished but wrote no summary.json to its output folder (does it pass "
+                "output_dir to artifacts.output_dir and write its summary?)")
+    return f"the run left no {', '.join(missing)}"
+
+
+def _record(result: RunResult, ran_at: str) -> dict[str, Any]:
+    s = result.spec
+    return {"notebook": s.notebook, "run_id": s.run_id,
+            "parameters": json.dumps(s.params, ensure_ascii=False, sort_keys=True, default=str),
+            "status": result.status, "seconds": round(result.seconds, 2), "output_folder": result.folder,
+            "error": result.error, "ran_at": ran_at, "last_good_folder": result.last_good_folder}
+
+
+def finish_run(result: RunResult, staging: Path, out_root: Path, ran_at: str) -> RunResult:
+    """Swap a staged run into place: `<folder>/` when it succeeded, else `<folder>.failed/`."""
+    if result.status == "ok" and (missing := _complete(staging, result.spec.notebook)):
+        result.status, result.error = "failed", missing
+    good = out_root / result.spec.folder
+    if result.status == "ok":
+        result.folder = result.spec.folder
+    else:
+        result.folder = result.spec.folder + FAILED_SUFFIX
+        result.last_good_folder = result.spec.folder if (good / RUN_RECORD).is_file() else ""
+    atomic_write_text(staging / RUN_RECORD, json.dumps(_record(result, ran_at), ensure_ascii=False, indent=1))
+    # one swap at a time per notebook: a plain run's folder holds that notebook's sweep runs
+    with FileLock(str(out_root / f".{result.spec.notebook}.lock")):
+        swap_into_place(staging, out_root / result.folder)
+        if result.status == "ok":  # an earlier failure of this run is no longer news
+            shutil.rmtree(out_root / (result.spec.folder + FAILED_SUFFIX), ignore_errors=True)
+    return result
 
 
 # --- worker side -------------------------------------------------------------------------
@@ -130,20 +240,9 @@ class WarmKernel:
         self.km = None
 
 
-def _move_into_place(staging: Path, final: Path) -> None:
-    """Rename each staged file over the final one; drop top-level files of the old run it replaced."""
-    final.mkdir(parents=True, exist_ok=True)
-    new = {p.name for p in staging.iterdir() if p.is_file()}
-    for name in sorted(new):
-        os.replace(staging / name, final / name)
-    for old in final.iterdir():
-        if old.is_file() and old.name not in new and not old.name.startswith("."):
-            old.unlink()
-    shutil.rmtree(staging, ignore_errors=True)
-
-
-def execute_one(spec: RunSpec, out_root: Path, kernel: WarmKernel | None, cell_timeout: float) -> RunResult:
-    """Execute one run through papermill, export HTML in-process, move its files into place."""
+def execute_one(spec: RunSpec, out_root: Path, staging_root: Path, kernel: WarmKernel | None,
+                cell_timeout: float) -> RunResult:
+    """Execute one run through papermill in its own staging folder, export HTML, swap it into place."""
     import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -153,7 +252,7 @@ def execute_one(spec: RunSpec, out_root: Path, kernel: WarmKernel | None, cell_t
 
     started = time.perf_counter()
     ran_at = datetime.now(UTC).isoformat(timespec="seconds")
-    staging = out_root / ".staging" / f"{spec.run_id}-{uuid.uuid4().hex[:8]}"
+    staging = staging_root / f"{spec.run_id}-{uuid.uuid4().hex[:8]}"
     staging.mkdir(parents=True)
     executed = staging / f"{spec.notebook}.ipynb"
     params = {**spec.params, "output_dir": str(staging)}
@@ -185,25 +284,28 @@ def execute_one(spec: RunSpec, out_root: Path, kernel: WarmKernel | None, cell_t
             atomic_write_text(staging / "notebook.html", notebook_html(nb, with_code=True, footer=footer))
     except Exception as exc:  # noqa: BLE001
         status, error = "failed", error or f"export: {type(exc).__name__}: {exc}"
-    _move_into_place(staging, out_root / spec.folder)
-    return RunResult(spec, status, time.perf_counter() - started, error)
+    result = RunResult(spec, status, time.perf_counter() - started, error)
+    return finish_run(result, staging, out_root, ran_at)
 
 
-def _safe_execute(spec: RunSpec, out_root: Path, kernel: WarmKernel | None, cell_timeout: float) -> RunResult:
+def _safe_execute(spec: RunSpec, out_root: Path, staging_root: Path, kernel: WarmKernel | None,
+                  cell_timeout: float) -> RunResult:
     try:
-        return execute_one(spec, out_root, kernel, cell_timeout)
+        return execute_one(spec, out_root, staging_root, kernel, cell_timeout)
     except Exception:  # noqa: BLE001 - whatever happens, the batch goes on and says where
         return RunResult(spec, "failed", 0.0, traceback.format_exc(limit=3))
 
 
-def _worker(tasks: mp.Queue, results: mp.Queue, out_root: str, cell_timeout: float, warm: bool) -> None:
+def _worker(tasks: Any, results: Any, out_root: str, staging_root: str, cell_timeout: float, warm: bool) -> None:
     kernel = WarmKernel(KERNEL_NAME, str(Path.cwd())) if warm else None
     try:
         while (task := tasks.get()) is not None:
             i, spec = task
             if kernel is not None:
                 kernel.cwd = str(spec.path.parent)
-            results.put((i, _safe_execute(spec, Path(out_root), kernel, cell_timeout)))
+            results.put((i, _safe_execute(spec, Path(out_root), Path(staging_root), kernel, cell_timeout)))
+    except KeyboardInterrupt:
+        pass  # the driver cleans up
     finally:
         if kernel is not None:
             kernel.discard()
@@ -228,37 +330,72 @@ def default_jobs() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
+def check_output_root(out_root: Path) -> Path:
+    """The output folder as an absolute path, made and proven writable before any kernel starts."""
+    out_root = Path(out_root).expanduser().resolve()
+    if out_root.exists() and not out_root.is_dir():
+        raise TokenwatchError(f"--out {out_root} is a file, not a folder; give a folder (it is made if missing)")
+    try:
+        out_root.mkdir(parents=True, exist_ok=True)
+        probe = out_root / f".write-test-{uuid.uuid4().hex[:8]}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise TokenwatchError(f"cannot write to the output folder {out_root} ({exc.strerror or exc}); "
+                              "choose another with --out, or make it writable") from None
+    return out_root
+
+
 def run_all(specs: list[RunSpec], out_root: Path, *, jobs: int | None = None, cell_timeout: float = 600,
             warm: bool = True, progress: bool = True) -> list[RunResult]:
-    """Run every spec, `jobs` at a time; failures are recorded, never raised."""
+    """Run every spec, `jobs` at a time; failures are recorded, never raised.
+
+    Ctrl-C stops the workers, removes this invocation's staging and rebuilds the index from the
+    runs that finished; KeyboardInterrupt is then raised again.
+    """
+    if cell_timeout <= 0:
+        raise ParameterError(f"--cell-timeout {cell_timeout:g}: give the seconds a cell may take, above 0")
+    check_kernel()
+    out_root = check_output_root(out_root)
+    staging_root = out_root / STAGING / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    staging_root.mkdir(parents=True)
+    os.environ.setdefault(DOWN_ENV, str(staging_root / "unreachable.jsonl"))
+    try:
+        results = _run_specs(specs, out_root, staging_root, jobs, cell_timeout, warm, progress)
+    finally:
+        shutil.rmtree(staging_root, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            (out_root / STAGING).rmdir()  # only when no other invocation is staging there
+        write_index(out_root)
+    return results
+
+
+def _run_specs(specs: list[RunSpec], out_root: Path, staging_root: Path, jobs: int | None,
+               cell_timeout: float, warm: bool, progress: bool) -> list[RunResult]:
     from tqdm.auto import tqdm
 
-
-    check_kernel()
-    out_root = Path(out_root)
-    out_root.mkdir(parents=True, exist_ok=True)
     jobs = max(1, min(jobs or default_jobs(), len(specs)))
     if len(specs) == 1:  # nothing to overlap: no worker process, no warm-up
-        results = [_safe_execute(specs[0], out_root, None, cell_timeout)]
-        write_index(out_root, results)
-        return results
+        return [_safe_execute(specs[0], out_root, staging_root, None, cell_timeout)]
     ctx = mp.get_context("spawn")
     tasks, results = ctx.Queue(), ctx.Queue()
     for item in enumerate(specs):
         tasks.put(item)
     for _ in range(jobs):
         tasks.put(None)
-    workers = [ctx.Process(target=_worker, args=(tasks, results, str(out_root), cell_timeout, warm), daemon=False)
+    workers = [ctx.Process(target=_worker, args=(tasks, results, str(out_root), str(staging_root), cell_timeout,
+                                                 warm), daemon=False)
                for _ in range(jobs)]
     for w in workers:
         w.start()
     done: dict[int, RunResult] = {}
     bar = tqdm(total=len(specs), desc="runs", unit="run", disable=not progress)
+    interrupted = False
     try:
         while len(done) < len(specs):
             try:
                 i, result = results.get(timeout=5)
-            except Exception:  # noqa: BLE001 - queue.Empty: check that workers are alive
+            except queue.Empty:
                 if not any(w.is_alive() for w in workers):
                     for i, spec in enumerate(specs):
                         done.setdefault(i, RunResult(spec, "failed", 0.0, "worker process died"))
@@ -266,42 +403,59 @@ def run_all(specs: list[RunSpec], out_root: Path, *, jobs: int | None = None, ce
             done[i] = result
             bar.set_postfix_str(f"{result.spec.folder}: {result.status}")
             bar.update()
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
     finally:
         bar.close()
         for w in workers:
+            if interrupted:
+                w.terminate()
             w.join(timeout=30)
             if w.is_alive():
                 w.terminate()
-    shutil.rmtree(out_root / ".staging", ignore_errors=True)
-    ordered = [done[i] for i in range(len(specs))]
-    write_index(out_root, ordered)
-    return ordered
+    return [done[i] for i in range(len(specs))]
 
 
-def write_index(out_root: Path, results: list[RunResult]) -> pd.DataFrame:
-    """Merge these runs into runs.csv (replacing reruns) and rewrite index.html."""
-    from .export import index_html
-
-    new = pd.DataFrame([{
-        "notebook": r.spec.notebook, "run_id": r.spec.run_id,
-        "parameters": json.dumps(r.spec.params, ensure_ascii=False, sort_keys=True, default=str),
-        "status": r.status, "seconds": round(r.seconds, 2), "output_folder": r.spec.folder, "error": r.error,
-    } for r in results], columns=RUNS_COLUMNS)
-    path = out_root / "runs.csv"
-    if path.exists():
-        old = pd.read_csv(path, dtype=str, keep_default_na=False)
-        old = old.loc[~old["run_id"].isin(new["run_id"])
-                      & old["output_folder"].map(lambda f: (out_root / f).is_dir())]
-        old["seconds"] = pd.to_numeric(old["seconds"], errors="coerce").fillna(0.0)
-        runs = pd.concat([old, new], ignore_index=True)
-    else:
-        runs = new
+def scan_runs(out_root: Path) -> pd.DataFrame:
+    """One row per run, from the run.json of every run folder on disk (the failed attempt where the
+    latest one failed, pointing at the good run it left in place)."""
+    records = []
+    for path in [*out_root.glob(f"*/{RUN_RECORD}"), *out_root.glob(f"*/*/{RUN_RECORD}")]:
+        if any(part.startswith(".") for part in path.relative_to(out_root).parts):
+            continue
+        try:
+            rec = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        rec["output_folder"] = path.parent.relative_to(out_root).as_posix()  # where it is now
+        records.append(rec)
+    runs = pd.DataFrame(records, columns=RUNS_COLUMNS).fillna("")
+    if runs.empty:
+        return runs
+    runs["seconds"] = pd.to_numeric(runs["seconds"], errors="coerce").fillna(0.0)
+    runs = runs.sort_values("ran_at", kind="stable").drop_duplicates("run_id", keep="last")
+    runs["last_good_folder"] = [f if f and (out_root / f / RUN_RECORD).is_file() else ""
+                                for f in runs["last_good_folder"]]
     order = {name: i for i, name in enumerate(discover())}  # the collection's own order: 01, 02, ...
-    runs = (runs.assign(_order=runs["notebook"].map(order).fillna(len(order)))
+    return (runs.assign(_order=runs["notebook"].map(order).fillna(len(order)))
             .sort_values(["_order", "notebook", "run_id"], kind="stable").drop(columns="_order")
             .reset_index(drop=True))
-    atomic_write_text(path, runs.to_csv(index=False))
-    atomic_write_text(out_root / "index.html", index_html(runs, out_root))
+
+
+def write_index(out_root: Path, lock_timeout: float = 60) -> pd.DataFrame:
+    """Rebuild runs.csv and index.html from the run folders on disk, one writer at a time."""
+    from .export import index_html
+
+    lock = FileLock(str(out_root / ".index.lock"))
+    try:
+        with lock.acquire(timeout=lock_timeout):
+            runs = scan_runs(out_root)
+            atomic_write_text(out_root / "runs.csv", runs.to_csv(index=False))
+            atomic_write_text(out_root / "index.html", index_html(runs, out_root))
+    except LockTimeout:
+        raise TokenwatchError(f"waited {lock_timeout:g} s for {out_root / '.index.lock'}: another tokenwatch run "
+                              "is writing this index; the runs are in place, rerun to rebuild the index") from None
     return runs
 
 
@@ -313,6 +467,7 @@ def results_table(results: list[RunResult]) -> str:
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in [head, *rows]]
     for r in results:
         if r.status != "ok":
-            lines.append(f"FAILED {r.spec.folder}: {r.error}")
+            kept = f" (the last good run stays in {r.last_good_folder}/)" if r.last_good_folder else ""
+            lines.append(f"FAILED {r.spec.folder}: {r.error}{kept}")
     return "\n".join(lines)
 
