@@ -35,7 +35,7 @@ kernel: venv
 	$(PY) -m ipykernel install --user --name tokenwatch --display-name "Python (tokenwatch)"
 
 lab: venv
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 bench: venv
 	$(PY) benchmarks/bench_market.py

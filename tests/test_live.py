@@ -309,8 +309,13 @@ def test_cached_prices_come_first_and_the_snapshot_fills_in(snapshot, tmp_path):
     f, _ = _fetcher(tmp_path, ak)
     f.daily(STOCK, pd.Timestamp("2026-07-01"), pd.Timestamp("2026-07-03"))
     source = ChainSource([CachedSource(f.cache), snapshot])
-    assert source.daily(STOCK).frame.index[-1] == pd.Timestamp("2026-07-03")
-    assert "cache (akshare stock_zh_a_hist (Eastmoney))" in source.daily(STOCK).source
+    july = source.daily_in(STOCK, pd.Timestamp("2026-07-01"), pd.Timestamp("2026-07-03"))
+    assert july.frame.index[-1] == pd.Timestamp("2026-07-03")
+    assert "cache (akshare stock_zh_a_hist (Eastmoney))" in july.source
+    # the whole history: the snapshot holds more of it, and the three cached days it lacks are named
+    with pytest.warns(UserWarning, match="holds 3 day"):
+        whole = source.daily(STOCK)
+    assert whole.source.startswith("snapshot") and "2026-07-01..2026-07-03), not used" in whole.price_basis
     assert source.daily(Symbol("us", "NVDA")).source.startswith("snapshot")
     p = load_prices(["603228"], "2026-07-01", "2026-07-03", source=source)
     assert p.close(adjusted=False)["603228"].tolist() == CLOSES
@@ -368,3 +373,31 @@ def test_status_reports_a_corrupt_file_and_exits_1(tmp_path, monkeypatch, capsys
     path.write_bytes(b"not parquet")
     assert main(["data", "status"]) == 1
     assert "corrupt:" in capsys.readouterr().err and list(path.parent.glob("*.corrupt-*"))
+
+
+def test_a_partial_cache_entry_does_not_hide_the_snapshot(snapshot, tmp_path):
+    from tokenwatch.calendar import trading_days, week_window
+    from tokenwatch.weekly import member_returns
+
+    ak = FakeAk(stock_zh_a_hist=[_bars("日期", ZH, dates=[dt.date(2026, 7, d) for d in (1, 2, 3)])])
+    f, _ = _fetcher(tmp_path, ak)
+    f.daily(STOCK, pd.Timestamp("2026-07-01"), pd.Timestamp("2026-07-03"))
+    source = ChainSource([CachedSource(f.cache), snapshot])
+    basket = pd.DataFrame({"code": ["603228"], "name": ["景旺电子"], "segment": ["PCB"], "market": ["cn"],
+                           "symbol": [STOCK]})
+    window = week_window("2025-06-27", trading_days("cn", snapshot))
+    with pytest.warns(UserWarning, match="not used"):
+        table, _ = member_returns(basket, window, source)
+    assert table["status"].iloc[0] == "ok" and round(table["return_pct"].iloc[0], 2) == 22.63
+
+
+def test_an_unreachable_upstream_is_shared_by_the_kernels_of_one_run_factors_included(tmp_path, monkeypatch):
+    monkeypatch.setenv("TOKENWATCH_DOWN_FILE", str(tmp_path / "down.jsonl"))
+    down = FakeAk(**{a.function: [OFFLINE] * 20 for a in ADAPTERS.values()})
+    first, _ = _fetcher(tmp_path, down)
+    assert first.factors(STOCK).status == "failed"  # Sina unreachable: recorded for the whole run
+    calls = len(down.calls)
+    second, _ = _fetcher(tmp_path, down)  # another kernel of the same run
+    result = second.factors(STOCK)
+    assert result.status == "failed" and "skipped, unreachable earlier in this run" in result.attempts[0]
+    assert len(down.calls) == calls  # no second wait on the same upstream

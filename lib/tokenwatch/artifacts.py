@@ -126,5 +126,7 @@ def html_link(url: str) -> str:
     from html import escape
     from urllib.parse import urlparse
 
-    host = urlparse(url).netloc or url
-    return f'<a href="{escape(url, quote=True)}" title="{escape(url, quote=True)}">{escape(host)}</a>'
+    parsed = urlparse(str(url))
+    if parsed.scheme not in ("http", "https"):
+        return escape(str(url))  # not a web address: shown as text, never a link
+    return f'<a href="{escape(url, quote=True)}" title="{escape(url, quote=True)}">{escape(parsed.netloc)}</a>'

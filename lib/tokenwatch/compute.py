@@ -61,6 +61,10 @@ class Assumptions:
                                  f"data/accelerators.csv has {list(table.index)}")
         if any(w < 0 for w in self.mix.values()) or not np.isclose(sum(self.mix.values()), 1.0):
             raise ParameterError(f"mix weights {self.mix} must be non-negative and sum to 1")
+        unknown = sorted(set(self.prices_cny) - set(table.index))
+        if unknown:
+            raise ParameterError(f"prices_cny names {unknown}, which are not in data/accelerators.csv; "
+                                 f"use names from {list(table.index)}")
         prices = dict(self.prices_cny)
         for name in self.mix:
             if name not in prices:

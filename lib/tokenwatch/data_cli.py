@@ -12,6 +12,7 @@ from .errors import TokenwatchError
 from .market.base import CALENDAR_REFERENCE
 from .market.cache import Cache
 from .market.fetch import Fetcher, FetchResult, Policy
+from .params import as_date
 from .universe import Symbol, load_basket, parse_symbols, universe
 
 
@@ -48,8 +49,8 @@ def _wanted(args: argparse.Namespace) -> list[Symbol]:
 
 def cmd_fetch(args: argparse.Namespace) -> int:
     syms = _wanted(args)
-    start = pd.Timestamp(args.start)
-    end = pd.Timestamp(args.end) if args.end else pd.Timestamp.today().normalize()
+    start = as_date("--start", args.start)
+    end = as_date("--end", args.end) if args.end else pd.Timestamp.today().normalize()
     if start > end:
         raise TokenwatchError(f"--start {start.date()} is after --end {end.date()}")
     policy = Policy(timeout=args.timeout, retries=args.retries, pause=args.pause, per_minute=args.per_minute)

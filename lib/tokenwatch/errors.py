@@ -23,3 +23,7 @@ class DataValidationError(TokenwatchError, ValueError):
 
 class ParameterError(TokenwatchError, ValueError):
     """A notebook or function parameter has a value that cannot be used."""
+
+
+class TokenwatchNotice(UserWarning):
+    """Something a reader of the results must know (a substituted source, a caveat on the data)."""

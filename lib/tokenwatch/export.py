@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import html
 import json
 import re
@@ -10,6 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 import nbformat
+import nh3
 import pandas as pd
 from nbconvert import HTMLExporter
 
@@ -30,9 +32,36 @@ def _exporter(with_code: bool) -> HTMLExporter:
     return exporter
 
 
+# What a cell's HTML output may hold once exported: tables, their styles, text markup, links, images.
+_TAGS = nh3.ALLOWED_TAGS | {"style", "table", "thead", "tbody", "tfoot", "tr", "th", "td", "caption",
+                            "colgroup", "col", "div", "span", "img", "details", "summary"}
+_ATTRIBUTES = {**nh3.ALLOWED_ATTRIBUTES, "*": {"class", "id", "style", "title", "colspan", "rowspan"},
+               "style": {"type", "scoped"}, "a": {"href", "title"}, "img": {"src", "alt", "width", "height"}}
+
+
+def sanitize_outputs(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy of `nb` whose outputs cannot run markup: names or parameters holding `<script>` or
+    `onerror=` become text. HTML outputs go through nh3 (the Ammonia sanitizer: scripts, event
+    handlers and javascript: links removed, tables and their styles kept); Markdown outputs have
+    their `<` escaped, so they render no raw HTML."""
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if "text/html" in data:
+                html_text = "".join(data["text/html"]) if isinstance(data["text/html"], list) else data["text/html"]
+                data["text/html"] = nh3.clean(html_text, tags=_TAGS, attributes=_ATTRIBUTES, clean_content_tags=set(),
+                                              link_rel=None, url_schemes={"http", "https", "mailto", "data"},
+                                              strip_comments=True)
+            if "text/markdown" in data:
+                text = "".join(data["text/markdown"]) if isinstance(data["text/markdown"], list) else data["text/markdown"]
+                data["text/markdown"] = text.replace("<", "&lt;")
+    return nb
+
+
 def notebook_html(nb: nbformat.NotebookNode, *, with_code: bool, footer: str = "") -> str:
-    """HTML for an executed notebook, images inline and no remote scripts or styles."""
-    body, _ = _exporter(with_code).from_notebook_node(nb)
+    """HTML for an executed notebook, images inline, outputs sanitized, no remote scripts or styles."""
+    body, _ = _exporter(with_code).from_notebook_node(sanitize_outputs(nb))
     body = _REMOTE_SCRIPT.sub("", body)
     body = _REMOTE_LINK.sub("", body)
     body = _REMOTE_MODULE.sub("", body)  # the mermaid loader: no diagrams here, and no CDN

@@ -12,14 +12,19 @@ from .errors import ParameterError
 def as_date(name: str, value: object) -> pd.Timestamp:
     """A date parameter given as 'YYYY-MM-DD' (or a date)."""
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise ParameterError(f"parameter {name} is empty; give a date as 'YYYY-MM-DD'")
+        raise ParameterError(f"{_label(name)} is empty; give a date as 'YYYY-MM-DD'")
     try:
         ts = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise ParameterError(f"parameter {name}={value!r} is not a date; write it as 'YYYY-MM-DD'") from exc
+    except (ValueError, TypeError):
+        raise ParameterError(f"{_label(name)}={value!r} is not a date; write it as 'YYYY-MM-DD'") from None
     if pd.isna(ts):
-        raise ParameterError(f"parameter {name}={value!r} is not a date; write it as 'YYYY-MM-DD'")
+        raise ParameterError(f"{_label(name)}={value!r} is not a date; write it as 'YYYY-MM-DD'")
     return ts.normalize()
+
+
+def _label(name: str) -> str:
+    """'parameter week_end' for a notebook parameter, '--start' for a command-line option."""
+    return name if name.startswith("-") else f"parameter {name}"
 
 
 def as_date_or_today(name: str, value: object) -> pd.Timestamp:

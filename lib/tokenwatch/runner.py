@@ -37,6 +37,7 @@ from filelock import Timeout as LockTimeout
 
 from .artifacts import atomic_write_text
 from .errors import ParameterError, TokenwatchError
+from .market.fetch import DOWN_ENV
 from .notebooks import INJECTED, check_parameters, discover, inspect
 
 KERNEL_NAME = "tokenwatch"
@@ -50,7 +51,6 @@ RUN_RECORD = "run.json"
 FAILED_SUFFIX = ".failed"
 STAGING = ".staging"
 REQUIRED = ("summary.json", "report.html", "notebook.html")  # besides the executed notebook
-DOWN_ENV = "TOKENWATCH_DOWN_FILE"  # upstreams found unreachable, shared by every kernel of one invocation
 
 
 @dataclass
@@ -359,10 +359,15 @@ def run_all(specs: list[RunSpec], out_root: Path, *, jobs: int | None = None, ce
     out_root = check_output_root(out_root)
     staging_root = out_root / STAGING / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
     staging_root.mkdir(parents=True)
-    os.environ.setdefault(DOWN_ENV, str(staging_root / "unreachable.jsonl"))
+    previous = os.environ.get(DOWN_ENV)
+    os.environ[DOWN_ENV] = str(staging_root / "unreachable.jsonl")  # kernels inherit it
     try:
         results = _run_specs(specs, out_root, staging_root, jobs, cell_timeout, warm, progress)
     finally:
+        if previous is None:
+            os.environ.pop(DOWN_ENV, None)
+        else:
+            os.environ[DOWN_ENV] = previous
         shutil.rmtree(staging_root, ignore_errors=True)
         with contextlib.suppress(OSError):
             (out_root / STAGING).rmdir()  # only when no other invocation is staging there

@@ -34,9 +34,15 @@ class Symbol:
 
 
 def read_codes_csv(path: Path | str, **kwargs) -> pd.DataFrame:
-    """Read a CSV keeping `code`/`symbol` columns as strings."""
-    return pd.read_csv(path, dtype={"code": str, "symbol": str}, keep_default_na=False,
-                       na_values=[""], **kwargs)
+    """Read a CSV keeping `code`/`symbol` columns as strings; an unreadable file is named."""
+    try:
+        return pd.read_csv(path, dtype={"code": str, "symbol": str}, keep_default_na=False,
+                           na_values=[""], **kwargs)
+    except UnicodeDecodeError as exc:
+        raise DataValidationError(f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason}); save it as "
+                                  "UTF-8") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DataValidationError(f"{path} is not a readable CSV ({exc})") from None
 
 
 @lru_cache(maxsize=4)
@@ -128,12 +134,16 @@ def load_basket(name_or_path: str | Path) -> pd.DataFrame:
 
     Adds a `symbol` column of Symbols. Rows keep their file order.
     """
+    text = str(name_or_path)
+    if len(text) > 1000 or "\n" in text:
+        raise ParameterError(f"basket {text[:60]!r}... ({len(text)} characters) is neither a basket name "
+                             "in data/baskets/ nor a path to a CSV file")
     path = Path(name_or_path)
     if not path.suffix:
         path = data_dir() / "baskets" / f"{name_or_path}.csv"
     elif not path.is_absolute() and not path.exists():
         path = data_dir() / path
-    if not path.exists():
+    if not path.is_file():
         available = sorted(p.stem for p in (data_dir() / "baskets").glob("*.csv"))
         raise ParameterError(f"basket {str(name_or_path)!r} not found at {path}; available: {available}")
     table = read_codes_csv(path)

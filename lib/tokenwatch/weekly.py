@@ -13,6 +13,7 @@ import pandas as pd
 from . import plots
 from .artifacts import sources, write_summary, write_table
 from .calendar import WeekWindow
+from .errors import DataNotFoundError
 from .market import Prices, PriceSource, default_source, load_prices
 from .market.adjust import describe_actions
 from .paths import data_dir
@@ -64,8 +65,12 @@ def member_returns(basket: pd.DataFrame, window: WeekWindow,
                    raw_return_pct=(c_close / p_close - 1) * 100,
                    return_pct=(adj.loc[c_date] / adj.loc[p_date] - 1) * 100,
                    corporate_action=describe_actions(source.adj_factors(sym), p_date, c_date))
-        if c_date < window.end and close.index[-1] == c_date:
-            row["data_note"] = f"data ends {c_date.date()}, before the week's last session {window.end.date()}"
+        if c_date < window.end:
+            row["data_note"] = (
+                f"data ends {c_date.date()}, before the week's last session {window.end.date()}"
+                if close.index[-1] == c_date else
+                f"no row for {window.end.date()}, the week's last session: this close is from {c_date.date()} "
+                "(suspended, or a row missing from the data)")
         if sym.market == "cn" and not series["adj_complete"].loc[c_date]:
             through = source.adj_complete_through(sym)
             row["adj_note"] = ("ex-rights factors complete only through "
@@ -256,6 +261,14 @@ class WeekReport:
     def overseas_missing(self) -> list[str]:
         return sorted(set(self.overseas_requested) - set(self.highs["symbol"]))
 
+    def new_highs_headline(self) -> str:
+        """The bellwethers that made new highs, saying how many had data for the week."""
+        n, have = len(self.overseas_requested), len(self.highs)
+        if not have:
+            return f"no data for the week: {', '.join(self.overseas_requested)}"
+        named = ", ".join(self.new_high_symbols) or "none"
+        return named if have == n else f"{named} ({have}/{n} with data; none for {', '.join(self.overseas_missing)})"
+
     @property
     def source_line(self) -> str:
         return f"Source: {self.cn_prices.source_line()}. Returns ex-rights adjusted. tokenwatch weekly_tracker."
@@ -268,8 +281,9 @@ class WeekReport:
             "notebook": "weekly_tracker",
             "week": {"requested": w.requested, "start": w.sessions[0], "end": w.end, "prev_close": w.prev_close},
             "basket": self.basket,
-            "headline": {**{f"{s.segment} mean %": round(s.mean_pct, 2) for s in self.segments.itertuples()},
-                         "new highs": ", ".join(self.new_high_symbols) or "none",
+            "headline": {**{f"{s.segment} mean %": _counted(s.mean_pct, s.with_data, s.members)
+                            for s in self.segments.itertuples()},
+                         "new highs": self.new_highs_headline(),
                          **({"reconciled": f"{matched['matched']}/{matched['total']}"} if matched else {})},
             "segments": self.segments.to_dict("records"),
             "without_return": self.without_return.to_dict("records"),
@@ -290,11 +304,21 @@ class WeekReport:
         return sorted(p.name for p in out.iterdir())
 
 
+def _counted(mean: float, with_data: int, members: int) -> str:
+    """A segment mean with how many members it averages: '+10.82 (8/8)'."""
+    return f"{mean:+.2f} ({with_data}/{members})" if with_data else f"no data (0/{members})"
+
+
 def track_week(basket: str, window: WeekWindow, overseas: list, lookback: str = "all",
                source: PriceSource | None = None) -> WeekReport:
     """The tracker's whole computation for one week: members, segments, bellwethers, reconciliation."""
     source = source or default_source()
     members, cn_prices = member_returns(load_basket(basket), window, source)
+    if members["return_pct"].isna().all():
+        reasons = "; ".join(f"{r.code}: {r.status}" for r in members.head(5).itertuples())
+        raise DataNotFoundError(f"no member of basket {basket} has a return for the week ending "
+                                f"{window.end.date()} ({reasons}{'; ...' if len(members) > 5 else ''}); check "
+                                "TOKENWATCH_SNAPSHOT or fetch the basket (`tokenwatch data fetch --universe ...`)")
     segments = segment_summary(members)
     highs, rets, us_prices = new_highs(overseas, window, lookback, source)
     joined = rets.merge(highs, on="symbol", how="left") if len(rets) else rets

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ..errors import DataNotFoundError, NoSourceError, OutOfRangeError
+from ..errors import DataNotFoundError, DataValidationError, NoSourceError, OutOfRangeError
 from ..universe import Symbol, parse_symbols
 from .adjust import cumulative_factor
 from .base import CALENDAR_REFERENCE, PriceSource, SeriesData
@@ -105,7 +105,10 @@ def _with_adjustment(data: SeriesData, source: PriceSource) -> pd.DataFrame:
         frame["adj_complete"] = frame.index <= through if through is not None else False
     else:
         if "adj_close" not in frame.columns:
-            frame["adj_close"] = frame["close"]
+            if symbol.market == "us":
+                raise DataValidationError(f"{symbol}: {data.source} gave no adj_close, so adjusted returns cannot be "
+                                          "computed; fetch it again or restore the column")
+            frame["adj_close"] = frame["close"]  # an index level needs no adjustment
         frame["adj_complete"] = True
     return frame
 
@@ -140,7 +143,7 @@ def load_prices(symbols: object, start: object = None, end: object = None, *,
     frames, prov, missing = [], [], []
     for sym in syms:
         try:
-            data = source.daily(sym)
+            data = source.daily_in(sym, lo, hi)
         except DataNotFoundError as exc:
             if strict:
                 raise

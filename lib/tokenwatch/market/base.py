@@ -43,6 +43,10 @@ class PriceSource(ABC):
     def daily(self, symbol: Symbol) -> SeriesData:
         """All the daily bars held for a symbol; DataNotFoundError when there are none."""
 
+    def daily_in(self, symbol: Symbol, start: pd.Timestamp | None, end: pd.Timestamp | None) -> SeriesData:
+        """The bars for a request over [start, end]; a chain of sources picks the one that covers it."""
+        return self.daily(symbol)
+
     @abstractmethod
     def adj_factors(self, symbol: Symbol) -> pd.DataFrame:
         """Ex-rights factors (FACTOR_COLUMNS) for an A-share stock; empty when it had none."""

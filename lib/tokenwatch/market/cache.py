@@ -11,10 +11,13 @@ so two processes fetching at once never leave a torn or half-merged file.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,14 +25,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from filelock import FileLock
+from filelock import Timeout as LockTimeout
 
-from ..errors import DataNotFoundError, DataValidationError
+from ..errors import DataNotFoundError, DataValidationError, TokenwatchError
 from ..paths import data_dir
 from ..universe import Symbol
 
 CACHE_ENV = "TOKENWATCH_CACHE"
 KINDS = ("daily", "factors")
 META_KEY = b"tokenwatch"
+LOCK_TIMEOUT = 120.0  # seconds to wait for another writer of the same entry
 
 
 class CacheCorruptError(DataValidationError):
@@ -75,11 +80,29 @@ class Cache:
             raise ValueError(f"cache kind {kind!r} is not one of {KINDS}")
         return self.root / kind / symbol.market / f"{symbol.code}.{source}.parquet"
 
-    def lock(self, kind: str, symbol: Symbol) -> FileLock:
-        """One writer at a time per symbol and kind, across processes."""
+    @contextlib.contextmanager
+    def lock(self, kind: str, symbol: Symbol, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+        """One writer at a time per symbol and kind, across processes; a wait is said, not silent."""
         folder = self.root / kind / symbol.market
         folder.mkdir(parents=True, exist_ok=True)
-        return FileLock(str(folder / f".{symbol.code}.lock"), timeout=120)
+        path = folder / f".{symbol.code}.lock"
+        lock = FileLock(str(path))
+        try:
+            lock.acquire(timeout=min(2.0, timeout))
+        except LockTimeout:
+            print(f"tokenwatch: waiting up to {timeout:g} s for {path}: another process is writing the cached "
+                  f"{kind} of {symbol}", file=sys.stderr)
+            try:
+                lock.acquire(timeout=timeout)
+            except LockTimeout:
+                raise TokenwatchError(
+                    f"gave up after {timeout:g} s waiting for {path}, held by another process writing the cached "
+                    f"{kind} of {symbol} (a fetch still running, or one that hung): stop that process, or delete "
+                    "the lock file if no tokenwatch process is running") from None
+        try:
+            yield
+        finally:
+            lock.release()
 
     def write(self, kind: str, symbol: Symbol, source: str, frame: pd.DataFrame, *, upstream: str,
               price_basis: str, akshare_version: str, vintage: pd.Timestamp | None = None) -> Entry:
@@ -103,27 +126,45 @@ class Cache:
         return self._entry(kind, symbol, source, path, meta, frame)
 
     def read(self, kind: str, symbol: Symbol, source: str) -> tuple[pd.DataFrame, Entry]:
-        """The cached frame and its entry; DataNotFoundError if absent, CacheCorruptError if damaged."""
-        path = self.path(kind, symbol, source)
-        if not path.is_file():
-            raise DataNotFoundError(f"nothing cached for {symbol} from {source} ({path})")
-        try:
-            table = pq.read_table(path)
-            meta = json.loads(table.schema.metadata[META_KEY])
-            frame = table.to_pandas()
-        except Exception as exc:  # noqa: BLE001 - any failure to read back is corruption
-            moved = self.quarantine(path)
-            raise CacheCorruptError(f"cache file {path} is unreadable ({type(exc).__name__}: {exc}); moved to "
-                                    f"{moved.name}; fetch {symbol} again with `tokenwatch data fetch {symbol}`") from None
-        if meta.get("rows") != len(frame) or meta.get("sha256") != content_hash(frame):
-            moved = self.quarantine(path)
-            raise CacheCorruptError(f"cache file {path} does not match the checksum it was written with; moved to "
-                                    f"{moved.name}; fetch {symbol} again with `tokenwatch data fetch {symbol}`")
-        return frame, self._entry(kind, symbol, source, path, meta, frame)
+        """The cached frame and its entry; DataNotFoundError if absent, CacheCorruptError if damaged.
 
-    def quarantine(self, path: Path) -> Path:
+        The file is read through one open handle (a writer renames a new file over it, so that handle
+        sees one whole version), and a file that reads badly is read once more before it is called
+        corrupt: only a file that is still the one read badly is moved aside.
+        """
+        path = self.path(kind, symbol, source)
+        problem, inode = "", None
+        for _ in range(2):
+            try:
+                with open(path, "rb") as fh:
+                    inode = os.fstat(fh.fileno()).st_ino
+                    data = fh.read()
+            except FileNotFoundError:
+                raise DataNotFoundError(f"nothing cached for {symbol} from {source} ({path})") from None
+            try:
+                table = pq.read_table(pa.BufferReader(data))
+                meta = json.loads(table.schema.metadata[META_KEY])
+                frame = table.to_pandas()
+            except Exception as exc:  # noqa: BLE001 - any failure to read back is corruption
+                problem = f"is unreadable ({type(exc).__name__}: {exc})"
+                continue
+            if meta.get("rows") == len(frame) and meta.get("sha256") == content_hash(frame):
+                return frame, self._entry(kind, symbol, source, path, meta, frame)
+            problem = "does not match the checksum it was written with"
+        moved = self.quarantine(path, inode)
+        where = f"moved to {moved.name}" if moved else "already replaced or removed by another process"
+        raise CacheCorruptError(f"cache file {path} {problem}; {where}; fetch {symbol} again with "
+                                f"`tokenwatch data fetch {symbol}`")
+
+    def quarantine(self, path: Path, inode: int | None = None) -> Path | None:
+        """Move a damaged file aside; None when it is gone, or (given `inode`) no longer that file."""
         target = path.with_name(f"{path.name}.corrupt-{pd.Timestamp.now(tz='UTC'):%Y%m%dT%H%M%S%f}")
-        os.replace(path, target)
+        try:
+            if inode is not None and os.stat(path).st_ino != inode:
+                return None  # a writer put a new file in its place: leave that one alone
+            os.replace(path, target)
+        except FileNotFoundError:
+            return None
         return target
 
     def sources(self, kind: str, symbol: Symbol) -> list[str]:

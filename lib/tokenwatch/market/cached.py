@@ -6,16 +6,21 @@ Notebooks read the cache and the snapshot and never touch the network, unless TO
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import pandas as pd
 
-from ..errors import DataNotFoundError
+from ..errors import DataNotFoundError, TokenwatchNotice
 from ..universe import Symbol
 from .akshare_adapters import ADAPTERS, chain, us_adjusted_close
 from .base import FACTOR_COLUMNS, PriceSource, SeriesData
 from .cache import Cache
 from .fetch import Fetcher
+
+
+class LiveFetchFailed(DataNotFoundError):
+    """A live fetch found nothing: the next source serves the symbol, and says so."""
 
 
 class CachedSource(PriceSource):
@@ -49,7 +54,9 @@ class CachedSource(PriceSource):
 
     def daily(self, symbol: Symbol) -> SeriesData:
         if self.fetcher is not None and not self.cache.sources("daily", symbol):
-            self.fetcher.daily(symbol, self.live_start, pd.Timestamp.today().normalize())
+            result = self.fetcher.daily(symbol, self.live_start, pd.Timestamp.today().normalize())
+            if result.status == "failed":
+                raise LiveFetchFailed(f"live fetch of {symbol} failed ({'; '.join(result.attempts) or result.message})")
             self.fetcher.factors(symbol)
         frame, entry = self._best(symbol)
         frame = frame.copy()
@@ -109,16 +116,40 @@ class ChainSource(PriceSource):
         return self._served[symbol]
 
     def daily(self, symbol: Symbol) -> SeriesData:
-        reasons = []
+        return self.daily_in(symbol, None, None)
+
+    def daily_in(self, symbol: Symbol, start: pd.Timestamp | None, end: pd.Timestamp | None) -> SeriesData:
+        """The source holding the most days of [start, end] (all history when open) serves the symbol;
+        ties go to the source earlier in the chain. Days another source holds in the range but the
+        chosen one lacks (a partial or old cache entry) are named in its price basis."""
+        reasons, found, live_failed = [], [], []
         for source in self.sources:
             try:
-                data = source.daily(symbol)
+                found.append((source, source.daily(symbol)))
             except DataNotFoundError as exc:
                 reasons.append(str(exc))
-                continue
-            self._served[symbol] = source
-            return data
-        raise DataNotFoundError(f"{symbol} is in none of the sources: " + "; ".join(reasons))
+                if isinstance(exc, LiveFetchFailed):
+                    live_failed.append(str(exc))
+        if not found:
+            raise DataNotFoundError(f"{symbol} is in none of the sources: " + "; ".join(reasons))
+        lo = start if start is not None else min(d.frame.index[0] for _, d in found)
+        hi = end if end is not None else max(d.frame.index[-1] for _, d in found)
+        inside = [d.frame.index[(d.frame.index >= lo) & (d.frame.index <= hi)] for _, d in found]
+        best = max(range(len(found)), key=lambda i: (len(inside[i]), -i))
+        source, data = found[best]
+        notes = []
+        for i, (other, _) in enumerate(found):
+            extra = inside[i].difference(inside[best])
+            if i != best and len(extra):
+                notes.append(f"{other.describe()} holds {len(extra)} day(s) of the range that this source lacks "
+                             f"({extra[0].date()}..{extra[-1].date()}), not used")
+        self._served[symbol] = source
+        notes = live_failed + notes
+        if notes:
+            warnings.warn(TokenwatchNotice(f"{symbol}: served by {source.describe()}; " + "; ".join(notes)),
+                          stacklevel=2)
+            data = SeriesData(data.symbol, data.frame, data.source, data.price_basis + "; " + "; ".join(notes))
+        return data
 
     def adj_factors(self, symbol: Symbol) -> pd.DataFrame:
         return self._source_for(symbol).adj_factors(symbol)

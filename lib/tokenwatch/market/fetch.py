@@ -14,6 +14,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import random
 import re
 import socket
@@ -22,6 +25,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -39,6 +43,8 @@ from .akshare_adapters import (
 )
 from .cache import Cache, CacheCorruptError
 from .validate import validate_daily
+
+DOWN_ENV = "TOKENWATCH_DOWN_FILE"
 
 
 class FetchTimeout(TokenwatchError):
@@ -157,8 +163,27 @@ class Fetcher:
         self.sleep = sleep
         self.throttle = Throttle(self.policy, clock, sleep)
         self.rng = rng or random.Random()
-        self.down: dict[str, str] = {}  # upstreams unreachable earlier in this run, skipped from then on
+        # upstreams unreachable earlier in this run, skipped from then on; shared through a file by every
+        # kernel of one `tokenwatch run` (TOKENWATCH_DOWN_FILE), so each notebook does not wait again
+        self.down_file = os.environ.get(DOWN_ENV, "").strip() or None
+        self._down: dict[str, str] = {}
         self._em_us_codes: dict[str, str] | None = None
+
+    @property
+    def down(self) -> dict[str, str]:
+        """Upstream -> why it was found unreachable (this process, and others of the same run)."""
+        if self.down_file:
+            with contextlib.suppress(OSError):
+                for line in Path(self.down_file).read_text(encoding="utf-8").splitlines():
+                    with contextlib.suppress(ValueError):
+                        self._down.setdefault(*json.loads(line))
+        return self._down
+
+    def mark_down(self, upstream: str, reason: str) -> None:
+        self._down[upstream] = reason
+        if self.down_file:
+            with contextlib.suppress(OSError), open(self.down_file, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps([upstream, reason], ensure_ascii=False) + "\n")
 
     @property
     def ak(self) -> Any:
@@ -227,7 +252,7 @@ class Fetcher:
                     reason, network = classify(exc)
                     attempts.append(f"{adapter.describe()}: {reason}")
                     if network:  # retried already: do not spend the same wait on every later symbol
-                        self.down[adapter.upstream] = reason
+                        self.mark_down(adapter.upstream, reason)
                     continue
                 new = new.loc[ask_from:end]
                 if new.empty and (old is None or old.empty):
@@ -247,12 +272,18 @@ class Fetcher:
         if key is None:
             return None
         function, upstream, kwargs = FACTOR_FUNCTIONS[key]
+        if upstream in self.down:
+            return self._fallback("factors", symbol, [f"akshare {function} ({upstream}): skipped, unreachable earlier "
+                                                      f"in this run ({self.down[upstream]})"])
         with self.cache.lock("factors", symbol):
             try:
                 raw = self.call(function, kwargs(symbol))
                 frame = factor_steps(raw, symbol) if symbol.market == "cn" else _us_factor_frame(raw)
             except Exception as exc:  # noqa: BLE001
-                return self._fallback("factors", symbol, [f"akshare {function} ({upstream}): {classify(exc)[0]}"])
+                reason, network = classify(exc)
+                if network:
+                    self.mark_down(upstream, reason)
+                return self._fallback("factors", symbol, [f"akshare {function} ({upstream}): {reason}"])
             self.cache.write("factors", symbol, key, frame, upstream=f"akshare {function} ({upstream})",
                              price_basis="ex-rights steps" if symbol.market == "cn" else "forward-adjustment factors",
                              akshare_version=AKSHARE_VERSION)

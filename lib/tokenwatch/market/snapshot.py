@@ -36,8 +36,13 @@ def read_daily_csv(path: Path, label: str) -> pd.DataFrame:
 def _read_daily_csv(path: str, _mtime: float, label: str) -> pd.DataFrame:
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise DataValidationError(f"{label}: {path} is empty; expected a header date,open,high,low,close,volume "
+                                  "and one row a day (restore the file from the snapshot)") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataValidationError(f"{label}: {path} is not a readable CSV ({exc})") from exc
+        raise DataValidationError(f"{label}: {path} is not a readable CSV ({exc})") from None
+    if raw.empty:
+        raise DataValidationError(f"{label}: {path} has a header but no rows; restore the file from the snapshot")
     missing = [c for c in ["date", *DAILY_COLUMNS] if c not in raw.columns]
     if missing:
         raise DataValidationError(
@@ -111,6 +116,11 @@ class SnapshotSource(PriceSource):
         if path.exists():
             frame = read_daily_csv(path, str(symbol))
             source, basis = self._provenance(FOLDERS[symbol.market], symbol.code)
+            if symbol.market == "us" and "adj_close" not in frame.columns:
+                raise DataValidationError(
+                    f"{symbol}: {path} has no adj_close column (its columns: {', '.join(['date', *frame.columns])}), "
+                    f"so split and dividend adjusted returns cannot be computed (provenance: {basis}); restore "
+                    "the column from the snapshot's source, or fetch the symbol live")
             return SeriesData(symbol, frame, source, basis)
         if symbol.market == "cn":
             frame = self._all_cn_frame(symbol.code)
@@ -129,9 +139,20 @@ class SnapshotSource(PriceSource):
     def adj_factors(self, symbol: Symbol) -> pd.DataFrame:
         if symbol.market != "cn":
             return pd.DataFrame(columns=FACTOR_COLUMNS)
-        table = self._table(self._factor_folder(symbol), "ADJ_FACTORS.csv")
+        folder = self._factor_folder(symbol)
+        table = self._table(folder, "ADJ_FACTORS.csv")
         if table.empty:
+            through = self.adj_complete_through(symbol)
+            if through is not None:  # coverage promises factors that are not there
+                raise DataValidationError(
+                    f"{symbol}: {self.root / folder / 'ADJ_COVERAGE.csv'} says its ex-rights factors are complete "
+                    f"through {through.date()}, but {self.root / folder / 'ADJ_FACTORS.csv'} is missing or empty; "
+                    "restore that file (adjusted returns would silently be raw ones without it)")
             return pd.DataFrame(columns=FACTOR_COLUMNS)
+        missing = [c for c in ["code", *FACTOR_COLUMNS] if c not in table.columns]
+        if missing:
+            raise DataValidationError(f"{self.root / folder / 'ADJ_FACTORS.csv'} lacks columns {missing}; expected "
+                                      f"code,{','.join(FACTOR_COLUMNS)}")
         rows = table.loc[table["code"] == symbol.code].copy()
         rows["ex_date"] = pd.to_datetime(rows["ex_date"], format="%Y-%m-%d")
         for col in FACTOR_COLUMNS[1:]:
@@ -193,7 +214,7 @@ class SnapshotSource(PriceSource):
         if end is not None:
             filters.append(("date", "<=", pd.Timestamp(end).date()))
         cols = None if columns is None else ["date", "symbol", *[c for c in columns if c not in ("date", "symbol")]]
-        frame = pd.read_parquet(path, columns=cols, filters=filters or None)
+        frame = _read_parquet(str(path), columns=cols, filters=filters or None)
         frame["date"] = pd.to_datetime(frame["date"])
         return frame
 
@@ -212,7 +233,7 @@ class SnapshotSource(PriceSource):
 
 @lru_cache(maxsize=2)
 def _load_all_cn(path: str, _mtime: float) -> tuple[pd.DataFrame, dict[str, slice]]:
-    frame = pd.read_parquet(path)
+    frame = _read_parquet(path)
     frame["date"] = pd.to_datetime(frame["date"])
     for col in ["open", "high", "low", "close"]:
         # stored as float32; prices are quoted to 0.01 (funds 0.001), so 4 decimals undo the float noise
@@ -222,3 +243,14 @@ def _load_all_cn(path: str, _mtime: float) -> tuple[pd.DataFrame, dict[str, slic
     starts = pd.Series(range(len(codes)), index=codes).groupby(level=0).agg(["min", "max"])
     where = {c: slice(int(a), int(b) + 1) for c, (a, b) in zip(starts.index, starts.to_numpy(), strict=True)}
     return frame, where
+
+
+def _read_parquet(path: str, **kwargs) -> pd.DataFrame:
+    """pd.read_parquet, naming the file when its bytes are not a readable parquet file."""
+    import pyarrow as pa
+
+    try:
+        return pd.read_parquet(path, **kwargs)
+    except (pa.ArrowException, OSError) as exc:
+        raise DataValidationError(f"{path} is not a readable parquet file ({type(exc).__name__}: {exc}); restore "
+                                  "it from the snapshot") from None

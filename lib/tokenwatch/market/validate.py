@@ -33,11 +33,14 @@ def validate_daily(frame: pd.DataFrame, label: str) -> pd.DataFrame:
     _first_bad(label, frame, (prices <= 0).any(axis=1), "a price is zero or negative")
     _first_bad(label, frame, frame["high"] < prices[["open", "close"]].max(axis=1), "high is below open or close")
     _first_bad(label, frame, frame["low"] > prices[["open", "close"]].min(axis=1), "low is above open or close")
+    if "adj_close" in frame.columns:  # returns are computed from it: held to the same rules as close
+        _first_bad(label, frame, frame["adj_close"].isna(), "adj_close is missing")
+        _first_bad(label, frame, frame["adj_close"] <= 0, "adj_close is zero or negative")
     return frame
 
 
 def _first_bad(label: str, frame: pd.DataFrame, mask: pd.Series, problem: str) -> None:
     if mask.any():
         day = mask.index[mask.to_numpy().argmax()]
-        row = frame.loc[day, PRICE_COLUMNS].to_dict()
+        row = frame.loc[day, [c for c in [*PRICE_COLUMNS, "adj_close"] if c in frame.columns]].to_dict()
         raise DataValidationError(f"{label} on {day.date()}: {problem} {row}")
