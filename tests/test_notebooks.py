@@ -1,6 +1,7 @@
 """Every notebook follows the conventions; each runs through the runner (papermill) on the snapshot."""
 
 import ast
+import html
 import json
 from pathlib import Path
 
@@ -86,3 +87,52 @@ def test_the_whole_collection_runs_with_its_defaults(snapshot, tmp_path):
         assert summary["headline"] and summary["sources"], name
         assert (tmp_path / name / "report.html").stat().st_size > 10_000, name
         assert name in index
+
+
+@pytest.mark.notebook
+def test_markup_in_a_basket_never_runs_in_the_exports(snapshot, tmp_path):
+    import re
+
+    basket = tmp_path / "hostile.csv"
+    pd.DataFrame([{"code": "603228", "name": '<script>alert("name")</script>', "segment": "<img src=x onerror=alert(1)>",
+                   "market": "cn"},
+                  {"code": "300476", "name": "胜宏科技", "segment": "<b onmouseover=alert(2)>PCB</b>", "market": "cn"}]
+                 ).to_csv(basket, index=False)
+    assert _run(tmp_path / "out", "-p", "baskets", str(basket)) == 0
+    run = tmp_path / "out" / "weekly_tracker"
+    for page in ["report.html", "notebook.html"]:
+        text = (run / page).read_text(encoding="utf-8")
+        assert not re.search(r"<[^>]*(onerror|onmouseover)", text), page
+        assert 'alert("name")</script>' not in text, page
+    index = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    assert not re.search(r"<[^>]*onerror", index)
+
+
+@pytest.mark.notebook
+def test_make_report_from_the_repository_root_keeps_every_table(snapshot, tmp_path):
+    """What `make report` does: a relative --out, from the repository root, the whole collection."""
+    import subprocess
+    import sys
+
+    root = NOTEBOOKS_DIR.parent
+    out = Path("reports") / f"test-{tmp_path.name}"
+    before = sorted(p.name for p in NOTEBOOKS_DIR.iterdir())
+    try:
+        done = subprocess.run([sys.executable, "-m", "tokenwatch.cli", "run", "--all", "--out", str(out),
+                               "--no-progress"], cwd=root, capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, done.stdout + done.stderr
+        runs = pd.read_csv(root / out / "runs.csv", dtype=str)
+        assert sorted(runs["notebook"]) == sorted(NOTEBOOKS) and (runs["status"] == "ok").all()
+        for name in NOTEBOOKS:
+            folder = root / out / name
+            assert (folder / "summary.json").is_file() and list(folder.glob("*.csv")), name
+            assert "not recorded by the notebook" not in (folder / "report.html").read_text(encoding="utf-8"), name
+        index = (root / out / "index.html").read_text(encoding="utf-8")
+        for name in NOTEBOOKS:  # every run's headline reaches the index
+            headline = json.loads((root / out / name / "summary.json").read_text(encoding="utf-8"))["headline"]
+            assert headline and html.escape(next(iter(headline))) in index, name
+        assert sorted(p.name for p in NOTEBOOKS_DIR.iterdir()) == before  # nothing written beside the notebooks
+    finally:
+        import shutil
+
+        shutil.rmtree(root / out, ignore_errors=True)
