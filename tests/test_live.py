@@ -401,3 +401,12 @@ def test_an_unreachable_upstream_is_shared_by_the_kernels_of_one_run_factors_inc
     result = second.factors(STOCK)
     assert result.status == "failed" and "skipped, unreachable earlier in this run" in result.attempts[0]
     assert len(down.calls) == calls  # no second wait on the same upstream
+
+
+def test_a_failed_live_fetch_says_the_snapshot_served_instead(snapshot, tmp_path):
+    down = FakeAk(**{a.function: [OFFLINE] * 20 for a in ADAPTERS.values()})
+    f, _ = _fetcher(tmp_path, down)
+    source = ChainSource([CachedSource(f.cache, f), snapshot])
+    with pytest.warns(UserWarning, match="live fetch of cn:603228 failed"):
+        data = source.daily_in(STOCK, pd.Timestamp("2025-06-20"), pd.Timestamp("2025-06-27"))
+    assert data.source.startswith("snapshot") and "live fetch of cn:603228 failed" in data.price_basis

@@ -3,6 +3,7 @@
 import ast
 import html
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -132,6 +133,12 @@ def test_make_report_from_the_repository_root_keeps_every_table(snapshot, tmp_pa
             headline = json.loads((root / out / name / "summary.json").read_text(encoding="utf-8"))["headline"]
             assert headline and html.escape(next(iter(headline))) in index, name
         assert sorted(p.name for p in NOTEBOOKS_DIR.iterdir()) == before  # nothing written beside the notebooks
+        private = [str(root), str(Path(os.environ["TOKENWATCH_SNAPSHOT"]).resolve()), str(Path.home())]
+        for path in (root / out).rglob("*"):
+            if path.is_file() and path.suffix in {".html", ".ipynb", ".json", ".csv"}:
+                text = path.read_text(encoding="utf-8")
+                leaked = [p for p in private if p in text]
+                assert not leaked, f"{path.relative_to(root / out)} shows {leaked}"
     finally:
         import shutil
 

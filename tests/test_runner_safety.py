@@ -177,3 +177,22 @@ def test_a_plain_run_keeps_the_sweep_runs_inside_its_folder(tmp_path):
     for label in "ab":
         assert (tmp_path / "echo" / f"label={label}" / "summary.json").is_file()
     assert len(pd.read_csv(tmp_path / "echo" / "echo.csv")) == 4
+
+
+def test_an_unwritable_output_folder_is_named_before_any_kernel(tmp_path, monkeypatch, capsys):
+    def refuse(self, data):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "write_bytes", refuse)  # as a read-only folder does, even for root
+    assert _run(tmp_path / "ro") == 2
+    assert "cannot write to the output folder" in capsys.readouterr().err
+
+
+def test_a_very_long_parameter_is_refused_with_its_name(tmp_path, capsys):
+    assert _run(tmp_path, "-p", "label", "x" * 5000) == 2
+    assert "parameter label is 5,000 characters long" in capsys.readouterr().err
+
+
+def test_make_lab_passes_allow_root_only_to_root():
+    done = subprocess.run(["make", "-n", "lab"], cwd=FIXTURES.parents[2], capture_output=True, text=True, check=True)
+    assert ("--allow-root" in done.stdout) == (os.geteuid() == 0)

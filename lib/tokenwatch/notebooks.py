@@ -18,6 +18,7 @@ from .paths import PROJECT_ROOT
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 _NAME = re.compile(r"^(\d+)_(.+)\.ipynb$")
 INJECTED = {"output_dir"}  # set by the runner for every run
+MAX_TEXT = 1000  # characters in one text parameter: longer is a mistake (and no file name is that long)
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,11 @@ def check_parameters(info: NotebookInfo, params: dict[str, Any]) -> dict[str, An
     for name, value in params.items():
         if name not in info.parameters:
             raise ParameterError(f"{info.name}: no parameter {name!r}. Its parameters: {listing}")
+        longest = max((len(v) for v in (value if isinstance(value, list | tuple) else [value]) if isinstance(v, str)),
+                      default=0)
+        if longest > MAX_TEXT:
+            raise ParameterError(f"{info.name}: parameter {name} is {longest:,} characters long; a value (a date, a "
+                                 f"name, a path) has at most {MAX_TEXT:,}")
         default = info.parameters[name]
         if not _type_ok(value, default):
             hint = " (quote codes so they stay strings, e.g. '002463')" if isinstance(default, list | str) else ""

@@ -16,3 +16,22 @@ def data_dir() -> Path:
 def reports_dir() -> Path:
     """Default parent of run outputs (git-ignored)."""
     return Path(os.environ.get("TOKENWATCH_REPORTS", PROJECT_ROOT / "reports"))
+
+
+def shown_path(path: Path | str) -> str:
+    """A path as a shared report may show it: relative to the project, else its folder name."""
+    path = Path(path).resolve()
+    try:
+        return path.relative_to(PROJECT_ROOT).as_posix() + "/"
+    except ValueError:
+        return f"{path.name}/"
+
+
+def scrub_paths(text: str, named: dict[str, str]) -> str:
+    """`text` with this machine's absolute paths replaced: each of `named` (path -> shown as), then the
+    project root (paths inside it become relative), then the home folder (~)."""
+    pairs = {**named, str(PROJECT_ROOT) + "/": "", str(PROJECT_ROOT): ".", str(Path.home()): "~"}
+    for path, shown in sorted(pairs.items(), key=lambda kv: -len(kv[0])):
+        if path and path not in ("/", "~"):
+            text = text.replace(path, shown)
+    return text

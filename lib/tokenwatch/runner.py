@@ -22,10 +22,11 @@ import os
 import queue
 import re
 import shutil
+import signal
 import time
 import traceback
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from hashlib import sha1
 from pathlib import Path
@@ -39,6 +40,7 @@ from .artifacts import atomic_write_text
 from .errors import ParameterError, TokenwatchError
 from .market.fetch import DOWN_ENV
 from .notebooks import INJECTED, check_parameters, discover, inspect
+from .paths import scrub_paths
 
 KERNEL_NAME = "tokenwatch"
 WARM_UP = ("import numpy, pandas, scipy, statsmodels.api, matplotlib.pyplot\n"
@@ -59,6 +61,8 @@ class RunSpec:
     path: Path
     params: dict[str, Any]
     folder: str  # relative to the output root: '<notebook>' or '<notebook>/<slug>'
+    cwd: Path = field(default_factory=Path.cwd)  # the kernel's working folder: where `tokenwatch run` was
+    # started, so a relative path parameter (-p projection_dir reports/latest/...) means what it says
 
     @property
     def run_id(self) -> str:
@@ -179,6 +183,12 @@ def _record(result: RunResult, ran_at: str) -> dict[str, Any]:
             "error": result.error, "ran_at": ran_at, "last_good_folder": result.last_good_folder}
 
 
+def _locks(out_root: Path) -> Path:
+    folder = out_root / ".locks"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
 def finish_run(result: RunResult, staging: Path, out_root: Path, ran_at: str) -> RunResult:
     """Swap a staged run into place: `<folder>/` when it succeeded, else `<folder>.failed/`."""
     if result.status == "ok" and (missing := _complete(staging, result.spec.notebook)):
@@ -191,7 +201,7 @@ def finish_run(result: RunResult, staging: Path, out_root: Path, ran_at: str) ->
         result.last_good_folder = result.spec.folder if (good / RUN_RECORD).is_file() else ""
     atomic_write_text(staging / RUN_RECORD, json.dumps(_record(result, ran_at), ensure_ascii=False, indent=1))
     # one swap at a time per notebook: a plain run's folder holds that notebook's sweep runs
-    with FileLock(str(out_root / f".{result.spec.notebook}.lock")):
+    with FileLock(str(_locks(out_root) / f"{result.spec.notebook}.lock")):
         swap_into_place(staging, out_root / result.folder)
         if result.status == "ok":  # an earlier failure of this run is no longer news
             shutil.rmtree(out_root / (result.spec.folder + FAILED_SUFFIX), ignore_errors=True)
@@ -261,7 +271,7 @@ def execute_one(spec: RunSpec, out_root: Path, staging_root: Path, kernel: WarmK
         extra = {"km": kernel.get()} if kernel is not None else {}
         papermill.execute_notebook(str(spec.path), str(executed), parameters=params, kernel_name=KERNEL_NAME,
                                    execution_timeout=cell_timeout, progress_bar=False, log_output=False,
-                                   cwd=str(spec.path.parent), **extra)
+                                   cwd=str(spec.cwd), **extra)
     except PapermillExecutionError as exc:
         first = next((line for line in exc.source.splitlines() if line.strip()), "")
         status, error = "failed", (f"cell {exc.cell_index + 1} of the executed notebook (starting {first[:60]!r}): "
@@ -273,8 +283,10 @@ def execute_one(spec: RunSpec, out_root: Path, staging_root: Path, kernel: WarmK
     elif kernel is not None:
         kernel.discard()  # whatever state a failed run left, the next run starts clean
     try:
-        if executed.exists():
-            nb = nbformat.read(executed, as_version=4)
+        if executed.exists():  # the executed notebook names its staging folder and inputs: keep no machine paths
+            text = scrub_paths(executed.read_text(encoding="utf-8"), _named_paths(staging, out_root))
+            atomic_write_text(executed, text)
+            nb = nbformat.reads(text, as_version=4)
             try:
                 summary = read_summary(staging)
             except (OSError, ValueError):
@@ -288,6 +300,18 @@ def execute_one(spec: RunSpec, out_root: Path, staging_root: Path, kernel: WarmK
     return finish_run(result, staging, out_root, ran_at)
 
 
+def _named_paths(staging: Path, out_root: Path) -> dict[str, str]:
+    """This run's absolute paths and how exports show them."""
+    from .market import SNAPSHOT_ENV
+    from .market.cache import cache_dir
+
+    named = {str(staging): ".", str(out_root): "$OUT"}
+    if snap := os.environ.get(SNAPSHOT_ENV, "").strip():
+        named[str(Path(snap).expanduser().resolve())] = f"${SNAPSHOT_ENV}"
+    named[str(cache_dir().resolve())] = "$TOKENWATCH_CACHE"
+    return named
+
+
 def _safe_execute(spec: RunSpec, out_root: Path, staging_root: Path, kernel: WarmKernel | None,
                   cell_timeout: float) -> RunResult:
     try:
@@ -297,15 +321,14 @@ def _safe_execute(spec: RunSpec, out_root: Path, staging_root: Path, kernel: War
 
 
 def _worker(tasks: Any, results: Any, out_root: str, staging_root: str, cell_timeout: float, warm: bool) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the driver stops the workers
     kernel = WarmKernel(KERNEL_NAME, str(Path.cwd())) if warm else None
     try:
         while (task := tasks.get()) is not None:
             i, spec = task
             if kernel is not None:
-                kernel.cwd = str(spec.path.parent)
+                kernel.cwd = str(spec.cwd)
             results.put((i, _safe_execute(spec, Path(out_root), Path(staging_root), kernel, cell_timeout)))
-    except KeyboardInterrupt:
-        pass  # the driver cleans up
     finally:
         if kernel is not None:
             kernel.discard()
@@ -452,14 +475,14 @@ def write_index(out_root: Path, lock_timeout: float = 60) -> pd.DataFrame:
     """Rebuild runs.csv and index.html from the run folders on disk, one writer at a time."""
     from .export import index_html
 
-    lock = FileLock(str(out_root / ".index.lock"))
+    lock = FileLock(str(_locks(out_root) / "index.lock"))
     try:
         with lock.acquire(timeout=lock_timeout):
             runs = scan_runs(out_root)
             atomic_write_text(out_root / "runs.csv", runs.to_csv(index=False))
             atomic_write_text(out_root / "index.html", index_html(runs, out_root))
     except LockTimeout:
-        raise TokenwatchError(f"waited {lock_timeout:g} s for {out_root / '.index.lock'}: another tokenwatch run "
+        raise TokenwatchError(f"waited {lock_timeout:g} s for {_locks(out_root) / 'index.lock'}: another tokenwatch run "
                               "is writing this index; the runs are in place, rerun to rebuild the index") from None
     return runs
 

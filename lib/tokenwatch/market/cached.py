@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import DataNotFoundError, TokenwatchNotice
+from ..paths import shown_path
 from ..universe import Symbol
 from .akshare_adapters import ADAPTERS, chain, us_adjusted_close
 from .base import FACTOR_COLUMNS, PriceSource, SeriesData
@@ -37,7 +38,7 @@ class CachedSource(PriceSource):
         self._calendars: dict[str, pd.DatetimeIndex] = {}
 
     def describe(self) -> str:
-        return f"cache {self.cache.root}" + (" (live: fetches what it lacks)" if self.fetcher else "")
+        return f"cache {shown_path(self.cache.root)}" + (" (live: fetches what it lacks)" if self.fetcher else "")
 
     def _best(self, symbol: Symbol) -> tuple[pd.DataFrame, Any]:
         """The entry reaching the latest date (ties: the source earlier in the symbol's chain)."""

@@ -89,7 +89,8 @@ class SnapshotSource(PriceSource):
             )
 
     def describe(self) -> str:
-        return f"snapshot {self.root}"
+        """'snapshot market/': the folder's name, never the machine's path (it goes into shared reports)."""
+        return f"snapshot {self.root.name}/"
 
     # --- files -----------------------------------------------------------------
     def _table(self, folder: str, name: str) -> pd.DataFrame:
