@@ -13,11 +13,11 @@ import argparse
 import time
 import tracemalloc
 
-from tokenwatch.calendar import trading_days, week_window
 from tokenwatch.market import default_source, load_series
 from tokenwatch.market.snapshot import _load_all_cn, _read_table
+from tokenwatch.market.whole_market import week_returns_all
+from tokenwatch.sessions import trading_days, week_window
 from tokenwatch.universe import Symbol
-from tokenwatch.whole_market import week_returns_all
 
 
 def measure(fn):

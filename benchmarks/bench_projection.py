@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from tokenwatch import projection as P
+from tokenwatch.methods import projection as P
 from tokenwatch.tokens import load_ledger
 
 

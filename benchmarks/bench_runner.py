@@ -17,8 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from tokenwatch.calendar import trading_days, week_ends
-from tokenwatch.notebooks import discover
+from tokenwatch.run.notebooks import discover
+from tokenwatch.sessions import trading_days, week_ends
 
 BIN = Path(sys.executable).parent
 

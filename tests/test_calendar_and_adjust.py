@@ -1,15 +1,15 @@
 import pandas as pd
 import pytest
 
-from tokenwatch.calendar import (
+from tokenwatch.errors import OutOfRangeError
+from tokenwatch.market.adjust import cumulative_factor, describe_actions, factor_between
+from tokenwatch.sessions import (
     last_on_or_before,
     period_return,
     rolling_high,
     week_ends,
     week_window,
 )
-from tokenwatch.errors import OutOfRangeError
-from tokenwatch.market.adjust import cumulative_factor, describe_actions, factor_between
 
 # Spring Festival 2024: no A-share sessions 2024-02-09 .. 2024-02-16
 DAYS = pd.DatetimeIndex(["2024-02-01", "2024-02-02", "2024-02-05", "2024-02-06", "2024-02-07", "2024-02-08",

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from statsmodels.tsa.stattools import grangercausalitytests
 
-from tokenwatch import domestic, rating
-from tokenwatch.cli import main
 from tokenwatch.errors import DataValidationError, ParameterError
+from tokenwatch.methods import baskets, clock, leadlag, rating
 from tokenwatch.paths import data_dir
+from tokenwatch.run.cli import main
 
 BANDS = rating.load_bands()
 
@@ -54,7 +54,7 @@ def test_the_basket_index_by_hand_on_three_names_and_three_days():
                            "B": [20.0, 19.0, np.nan, 20.9],   # suspended on day 3, back on day 4
                            "C": [np.nan, 5.0, 5.5, 5.0]},     # listed on day 2
                           index=days)
-    idx = domestic.equal_weight_index(closes)
+    idx = baskets.equal_weight_index(closes)
     day2 = (0.10 - 0.05) / 2            # C has no earlier close: sits out
     day3 = (0.10 + 0.10) / 2            # B is suspended: sits out
     day4 = (0.0 + (20.9 / 19.0 - 1) + (5.0 / 5.5 - 1)) / 3  # B earns the move across its suspension
@@ -72,14 +72,14 @@ def test_the_overseas_clock():
                               "2025-05-27"])
     level = pd.Series(np.arange(1.0, 8.0), index=us_days)
     cn_days = pd.to_datetime(["2025-05-19", "2025-05-20", "2025-05-26", "2025-05-27", "2025-05-28"])
-    aligned = domestic.align_overseas(level, cn_days, us_days)
+    aligned = clock.align_overseas(level, cn_days, us_days)
     # Monday 19th sees Friday 16th; the 26th (US holiday) sees Friday 23rd; the 28th sees the 27th
     assert aligned.tolist() == [1.0, 2.0, 6.0, 6.0, 7.0]
     rets = pd.Series(np.arange(10.0, 17.0), index=us_days)
-    assert domestic.lagged_us(rets, cn_days, 1).tolist() == [10.0, 11.0, 15.0, 15.0, 16.0]
-    np.testing.assert_array_equal(domestic.lagged_us(rets, cn_days, 0), [11.0, 12.0, 16.0, 16.0, np.nan])
+    assert clock.lagged_us(rets, cn_days, 1).tolist() == [10.0, 11.0, 15.0, 15.0, 16.0]
+    np.testing.assert_array_equal(clock.lagged_us(rets, cn_days, 0), [11.0, 12.0, 16.0, 16.0, np.nan])
     with pytest.raises(ParameterError, match="needs the US close before it"):
-        domestic.align_overseas(level.iloc[:-1], cn_days, us_days)
+        clock.align_overseas(level.iloc[:-1], cn_days, us_days)
 
 
 def test_granger_matches_statsmodels_when_the_calendars_line_up():
@@ -89,11 +89,11 @@ def test_granger_matches_statsmodels_when_the_calendars_line_up():
     cn_days = us_days + pd.Timedelta(days=1)  # every A-share session follows exactly one US session
     y = pd.Series(0.3 * us.to_numpy() + rng.normal(0, 1, 300), index=cn_days)  # reacts to the night before
     for lags in (1, 3):
-        mine = domestic.granger_p(y.iloc[:-1], us, lags)
+        mine = leadlag.granger_p(y.iloc[:-1], us, lags)
         data = pd.DataFrame({"y": y.to_numpy()[:-1], "x": us.to_numpy()[1:]})  # x_{t-1} = the night before
         theirs = grangercausalitytests(data, maxlag=[lags])[lags][0]["ssr_ftest"][1]
         assert mine == pytest.approx(theirs)
-    table = domestic.lead_lag(y, us)
+    table = leadlag.lead_lag(y, us)
     assert table.loc[table["correlation"].abs().idxmax(), "lag_days"] == 1
     assert table.loc[table["lag_days"] == 1, "granger_p_value"].iloc[0] < 1e-6
 
@@ -139,6 +139,6 @@ def test_rolling_beta_recovers_a_known_beta():
     days = pd.bdate_range("2025-01-01", periods=200)
     us = pd.Series(rng.normal(0, 0.02, 200), index=days)
     cn = 0.5 * us + pd.Series(rng.normal(0, 0.001, 200), index=days)
-    rolled = domestic.rolling_beta(cn, us, 60).dropna()
+    rolled = leadlag.rolling_beta(cn, us, 60).dropna()
     assert len(rolled) == 141
     assert rolled["beta"].between(0.48, 0.52).all() and (rolled["correlation"] > 0.99).all()

@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 from conftest import flat_rows, write_bars
 
-from tokenwatch.calendar import trading_days, week_window
 from tokenwatch.errors import DataValidationError, ParameterError, TokenwatchError
-from tokenwatch.export import notebook_html
 from tokenwatch.market import load_prices
 from tokenwatch.market.cache import Cache, CacheCorruptError
 from tokenwatch.market.snapshot import SnapshotSource
+from tokenwatch.run.export import notebook_html
+from tokenwatch.sessions import trading_days, week_window
 from tokenwatch.universe import Symbol, load_basket
 
 DAYS = ["2025-06-16", "2025-06-17", "2025-06-18", "2025-06-19", "2025-06-20"]
@@ -67,7 +67,7 @@ def test_corrupt_parquet_and_a_provenance_file_that_is_not_utf8(tiny_snapshot):
 
 
 def test_a_close_from_before_the_weeks_end_carries_a_note(tiny_snapshot, tmp_path):
-    from tokenwatch.weekly import member_returns
+    from tokenwatch.reports.weekly_tracker import member_returns
 
     path = tiny_snapshot / "cn" / "600001.csv"
     frame = pd.read_csv(path, dtype=str)
@@ -86,7 +86,7 @@ def _basket(tmp_path: Path, rows: list[tuple[str, str, str]]) -> Path:
 
 
 def test_a_missing_row_inside_the_data_is_named_too(tiny_snapshot, tmp_path):
-    from tokenwatch.weekly import member_returns
+    from tokenwatch.reports.weekly_tracker import member_returns
 
     path = tiny_snapshot / "cn" / "600001.csv"
     frame = pd.read_csv(path, dtype=str)
@@ -99,7 +99,7 @@ def test_a_missing_row_inside_the_data_is_named_too(tiny_snapshot, tmp_path):
 
 def test_headlines_carry_counts_and_a_week_with_no_data_fails(tiny_snapshot, tmp_path):
     from tokenwatch.errors import DataNotFoundError
-    from tokenwatch.weekly import track_week
+    from tokenwatch.reports.weekly_tracker import track_week
 
     source = SnapshotSource(tiny_snapshot)
     window = week_window("2025-06-27", trading_days("cn", source))
@@ -135,7 +135,7 @@ def test_exports_run_no_markup_from_data():
 
 
 def test_unknown_accelerators_are_refused():
-    from tokenwatch import compute
+    from tokenwatch.methods import compute
 
     table = compute.load_accelerators()
     a = compute.Assumptions(37e9, 0.7, 0.4, 0.15, 1.5, {"H200": 1.0}, {MARKUP: 1.0})
@@ -144,7 +144,7 @@ def test_unknown_accelerators_are_refused():
 
 
 def test_oversized_parameters_are_refused_up_front():
-    from tokenwatch.token_projection import check_memory
+    from tokenwatch.reports.token_projection import check_memory
 
     with pytest.raises(ParameterError, match="basket .* characters"):
         load_basket("x" * 5000)
@@ -209,7 +209,7 @@ def test_a_held_lock_is_named_with_what_it_waits_for(tmp_path, capsys):
 
 
 def test_fetch_refuses_a_date_that_is_not_one(capsys):
-    from tokenwatch.cli import main
+    from tokenwatch.run.cli import main
 
     assert main(["data", "fetch", "NVDA", "--start", "2025-13-01"]) == 2
     assert "--start='2025-13-01' is not a date" in capsys.readouterr().err

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tokenwatch.cli import main
+from tokenwatch.run.cli import main
 
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
 

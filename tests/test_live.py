@@ -12,8 +12,6 @@ import pandas as pd
 import pytest
 import requests
 
-from tokenwatch import data_cli
-from tokenwatch.cli import main
 from tokenwatch.market import load_prices
 from tokenwatch.market.adjust import cumulative_factor
 from tokenwatch.market.akshare_adapters import (
@@ -27,7 +25,6 @@ from tokenwatch.market.akshare_adapters import (
     us_adjusted_close,
 )
 from tokenwatch.market.cache import Cache, CacheCorruptError
-from tokenwatch.market.cached import CachedSource, ChainSource
 from tokenwatch.market.fetch import (
     Fetcher,
     FetchTimeout,
@@ -36,6 +33,9 @@ from tokenwatch.market.fetch import (
     call_with_timeout,
     classify,
 )
+from tokenwatch.market.sources import CachedSource, ChainSource
+from tokenwatch.run import data_cli
+from tokenwatch.run.cli import main
 from tokenwatch.universe import Symbol
 
 DAYS = [dt.date(2025, 6, 23), dt.date(2025, 6, 24), dt.date(2025, 6, 25)]
@@ -376,8 +376,8 @@ def test_status_reports_a_corrupt_file_and_exits_1(tmp_path, monkeypatch, capsys
 
 
 def test_a_partial_cache_entry_does_not_hide_the_snapshot(snapshot, tmp_path):
-    from tokenwatch.calendar import trading_days, week_window
-    from tokenwatch.weekly import member_returns
+    from tokenwatch.reports.weekly_tracker import member_returns
+    from tokenwatch.sessions import trading_days, week_window
 
     ak = FakeAk(stock_zh_a_hist=[_bars("日期", ZH, dates=[dt.date(2026, 7, d) for d in (1, 2, 3)])])
     f, _ = _fetcher(tmp_path, ak)

@@ -2,10 +2,10 @@
 
 import pytest
 
-from tokenwatch.calendar import week_window
 from tokenwatch.errors import OutOfRangeError
 from tokenwatch.market import load_prices
-from tokenwatch.whole_market import week_returns_all
+from tokenwatch.market.whole_market import week_returns_all
+from tokenwatch.sessions import week_window
 
 
 def _week_return(snapshot, code, adjusted=True):

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tokenwatch.cli import main
-from tokenwatch.notebooks import NOTEBOOKS_DIR, discover, inspect
+from tokenwatch.run.cli import main
+from tokenwatch.run.notebooks import NOTEBOOKS_DIR, discover, inspect
 
 NOTEBOOKS = discover()
 
@@ -63,7 +63,7 @@ def test_weekly_tracker_reproduces_the_published_week(snapshot, tmp_path):
 
 @pytest.mark.notebook
 def test_weekly_tracker_sweeps_a_quarter_and_reports_a_bad_week(snapshot, tmp_path):
-    from tokenwatch.calendar import week_ends
+    from tokenwatch.sessions import week_ends
 
     weeks = [d.date().isoformat() for d in week_ends("2025-04-01", "2025-06-30", snapshot.calendar("cn"))]
     assert len(weeks) == 13
@@ -119,7 +119,7 @@ def test_make_report_from_the_repository_root_keeps_every_table(snapshot, tmp_pa
     out = Path("reports") / f"test-{tmp_path.name}"
     before = sorted(p.name for p in NOTEBOOKS_DIR.iterdir())
     try:
-        done = subprocess.run([sys.executable, "-m", "tokenwatch.cli", "run", "--all", "--out", str(out),
+        done = subprocess.run([sys.executable, "-m", "tokenwatch.run.cli", "run", "--all", "--out", str(out),
                                "--no-progress"], cwd=root, capture_output=True, text=True, timeout=900)
         assert done.returncode == 0, done.stdout + done.stderr
         runs = pd.read_csv(root / out / "runs.csv", dtype=str)

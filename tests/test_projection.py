@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tokenwatch import compute
-from tokenwatch import projection as P
-from tokenwatch.cli import main
 from tokenwatch.errors import ParameterError
+from tokenwatch.methods import compute
+from tokenwatch.methods import projection as P
 from tokenwatch.paths import data_dir
-from tokenwatch.token_projection import build
+from tokenwatch.reports.token_projection import build
+from tokenwatch.run.cli import main
 from tokenwatch.tokens import load_ledger
 
 SCENARIOS = P.load_scenarios()

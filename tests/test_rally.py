@@ -8,11 +8,12 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from tokenwatch import breaks, eventstudy, rally
-from tokenwatch.cli import main
 from tokenwatch.errors import DataValidationError, OutOfRangeError, ParameterError
 from tokenwatch.events import load_events, reacting_session
+from tokenwatch.methods import breaks, eventstudy
+from tokenwatch.methods import phases as rally
 from tokenwatch.paths import data_dir
+from tokenwatch.run.cli import main
 
 US_DAYS = pd.DatetimeIndex(["2025-05-16", "2025-05-19", "2025-05-20", "2025-05-21", "2025-05-22", "2025-05-23",
                             "2025-05-27"])  # Memorial Day 2025-05-26

@@ -5,10 +5,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tokenwatch.cli import main
 from tokenwatch.errors import ParameterError
-from tokenwatch.notebooks import inspect, parse_cli_value
-from tokenwatch.runner import plan, slug
+from tokenwatch.run.cli import main
+from tokenwatch.run.notebooks import inspect, parse_cli_value
+from tokenwatch.run.runner import plan, slug
 
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
 ECHO = FIXTURES / "01_echo.ipynb"
@@ -78,7 +78,7 @@ def test_rerun_replaces_only_what_it_reruns(tmp_path):
 
 def test_a_missing_kernel_is_named_before_any_run():
     from tokenwatch.errors import TokenwatchError
-    from tokenwatch.runner import check_kernel
+    from tokenwatch.run.runner import check_kernel
 
     with pytest.raises(TokenwatchError, match="kernel 'no-such-kernel' is not installed; run `make venv`"):
         check_kernel("no-such-kernel")

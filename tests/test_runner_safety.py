@@ -11,11 +11,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tokenwatch.cli import main
-from tokenwatch.runner import swap_into_place
+from tokenwatch.run.cli import main
+from tokenwatch.run.runner import swap_into_place
 
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
-CLI = [sys.executable, "-m", "tokenwatch.cli"]
+CLI = [sys.executable, "-m", "tokenwatch.run.cli"]
 
 
 def _run(out: str | Path, *extra: str) -> int:
@@ -154,7 +154,7 @@ def test_bad_run_options_are_refused_with_a_message(tmp_path, capsys):
 
 
 def test_a_code_given_alone_stays_text_and_type_errors_read_plainly(tmp_path, capsys):
-    from tokenwatch.notebooks import inspect, parse_cli_value
+    from tokenwatch.run.notebooks import inspect, parse_cli_value
 
     default = inspect(FIXTURES / "01_echo.ipynb").parameters["codes"]
     assert parse_cli_value("002463", default) == ["002463"]  # not the octal 1331

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tokenwatch.cli import main
 from tokenwatch.errors import DataValidationError, ParameterError
 from tokenwatch.paths import data_dir
+from tokenwatch.run.cli import main
 from tokenwatch.tokens import (
     as_of,
     check_claims,

@@ -4,9 +4,9 @@ import pandas as pd
 import pytest
 from conftest import flat_rows, write_bars
 
-from tokenwatch import weekly
-from tokenwatch.calendar import trading_days, week_window
 from tokenwatch.market import SnapshotSource
+from tokenwatch.reports import weekly_tracker as weekly
+from tokenwatch.sessions import trading_days, week_window
 from tokenwatch.universe import Symbol
 
 

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from tokenwatch.market import SnapshotSource
-from tokenwatch.whole_market import week_returns_all
+from tokenwatch.market.whole_market import week_returns_all
 
 DAYS = ["2025-06-13", "2025-06-16", "2025-06-17", "2025-06-18", "2025-06-19", "2025-06-20",
         "2025-06-23", "2025-06-24", "2025-06-25", "2025-06-26", "2025-06-27"]

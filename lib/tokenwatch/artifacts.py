@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .paths import PROJECT_ROOT, reports_dir
+from tokenwatch.paths import PROJECT_ROOT, reports_dir
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)

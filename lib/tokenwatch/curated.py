@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import DataNotFoundError, DataValidationError
+from tokenwatch.errors import DataNotFoundError, DataValidationError
 
 
 def read_curated(path: Path, required: list[str], what: str) -> pd.DataFrame:

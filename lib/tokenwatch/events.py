@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 
-from .curated import read_curated
-from .errors import DataValidationError, OutOfRangeError
-from .paths import data_dir
+from tokenwatch.curated import read_curated
+from tokenwatch.errors import DataValidationError, OutOfRangeError
+from tokenwatch.paths import data_dir
 
 REQUIRED = ["date", "time_local", "tz", "session", "category", "entity", "headline", "figure", "source_url",
             "confidence"]

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from .errors import ParameterError
+from tokenwatch.errors import ParameterError
 
 
 def as_date(name: str, value: object) -> pd.Timestamp:

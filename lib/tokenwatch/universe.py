@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import DataValidationError, ParameterError
-from .paths import data_dir
+from tokenwatch.errors import DataValidationError, ParameterError
+from tokenwatch.paths import data_dir
 
 MARKETS = {
     "cn": "A-share stock",

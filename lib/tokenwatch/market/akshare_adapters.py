@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..errors import DataValidationError
-from ..universe import Symbol
+from tokenwatch.errors import DataValidationError
+from tokenwatch.universe import Symbol
 
 AKSHARE_VERSION = "1.19.5"  # pinned in pyproject.toml; the registry test checks every function exists there
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..universe import Symbol
+from tokenwatch.universe import Symbol
 
 # The series whose dates define each market's trading calendar.
 CALENDAR_REFERENCE = {

@@ -27,9 +27,9 @@ import pyarrow.parquet as pq
 from filelock import FileLock
 from filelock import Timeout as LockTimeout
 
-from ..errors import DataNotFoundError, DataValidationError, TokenwatchError
-from ..paths import data_dir
-from ..universe import Symbol
+from tokenwatch.errors import DataNotFoundError, DataValidationError, TokenwatchError
+from tokenwatch.paths import data_dir
+from tokenwatch.universe import Symbol
 
 CACHE_ENV = "TOKENWATCH_CACHE"
 KINDS = ("daily", "factors")

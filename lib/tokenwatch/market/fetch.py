@@ -30,9 +30,8 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import DataNotFoundError, TokenwatchError
-from ..universe import Symbol
-from .akshare_adapters import (
+from tokenwatch.errors import DataNotFoundError, TokenwatchError
+from tokenwatch.market.akshare_adapters import (
     ADAPTERS,
     AKSHARE_VERSION,
     FACTOR_FUNCTIONS,
@@ -41,8 +40,9 @@ from .akshare_adapters import (
     chain,
     factor_steps,
 )
-from .cache import Cache, CacheCorruptError
-from .validate import validate_daily
+from tokenwatch.market.cache import Cache, CacheCorruptError
+from tokenwatch.market.validate import validate_daily
+from tokenwatch.universe import Symbol
 
 DOWN_ENV = "TOKENWATCH_DOWN_FILE"
 

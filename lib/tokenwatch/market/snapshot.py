@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import DataNotFoundError, DataValidationError
-from ..universe import Symbol, read_codes_csv
-from .base import FACTOR_COLUMNS, PriceSource, SeriesData
-from .validate import DAILY_COLUMNS, validate_daily
+from tokenwatch.errors import DataNotFoundError, DataValidationError
+from tokenwatch.market.base import FACTOR_COLUMNS, PriceSource, SeriesData
+from tokenwatch.market.validate import DAILY_COLUMNS, validate_daily
+from tokenwatch.universe import Symbol, read_codes_csv
 
 FOLDERS = {"cn": "cn", "cn_index": "cn_index", "hk_index": "cn_index", "us": "us"}
 ALL_CN = "cn_all"

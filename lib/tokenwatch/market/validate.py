@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..errors import DataValidationError
+from tokenwatch.errors import DataValidationError
 
 PRICE_COLUMNS = ["open", "high", "low", "close"]
 DAILY_COLUMNS = ["open", "high", "low", "close", "volume"]

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..curated import read_curated
-from ..errors import DataValidationError
-from ..paths import data_dir
-from .ledger import compare
-from .periods import per_day
+from tokenwatch.curated import read_curated
+from tokenwatch.errors import DataValidationError
+from tokenwatch.paths import data_dir
+from tokenwatch.tokens.ledger import compare
+from tokenwatch.tokens.periods import per_day
 
 CLAIM_COLUMNS = ["claim", "report_value", "report_unit", "verified_value", "verified_unit", "per_day_report",
                  "per_day_verified", "verdict", "reason"]

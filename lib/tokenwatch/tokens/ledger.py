@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..curated import read_curated
-from ..errors import DataValidationError, ParameterError
-from ..paths import data_dir
-from .periods import DISPLAY_UNITS, RATE_UNITS, UNITS, check_period, per_day
+from tokenwatch.curated import read_curated
+from tokenwatch.errors import DataValidationError, ParameterError
+from tokenwatch.paths import data_dir
+from tokenwatch.tokens.periods import DISPLAY_UNITS, RATE_UNITS, UNITS, check_period, per_day
 
 REQUIRED = ["id", "series", "measure", "entity", "product_scope", "metric", "value", "period_unit", "period",
             "period_start", "period_end", "disclosed_on", "disclosed_date", "disclosed_date_precision",

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..errors import DataValidationError
+from tokenwatch.errors import DataValidationError
 
 PER_DAY = "per day"
 # Units that describe a rate: name -> (kind of calendar period, or None for a fixed length; nominal days)

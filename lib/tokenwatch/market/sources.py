@@ -11,13 +11,13 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import DataNotFoundError, TokenwatchNotice
-from ..paths import shown_path
-from ..universe import Symbol
-from .akshare_adapters import ADAPTERS, chain, us_adjusted_close
-from .base import FACTOR_COLUMNS, PriceSource, SeriesData
-from .cache import Cache
-from .fetch import Fetcher
+from tokenwatch.errors import DataNotFoundError, TokenwatchNotice
+from tokenwatch.market.akshare_adapters import ADAPTERS, chain, us_adjusted_close
+from tokenwatch.market.base import FACTOR_COLUMNS, PriceSource, SeriesData
+from tokenwatch.market.cache import Cache
+from tokenwatch.market.fetch import Fetcher
+from tokenwatch.paths import shown_path
+from tokenwatch.universe import Symbol
 
 
 class LiveFetchFailed(DataNotFoundError):

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import DataNotFoundError, DataValidationError, ParameterError
-from .paths import data_dir
+from tokenwatch.errors import DataNotFoundError, DataValidationError, ParameterError
+from tokenwatch.paths import data_dir
 
 SCORE_COLUMNS = ["subject", "call_date", "horizon_end", "subject_return_pct", "benchmark_return_pct", "relative_pct",
                  "band", "rating", "held"]

@@ -10,11 +10,12 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from . import compute, token_projection
-from .artifacts import file_source, write_summary, write_table
-from .errors import ParameterError
-from .paths import data_dir
-from .plots import NEUTRAL, finish, new_figure
+from tokenwatch.artifacts import file_source, write_summary, write_table
+from tokenwatch.errors import ParameterError
+from tokenwatch.methods import compute
+from tokenwatch.paths import data_dir
+from tokenwatch.plots import NEUTRAL, finish, new_figure
+from tokenwatch.reports import token_projection
 
 
 @dataclass

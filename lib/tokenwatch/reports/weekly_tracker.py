@@ -10,14 +10,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from . import plots
-from .artifacts import sources, write_summary, write_table
-from .calendar import WeekWindow
-from .errors import DataNotFoundError
-from .market import Prices, PriceSource, default_source, load_prices
-from .market.adjust import describe_actions
-from .paths import data_dir
-from .universe import Symbol, load_basket, names, parse_symbols, read_codes_csv
+from tokenwatch import plots
+from tokenwatch.artifacts import sources, write_summary, write_table
+from tokenwatch.errors import DataNotFoundError
+from tokenwatch.market import Prices, PriceSource, default_source, load_prices
+from tokenwatch.market.adjust import describe_actions
+from tokenwatch.paths import data_dir
+from tokenwatch.sessions import WeekWindow
+from tokenwatch.universe import Symbol, load_basket, names, parse_symbols, read_codes_csv
 
 WEEK_COLUMNS = ["code", "name", "segment", "market", "prev_close_date", "prev_close", "close_date", "close",
                 "return_pct", "raw_return_pct", "corporate_action"]

@@ -36,11 +36,11 @@ import pandas as pd
 from filelock import FileLock
 from filelock import Timeout as LockTimeout
 
-from .artifacts import atomic_write_text
-from .errors import ParameterError, TokenwatchError
-from .market.fetch import DOWN_ENV
-from .notebooks import INJECTED, check_parameters, discover, inspect
-from .paths import scrub_paths
+from tokenwatch.artifacts import atomic_write_text
+from tokenwatch.errors import ParameterError, TokenwatchError
+from tokenwatch.market.fetch import DOWN_ENV
+from tokenwatch.paths import scrub_paths
+from tokenwatch.run.notebooks import INJECTED, check_parameters, discover, inspect
 
 KERNEL_NAME = "tokenwatch"
 WARM_UP = ("import numpy, pandas, scipy, statsmodels.api, matplotlib.pyplot\n"
@@ -257,8 +257,8 @@ def execute_one(spec: RunSpec, out_root: Path, staging_root: Path, kernel: WarmK
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    from .artifacts import read_summary
-    from .export import notebook_html, provenance_footer
+    from tokenwatch.artifacts import read_summary
+    from tokenwatch.run.export import notebook_html, provenance_footer
 
     started = time.perf_counter()
     ran_at = datetime.now(UTC).isoformat(timespec="seconds")
@@ -302,8 +302,8 @@ def execute_one(spec: RunSpec, out_root: Path, staging_root: Path, kernel: WarmK
 
 def _named_paths(staging: Path, out_root: Path) -> dict[str, str]:
     """This run's absolute paths and how exports show them."""
-    from .market import SNAPSHOT_ENV
-    from .market.cache import cache_dir
+    from tokenwatch.market import SNAPSHOT_ENV
+    from tokenwatch.market.cache import cache_dir
 
     named = {str(staging): ".", str(out_root): "$OUT"}
     if snap := os.environ.get(SNAPSHOT_ENV, "").strip():
@@ -473,7 +473,7 @@ def scan_runs(out_root: Path) -> pd.DataFrame:
 
 def write_index(out_root: Path, lock_timeout: float = 60) -> pd.DataFrame:
     """Rebuild runs.csv and index.html from the run folders on disk, one writer at a time."""
-    from .export import index_html
+    from tokenwatch.run.export import index_html
 
     lock = FileLock(str(_locks(out_root) / "index.lock"))
     try:

@@ -5,12 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
-from ..artifacts import file_source, write_summary, write_table
-from ..errors import ParameterError
-from .claims import CLAIM_COLUMNS, EXTRA_COLUMNS, check_claims, load_claims
-from .ledger import (
+from tokenwatch.artifacts import file_source, write_summary, write_table
+from tokenwatch.errors import ParameterError
+from tokenwatch.plots import finish, new_figure
+from tokenwatch.tokens.claims import CLAIM_COLUMNS, EXTRA_COLUMNS, check_claims, load_claims
+from tokenwatch.tokens.ledger import (
     PER_DAY_COLUMNS,
     as_of,
     growth_table,
@@ -20,7 +25,7 @@ from .ledger import (
     per_day_table,
     select,
 )
-from .periods import DISPLAY_UNITS
+from tokenwatch.tokens.periods import DISPLAY_UNITS
 
 
 @dataclass
@@ -92,3 +97,30 @@ def build(date: pd.Timestamp, entities: list[str] | None = None, unit: str = "pe
         as_of=date, unit=unit, ledger=public, shown=shown, per_day=per_day_table(shown),
         growth=growth_table(shown), claims=check_claims(public, claims),
         not_counts=shown[shown["measure"] != "tokens"], ledger_file=path, claims_rows=len(claims))
+
+
+
+
+
+
+def ledger_chart(table: pd.DataFrame, unit: str, source: str, title: str | None = None) -> Figure:
+    """Log-scale tokens by series over time: a marker at each period's midpoint, a horizontal bar over
+    the period it describes and a vertical bar over the per-day range when the period is vague."""
+    fig, ax = new_figure(figsize=(10, 5.6))
+    for i, (series, part) in enumerate(table.groupby("series", sort=True)):
+        start, end = pd.to_datetime(part["as_of_start"]), pd.to_datetime(part["as_of_end"])
+        mid = start + (end - start) / 2
+        low = in_unit(part["tokens_per_day_low"].to_numpy(), unit)
+        high = in_unit(part["tokens_per_day_high"].to_numpy(), unit)
+        central = np.sqrt(low * high)
+        color = plt.cm.tab20(i % 20)
+        marker = "os^Dv"[i // 20 % 5]
+        ax.errorbar(mid, central, xerr=[mid - start, end - mid], yerr=[central - low, high - central],
+                    fmt=marker, color=color, ms=5, capsize=2, elinewidth=1, label=series)
+        if len(part) > 1:
+            ax.plot(mid, central, color=color, lw=0.8, alpha=0.5)
+    ax.set_yscale("log")
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
+    ax.legend(fontsize=7, ncol=2, loc="upper left", frameon=False)
+    return finish(fig, title or f"Disclosed token consumption by series, tokens {unit} (log scale)", source,
+                  xlabel="period the figure describes (bar: its span)", ylabel=f"tokens {unit}")

@@ -24,9 +24,14 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy.optimize import curve_fit
 
-from .errors import DataNotFoundError, DataValidationError, ParameterError, TokenwatchError
-from .paths import data_dir
-from .tokens import as_of, tokens_only
+from tokenwatch.errors import (
+    DataNotFoundError,
+    DataValidationError,
+    ParameterError,
+    TokenwatchError,
+)
+from tokenwatch.paths import data_dir
+from tokenwatch.tokens import as_of, tokens_only
 
 MODELS = ("exponential", "logistic", "gompertz")
 QUANTILES = {"p10": 0.10, "p25": 0.25, "p50": 0.50, "p75": 0.75, "p90": 0.90}

@@ -8,13 +8,13 @@ import matplotlib.dates as mdates
 import pandas as pd
 from matplotlib.figure import Figure
 
-from . import domestic, rating
-from .artifacts import sources, write_summary, write_table
-from .errors import DataNotFoundError, ParameterError
-from .market import Prices, PriceSource, load_prices
-from .paths import data_dir
-from .plots import NEUTRAL, finish, new_figure
-from .universe import Symbol, load_basket, names, parse_symbols
+from tokenwatch.artifacts import sources, write_summary, write_table
+from tokenwatch.errors import DataNotFoundError, ParameterError
+from tokenwatch.market import Prices, PriceSource, load_prices
+from tokenwatch.methods import baskets, rating
+from tokenwatch.paths import data_dir
+from tokenwatch.plots import NEUTRAL, finish, new_figure
+from tokenwatch.universe import Symbol, load_basket, names, parse_symbols
 
 SHENWAN_ELECTRONICS = Symbol("cn_index", "801080")
 STAND_IN = Symbol("cn_index", "512760")
@@ -123,7 +123,7 @@ def build(call_date: pd.Timestamp, subject: str, rating_: str, kind: str, benchm
         raise ParameterError(f"benchmark {benchmark} has no data around {call_date.date()}")
     if members is not None:
         have = [m.code for m in members if m.code in closes]
-        subject_closes = domestic.equal_weight_index(closes[have].dropna(how="all")).level
+        subject_closes = baskets.equal_weight_index(closes[have].dropna(how="all")).level
     else:
         if sym.code not in closes:
             raise ParameterError(f"subject {subject} has no data around {call_date.date()}: "

@@ -15,7 +15,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
-from .errors import OutOfRangeError, ParameterError
+from tokenwatch.errors import OutOfRangeError, ParameterError
 
 EVENT_COLUMNS = ["event_date", "session_date", "entity", "category", "headline", "symbol", "window", "car_pct",
                  "t_stat", "p_value"]

@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from . import projection as P
-from .artifacts import file_source, read_summary, write_summary, write_table
-from .errors import DataNotFoundError, ParameterError
-from .paths import data_dir
-from .plots import finish, new_figure
-from .tokens import as_of, ledger_path, load_ledger
+from tokenwatch.artifacts import file_source, read_summary, write_summary, write_table
+from tokenwatch.errors import DataNotFoundError, ParameterError
+from tokenwatch.methods import projection as P
+from tokenwatch.paths import data_dir
+from tokenwatch.plots import finish, new_figure
+from tokenwatch.tokens import as_of, ledger_path, load_ledger
 
 ROOM_MULTIPLE = 30  # the weekly's "30x room"
 

@@ -15,8 +15,8 @@ import nh3
 import pandas as pd
 from nbconvert import HTMLExporter
 
-from . import __version__
-from .paths import PROJECT_ROOT
+from tokenwatch import __version__
+from tokenwatch.paths import PROJECT_ROOT
 
 _REMOTE_SCRIPT = re.compile(r"<script[^>]+src=\"https?://[^\"]*\"[^>]*>\s*</script>", re.I)
 _REMOTE_LINK = re.compile(r"<link[^>]+href=\"https?://[^\"]*\"[^>]*>", re.I)

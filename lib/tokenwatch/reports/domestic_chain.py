@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from . import domestic
-from .artifacts import sources, write_summary, write_table
-from .calendar import last_on_or_before
-from .errors import ParameterError
-from .market import Prices, PriceSource, load_prices
-from .plots import NEUTRAL, finish, new_figure
-from .tokens import as_of, load_ledger, tokens_only
-from .universe import load_basket, parse_symbols
+from tokenwatch.artifacts import sources, write_summary, write_table
+from tokenwatch.errors import ParameterError
+from tokenwatch.market import Prices, PriceSource, load_prices
+from tokenwatch.methods import baskets, clock, leadlag
+from tokenwatch.plots import NEUTRAL, finish, new_figure
+from tokenwatch.sessions import last_on_or_before
+from tokenwatch.tokens import as_of, load_ledger, tokens_only
+from tokenwatch.universe import load_basket, parse_symbols
 
 BASKET_COLUMNS = ["date", "basket", "benchmark", "overseas"]
 ROLLING_DAYS = 60
@@ -29,7 +29,7 @@ class ChainMonitor:
     benchmark: str
     overseas: list[str]
     index: pd.DataFrame  # BASKET_COLUMNS, rebased to 100
-    basket: domestic.BasketIndex
+    basket: baskets.BasketIndex
     names: dict[str, str]
     rolling: pd.DataFrame
     lead_lag: pd.DataFrame
@@ -70,7 +70,7 @@ class ChainMonitor:
 
     def write(self, out) -> list[str]:
         write_table(self.index, out, "basket_index", BASKET_COLUMNS)
-        write_table(self.lead_lag, out, "lead_lag", domestic.LEAD_LAG_COLUMNS)
+        write_table(self.lead_lag, out, "lead_lag", leadlag.LEAD_LAG_COLUMNS)
         write_table(self.contributions(), out, "contributions")
         write_table(self.rolling.reset_index(names="date"), out, "rolling_beta")
         write_summary(out, self.summary())
@@ -91,7 +91,7 @@ def monitor(basket: str, benchmark: str, overseas: list[str], start: pd.Timestam
     us_prices = load_prices(over, None, None, source=source)
     us_close = us_prices.close()
     us_last = us_close.dropna().index[-1]
-    latest = domestic.last_aligned_day(cn_days, us_days, us_last)
+    latest = clock.last_aligned_day(cn_days, us_days, us_last)
     if end is None:
         end = min(latest, cn_days[-1])
         notices.append(f"end defaults to {end.date()}, the last A-share session with overseas prices the night before")
@@ -109,24 +109,24 @@ def monitor(basket: str, benchmark: str, overseas: list[str], start: pd.Timestam
     if bench.code not in closes or closes[bench.code].isna().any():
         raise ParameterError(f"benchmark {benchmark} lacks closes between {start.date()} and {end.date()}")
     member_closes = closes.drop(columns=[bench.code])
-    idx = domestic.equal_weight_index(member_closes)
+    idx = baskets.equal_weight_index(member_closes)
     for row in idx.gaps.itertuples():
         notices.append(f"{row.member} has no close on {row.sessions_missing} session(s) between {row.first_missing} "
                        f"and {row.last_missing}; it sits out those sessions (basket rule)")
-    overseas_index = domestic.equal_weight_index(us_close)  # the same basket rule as the A-share basket
+    overseas_index = baskets.equal_weight_index(us_close)  # the same basket rule as the A-share basket
     us_level = overseas_index.level.rename("overseas")
-    aligned = domestic.align_overseas(us_level, closes.index, us_days)
+    aligned = clock.align_overseas(us_level, closes.index, us_days)
     index = pd.DataFrame({"date": closes.index.date, "basket": idx.level.to_numpy(),
                           "benchmark": (100 * closes[bench.code] / closes[bench.code].iloc[0]).to_numpy(),
                           "overseas": (100 * aligned / aligned.iloc[0]).to_numpy()})
     us_returns = overseas_index.returns
-    seen = domestic.lagged_us(us_returns, idx.returns.index, 1)
-    lead = domestic.lead_lag(idx.returns, us_returns)
+    seen = clock.lagged_us(us_returns, idx.returns.index, 1)
+    lead = leadlag.lead_lag(idx.returns, us_returns)
     milestones = token_milestones(milestone_series, start, end)
     names = dict(zip(table["code"], table["name"], strict=True))
     return ChainMonitor(basket, bench.code, [s.code for s in over], index, idx, names,
-                        domestic.rolling_beta(idx.returns, seen, ROLLING_DAYS), lead,
-                        domestic.lag_that_matters(lead), milestones, [cn, us_prices], notices)
+                        leadlag.rolling_beta(idx.returns, seen, ROLLING_DAYS), lead,
+                        leadlag.lag_that_matters(lead), milestones, [cn, us_prices], notices)
 
 
 def token_milestones(series: list[str], start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:

@@ -10,11 +10,11 @@ from typing import Any
 
 import yaml
 
-from . import data_cli
-from .errors import TokenwatchError
-from .market import LIVE_ENV
-from .notebooks import NOTEBOOKS_DIR, discover, inspect, parse_cli_value, resolve
-from .paths import PROJECT_ROOT
+from tokenwatch.errors import TokenwatchError
+from tokenwatch.market import LIVE_ENV
+from tokenwatch.paths import PROJECT_ROOT
+from tokenwatch.run import data_cli
+from tokenwatch.run.notebooks import NOTEBOOKS_DIR, discover, inspect, parse_cli_value, resolve
 
 
 def _positive_seconds(text: str) -> float:
@@ -87,7 +87,7 @@ def _collect_params(args: argparse.Namespace, defaults: dict[str, Any]) -> tuple
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .runner import plan, results_table, run_all
+    from tokenwatch.run.runner import plan, results_table, run_all
 
     if args.all == bool(args.notebooks):
         known = ", ".join(discover(args.notebooks_dir)) or "(none)"

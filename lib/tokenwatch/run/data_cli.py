@@ -8,12 +8,12 @@ import sys
 import pandas as pd
 from tqdm import tqdm
 
-from .errors import TokenwatchError
-from .market.base import CALENDAR_REFERENCE
-from .market.cache import Cache
-from .market.fetch import Fetcher, FetchResult, Policy
-from .params import as_date
-from .universe import Symbol, load_basket, parse_symbols, universe
+from tokenwatch.errors import TokenwatchError
+from tokenwatch.market.base import CALENDAR_REFERENCE
+from tokenwatch.market.cache import Cache
+from tokenwatch.market.fetch import Fetcher, FetchResult, Policy
+from tokenwatch.params import as_date
+from tokenwatch.universe import Symbol, load_basket, parse_symbols, universe
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

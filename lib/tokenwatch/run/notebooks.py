@@ -12,8 +12,8 @@ from typing import Any
 import papermill
 import yaml
 
-from .errors import ParameterError
-from .paths import PROJECT_ROOT
+from tokenwatch.errors import ParameterError
+from tokenwatch.paths import PROJECT_ROOT
 
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 _NAME = re.compile(r"^(\d+)_(.+)\.ipynb$")

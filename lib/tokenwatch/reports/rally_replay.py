@@ -1,104 +1,40 @@
-"""The April to June 2025 rally replayed: phase returns, an event study, and where the phases break.
-
-Phases are close to close and partition start..end: pre-rally runs from the close on `start` to the
-last close before `phase1_start`, phase 1 from there to the last close before `phase2_start`, and
-phase 2 from there to the close on `end`, so compounding the three gives the whole window.
-
-The A-share mirror keeps the clock: an A-share session trades on the US session of the night before,
-so each A-share boundary is the last A-share close before the first US session after the US boundary.
-"""
+"""The rally replay (notebook 02): phases, the event study, break tests and the A-share mirror, with its charts."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
-from . import breaks, eventstudy
-from .artifacts import sources, write_summary, write_table
-from .calendar import last_on_or_before, period_return
-from .domestic import equal_weight_index
-from .errors import ParameterError
-from .events import load_events, with_sessions
-from .market import Prices, PriceSource, load_prices
-from .universe import load_basket, names, parse_symbols
+from tokenwatch.artifacts import sources, write_summary, write_table
+from tokenwatch.errors import ParameterError
+from tokenwatch.events import load_events, with_sessions
+from tokenwatch.market import Prices, PriceSource, load_prices
+from tokenwatch.methods import breaks, eventstudy
+from tokenwatch.methods.baskets import basket_excess, excess_path
+from tokenwatch.methods.breaks import BreakResult
+from tokenwatch.methods.phases import (
+    PHASE_COLUMNS,
+    PHASES,
+    Boundaries,
+    leaders,
+    mirror_boundaries,
+    phase_boundaries,
+    phase_returns,
+    report_break_date,
+)
+from tokenwatch.plots import NEUTRAL, finish, new_figure
+from tokenwatch.universe import load_basket, names, parse_symbols
 
-PHASES = ("pre-rally", "phase 1", "phase 2")
-PHASE_COLUMNS = ["symbol", "phase", "start", "end", "return_pct", "benchmark_pct", "excess_pct", "max_drawdown_pct"]
 MIRROR_SEGMENTS = ("PCB/CCL", "optical chips/modules")
+
+
 CN_BENCHMARK = "cn_index:000300"
-
-
-@dataclass(frozen=True)
-class Boundaries:
-    """The four closes that delimit the three phases (dates of sessions in one market)."""
-
-    closes: tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp, pd.Timestamp]
-
-    def spans(self) -> list[tuple[str, pd.Timestamp, pd.Timestamp]]:
-        c = self.closes
-        return [(PHASES[i], c[i], c[i + 1]) for i in range(3)]
-
-    def as_dict(self) -> dict:
-        return {name: {"from_close": a.date(), "to_close": b.date()} for name, a, b in self.spans()}
-
-
-def phase_boundaries(days: pd.DatetimeIndex, start: pd.Timestamp, end: pd.Timestamp, phase1_start: pd.Timestamp,
-                     phase2_start: pd.Timestamp) -> Boundaries:
-    """US closes that start and end each phase; each phase must hold at least one session."""
-    if not start < phase1_start <= phase2_start <= end:
-        raise ParameterError(f"dates must run start < phase1_start <= phase2_start <= end; got {start.date()}, "
-                             f"{phase1_start.date()}, {phase2_start.date()}, {end.date()}")
-    closes = (last_on_or_before(days, start), last_on_or_before(days, phase1_start - pd.Timedelta(days=1)),
-              last_on_or_before(days, phase2_start - pd.Timedelta(days=1)), last_on_or_before(days, end))
-    for (name, a, b) in Boundaries(closes).spans():
-        if b <= a:
-            raise ParameterError(f"{name} holds no session ({a.date()} to {b.date()}); move the phase dates apart")
-    return Boundaries(closes)
-
-
-def mirror_boundaries(us: Boundaries, us_days: pd.DatetimeIndex, cn_days: pd.DatetimeIndex) -> Boundaries:
-    """A-share closes matching US boundaries: the last A-share close before the next US session."""
-    out = []
-    for close in us.closes:
-        pos = us_days.searchsorted(close, side="right")
-        nxt = us_days[pos] if pos < len(us_days) else close + pd.Timedelta(days=1)
-        out.append(last_on_or_before(cn_days, nxt))
-    return Boundaries(tuple(out))
-
-
-def max_drawdown(closes: pd.Series) -> float:
-    """Largest fall from a running peak, in percent (<= 0)."""
-    return float(100 * (closes / closes.cummax() - 1).min())
-
-
-def phase_returns(panel: pd.DataFrame, benchmark: str, bounds: Boundaries) -> pd.DataFrame:
-    """Each symbol's return, the benchmark's, the excess and max drawdown per phase and for the whole window."""
-    spans = [*bounds.spans(), ("whole window", bounds.closes[0], bounds.closes[-1])]
-    rows = []
-    for sym in [c for c in panel.columns if c != benchmark]:
-        for name, a, b in spans:
-            px, bench = panel[sym].loc[a:b], panel[benchmark].loc[a:b]
-            if px.isna().any() or bench.isna().any():
-                gap = px.index[px.isna() | bench.isna()][0]
-                raise ParameterError(f"{sym} or {benchmark} has no close on {gap.date()} inside {name}")
-            ret, bret = period_return(px, a, b), period_return(bench, a, b)
-            rows.append({"symbol": sym, "phase": name, "start": a.date(), "end": b.date(), "return_pct": ret,
-                         "benchmark_pct": bret, "excess_pct": ret - bret, "max_drawdown_pct": max_drawdown(px)})
-    return pd.DataFrame(rows, columns=PHASE_COLUMNS)
-
-
-def leaders(table: pd.DataFrame, top: int = 3) -> dict[str, list[str]]:
-    """The `top` symbols by excess return in each phase."""
-    part = table[table["phase"].isin(PHASES)]
-    return {phase: g.nlargest(top, "excess_pct")["symbol"].tolist() for phase, g in part.groupby("phase", sort=False)}
-
-
-def basket_excess(closes: pd.DataFrame, benchmark: str, name: str) -> pd.Series:
-    """Daily return of the equal-weighted basket (`domestic.equal_weight_index`) minus the benchmark's, in percent."""
-    basket = equal_weight_index(closes.drop(columns=[benchmark])).returns
-    return (100 * (basket - closes[benchmark].pct_change().iloc[1:])).rename(name)
 
 
 @dataclass
@@ -310,12 +246,98 @@ def replay(symbols: list[str], benchmark: str, start: pd.Timestamp, end: pd.Time
                        mirror.bounds, mirror.panel, mirror.phases, mirror.names, notices, [prices, mirror.prices])
 
 
-def report_break_date(bounds: Boundaries, days: pd.DatetimeIndex) -> pd.Timestamp:
-    """The first session of phase 2 in `days`."""
-    return days[days.searchsorted(bounds.closes[2], side="right")]
 
 
-def excess_path(panel: pd.DataFrame, benchmark: str) -> pd.Series:
-    """Cumulative excess of the equal-weighted basket over the benchmark, in percent."""
-    level = equal_weight_index(panel.drop(columns=[benchmark])).level
-    return 100 * (level / 100 / (panel[benchmark] / panel[benchmark].iloc[0]) - 1)
+
+PHASE_SHADES = {"pre-rally": "#f2f3f4", "phase 1": "#fdebd0", "phase 2": "#d6eaf8"}
+CATEGORY_COLORS = {"capex": "#1f77b4", "policy": "#9467bd", "tokens": "#d62728", "earnings": "#2ca02c",
+                   "product": "#ff7f0e", "conference": "#17becf", "market": "#7f7f7f"}
+
+
+def _shade(ax, bounds: Boundaries) -> None:
+    for name, a, b in bounds.spans():
+        ax.axvspan(a, b, color=PHASE_SHADES[name], zorder=0, lw=0)
+        ax.text(a + (b - a) / 2, 0.99, name, transform=ax.get_xaxis_transform(), ha="center", va="top",
+                fontsize=8, color=NEUTRAL)
+
+
+def cumulative_chart(panel: pd.DataFrame, benchmark: str, bounds: Boundaries, events: pd.DataFrame,
+                     source: str, labels: dict[str, str] | None = None, title: str | None = None) -> Figure:
+    """Cumulative return since the window's first close, phases shaded, event sessions marked."""
+    fig, ax = new_figure(figsize=(11, 5.6))
+    _shade(ax, bounds)
+    cum = 100 * (panel / panel.iloc[0] - 1)
+    colors = plt.cm.tab20(np.linspace(0, 1, 20))
+    for i, col in enumerate(c for c in cum.columns if c != benchmark):
+        ax.plot(cum.index, cum[col], lw=1.1, color=colors[(2 * i) % 20 + (i // 10) % 2],
+                label=(labels or {}).get(col, col))
+    ax.plot(cum.index, cum[benchmark], lw=2.4, color="black", label=f"{(labels or {}).get(benchmark, benchmark)} "
+            "(benchmark)")
+    handles, names = ax.get_legend_handles_labels()
+    for cat, part in events.groupby("category"):
+        color = CATEGORY_COLORS.get(cat, NEUTRAL)
+        for tested, marker in ((True, "^"), (False, "2")):
+            dates = part.loc[part["tested"] == tested, "session_date"]
+            ax.scatter(dates, np.full(len(dates), 0.02), marker=marker, s=40, color=color,
+                       transform=ax.get_xaxis_transform(), zorder=3, clip_on=False)
+        handles.append(Line2D([], [], color=color, marker="^", ls=""))
+        names.append(f"event: {cat}")
+    ax.legend(handles, names, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d"))
+    return finish(fig, title or "Cumulative return by phase, with dated catalysts", source,
+                  xlabel="session (triangles: the session in which each event could first move prices; "
+                         "open marks: not tested)", ylabel="return since the first close, %")
+
+
+def leaders_chart(phases: pd.DataFrame, source: str, labels: dict[str, str] | None = None,
+                  title: str | None = None) -> Figure:
+    """Excess return over the benchmark per phase, one group of bars per symbol."""
+    table = phases[phases["phase"].isin(PHASES)].pivot(index="symbol", columns="phase", values="excess_pct")
+    table = table[list(PHASES)].sort_values("phase 2")
+    fig, ax = new_figure(figsize=(9, max(4.0, 0.45 * len(table) + 1.5)))
+    y = np.arange(len(table))
+    height = 0.8 / len(PHASES)
+    for i, phase in enumerate(PHASES):
+        ax.barh(y + (i - 1) * height, table[phase], height, label=phase,
+                color={"pre-rally": "#aab7b8", "phase 1": "#e67e22", "phase 2": "#2e86c1"}[phase])
+    ax.set_yticks(y, [(labels or {}).get(s, s) for s in table.index])
+    ax.axvline(0, color="black", lw=0.8)
+    ax.legend(fontsize=8, frameon=False)
+    return finish(fig, title or "Who led each phase: excess return over the benchmark", source,
+                  xlabel="excess return over the phase, percentage points", ylabel="")
+
+
+def break_chart(panel: pd.DataFrame, benchmark: str, search: BreakResult, given: BreakResult, source: str,
+                title: str | None = None, alpha: float = 0.05) -> Figure:
+    """The basket's cumulative excess return, the searched break with its band and the report's date."""
+    fig, ax = new_figure()
+    path = excess_path(panel, benchmark)
+    ax.plot(path.index, path, color="black", lw=1.5, label=f"equal-weighted basket minus {benchmark}")
+    if search.p_value < alpha:
+        ax.axvspan(search.lower, search.upper, color="#d6eaf8", label="95% band of the searched break", zorder=0)
+        ax.axvline(search.break_date, color="#2e86c1", lw=1.5,
+                   label=f"searched break {search.break_date.date()} (p = {search.p_value:.3f})")
+    else:
+        ax.axvline(search.break_date, color="#2e86c1", lw=1, ls=":",
+                   label=f"largest F at {search.break_date.date()}: not significant (p = {search.p_value:.2f})")
+    ax.axvline(given.break_date, color="#c0392b", lw=1.5, ls="--",
+               label=f"report's phase 2 start {given.break_date.date()} (Chow p = {given.p_value:.2f})")
+    ax.legend(fontsize=8, frameon=False, loc="upper left")
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d"))
+    return finish(fig, title or f"Where the phases break: {search.series}", source, xlabel="session",
+                  ylabel="cumulative excess return, %")
+
+
+def car_chart(by_category: pd.DataFrame, source: str) -> Figure:
+    """Mean cumulative abnormal return by event category and window."""
+    table = by_category.pivot(index="category", columns="window", values="mean_car_pct")
+    fig, ax = new_figure()
+    y = np.arange(len(table))
+    height = 0.8 / max(1, len(table.columns))
+    for i, win in enumerate(table.columns):
+        ax.barh(y + (i - (len(table.columns) - 1) / 2) * height, table[win], height, label=f"window {win}")
+    ax.set_yticks(y, table.index)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.legend(fontsize=8, frameon=False)
+    return finish(fig, "Mean cumulative abnormal return by event category (market model)", source,
+                  xlabel="mean CAR over events and symbols, %", ylabel="event category")

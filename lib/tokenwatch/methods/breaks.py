@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .errors import ParameterError
+from tokenwatch.errors import ParameterError
 
 BREAK_COLUMNS = ["series", "method", "break_date", "lower", "upper", "statistic", "critical_value", "p_value"]
 BAI_95 = 11.03  # 95% quantile of |argmax| of a two-sided Brownian motion with drift (Bai 1997, table 1)

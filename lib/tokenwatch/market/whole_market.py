@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .calendar import trading_days, week_window
-from .errors import DataNotFoundError
-from .market import PriceSource, default_source
+from tokenwatch.errors import DataNotFoundError
+from tokenwatch.market import PriceSource, default_source
+from tokenwatch.sessions import trading_days, week_window
 
 
 def week_returns_all(week_end: object, source: PriceSource | None = None) -> pd.DataFrame:

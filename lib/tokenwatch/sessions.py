@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .errors import OutOfRangeError
-from .market import PriceSource, default_source
+from tokenwatch.errors import OutOfRangeError
+from tokenwatch.market import PriceSource, default_source
 
 
 def trading_days(market: str, source: PriceSource | None = None) -> pd.DatetimeIndex:

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import DataNotFoundError, ParameterError
-from .paths import data_dir
+from tokenwatch.errors import DataNotFoundError, ParameterError
+from tokenwatch.paths import data_dir
 
 SECONDS_PER_DAY = 86_400
 DEMAND_COLUMNS = ["scenario", "date", "tokens_per_day", "flops_per_s", "accelerators", "capex_cny"]
