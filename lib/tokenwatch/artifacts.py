@@ -48,11 +48,16 @@ def atomic_write_text(path: Path, text: str) -> Path:
 def write_table(frame: pd.DataFrame, out: Path, name: str, columns: list[str] | None = None) -> Path:
     """Write `frame` (optionally checked to have exactly `columns`, in order) as out/name.csv."""
     if columns is not None:
-        missing = [c for c in columns if c not in frame.columns]
-        if missing:
-            raise KeyError(f"table {name}: columns {missing} are missing")
-        frame = frame[columns]
+        frame = select_columns(frame, columns, name)
     return atomic_write_text(Path(out) / f"{name}.csv", frame.to_csv(index=False))
+
+
+def select_columns(frame: pd.DataFrame, columns: list[str], table: str) -> pd.DataFrame:
+    """`frame` in exactly these columns, in order, refusing a table that lacks one."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise KeyError(f"table {table}: columns {missing} are missing")
+    return frame[columns]
 
 
 def _jsonable(value: Any) -> Any:

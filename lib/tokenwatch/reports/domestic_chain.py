@@ -4,17 +4,20 @@ milestones from the ledger, rolling correlation and beta, and the clock-respecti
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from tokenwatch.artifacts import sources, write_summary, write_table
+from tokenwatch.artifacts import select_columns as cols
+from tokenwatch.artifacts import sources
 from tokenwatch.errors import ParameterError
 from tokenwatch.market import Prices, PriceSource, load_prices
 from tokenwatch.methods import baskets, clock, leadlag
 from tokenwatch.plots import NEUTRAL, finish, new_figure
+from tokenwatch.reports._base import Report
 from tokenwatch.sessions import last_on_or_before
 from tokenwatch.tokens import as_of, load_ledger, tokens_only
 from tokenwatch.universe import load_basket, parse_symbols
@@ -24,7 +27,8 @@ ROLLING_DAYS = 60
 
 
 @dataclass
-class ChainMonitor:
+class ChainMonitor(Report):
+    run_name: ClassVar[str] = "domestic_chain"
     basket_name: str
     benchmark: str
     overseas: list[str]
@@ -68,13 +72,22 @@ class ChainMonitor:
             "sources": sources(*(p.provenance for p in self.prices)),
         }
 
-    def write(self, out) -> list[str]:
-        write_table(self.index, out, "basket_index", BASKET_COLUMNS)
-        write_table(self.lead_lag, out, "lead_lag", leadlag.LEAD_LAG_COLUMNS)
-        write_table(self.contributions(), out, "contributions")
-        write_table(self.rolling.reset_index(names="date"), out, "rolling_beta")
-        write_summary(out, self.summary())
-        return sorted(p.name for p in out.iterdir())
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {"basket_index": cols(self.index, BASKET_COLUMNS, "basket_index"),
+                "lead_lag": cols(self.lead_lag, leadlag.LEAD_LAG_COLUMNS, "lead_lag"),
+                "contributions": self.contributions(),
+                "rolling_beta": self.rolling.reset_index(names="date")}
+
+    @property
+    def findings(self) -> list[str]:
+        r = self.returns_table().set_index("series")["return_pct"]
+        start, end = self.index["date"].iloc[0], self.index["date"].iloc[-1]
+        top = self.basket.contributions.sort_values().index[-1]
+        return [f"From {start} to {end} the {self.basket_name} basket returned {r['basket']:+.1f}% against "
+                f"{r['benchmark']:+.1f}% for {self.benchmark}: {r['basket'] - r['benchmark']:+.1f} pp.",
+                f"The overseas chain ({', '.join(self.overseas)}) returned {r['overseas']:+.1f}% in USD.",
+                f"Largest contribution: {top}, {self.basket.contributions[top]:+.1f} pp of the basket's return.",
+                self.lag_text]
 
 
 def monitor(basket: str, benchmark: str, overseas: list[str], start: pd.Timestamp, end: pd.Timestamp | None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
@@ -11,7 +12,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from tokenwatch.artifacts import sources, write_summary, write_table
+from tokenwatch.artifacts import select_columns as cols
+from tokenwatch.artifacts import sources
 from tokenwatch.errors import ParameterError
 from tokenwatch.events import load_events, with_sessions
 from tokenwatch.market import Prices, PriceSource, load_prices
@@ -29,6 +31,7 @@ from tokenwatch.methods.phases import (
     report_break_date,
 )
 from tokenwatch.plots import NEUTRAL, finish, new_figure
+from tokenwatch.reports._base import Report
 from tokenwatch.universe import load_basket, names, parse_symbols
 
 MIRROR_SEGMENTS = ("PCB/CCL", "optical chips/modules")
@@ -38,7 +41,8 @@ CN_BENCHMARK = "cn_index:000300"
 
 
 @dataclass
-class RallyReport:
+class RallyReport(Report):
+    run_name: ClassVar[str] = "rally_replay"
     bounds: Boundaries
     symbols: list[str]
     benchmark: str
@@ -120,15 +124,39 @@ class RallyReport:
             "sources": sources(*(p.provenance for p in self.prices)),
         }
 
-    def write(self, out) -> list[str]:
+    def tables(self) -> dict[str, pd.DataFrame]:
         phases = pd.concat([self.phases.assign(market="us"), self.mirror_phases.assign(market="cn")])
-        write_table(phases, out, "phase_returns", [*PHASE_COLUMNS, "market"])
-        write_table(self.study.results, out, "event_study", eventstudy.EVENT_COLUMNS)
-        write_table(self.study.by_category, out, "event_study_by_category")
-        write_table(self.break_table(), out, "breaks", breaks.BREAK_COLUMNS)
-        write_table(self.leaders_table(), out, "leaders")
-        write_summary(out, self.summary())
-        return sorted(p.name for p in out.iterdir())
+        return {"phase_returns": cols(phases, [*PHASE_COLUMNS, "market"], "phase_returns"),
+                "event_study": cols(self.study.results, eventstudy.EVENT_COLUMNS, "event_study"),
+                "event_study_by_category": self.study.by_category,
+                "breaks": cols(self.break_table(), breaks.BREAK_COLUMNS, "breaks"),
+                "leaders": self.leaders_table()}
+
+    @property
+    def report_break(self) -> breaks.BreakResult:
+        """The Chow test at the report's own phase-2 date, on the US basket's excess return."""
+        return self.breaks[0]
+
+    @property
+    def searched_break(self) -> breaks.BreakResult:
+        """The sup-F search for the break date, on the same series."""
+        return self.breaks[1]
+
+    @property
+    def findings(self) -> list[str]:
+        ph = self.phases.set_index(["symbol", "phase"])
+        lines = []
+        for phase in PHASES[1:]:
+            part = self.phases[self.phases["phase"] == phase]
+            lines.append(f"{phase} ({self.bounds.as_dict()[phase]['from_close']} to "
+                         f"{self.bounds.as_dict()[phase]['to_close']}): the {len(part)} names rose "
+                         f"{part['return_pct'].mean():+.1f}% on average against {part['benchmark_pct'].iloc[0]:+.1f}% "
+                         f"for {self.benchmark}; leader {part.sort_values('return_pct').iloc[-1]['symbol']}.")
+        if ("NVDA", "whole window") in ph.index:
+            lines.append(f"NVDA over the whole window: {ph.loc[('NVDA', 'whole window'), 'return_pct']:+.2f}%.")
+        lines.append(self.verdict())
+        lines.append(f"{int(self.events['tested'].sum())} events tested in the market-model event study.")
+        return lines
 
 
 def events_in_window(bounds: Boundaries, us_days: pd.DatetimeIndex, categories: list[str],

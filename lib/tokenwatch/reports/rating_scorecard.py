@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import matplotlib.dates as mdates
 import pandas as pd
 from matplotlib.figure import Figure
 
-from tokenwatch.artifacts import sources, write_summary, write_table
+from tokenwatch.artifacts import select_columns as cols
+from tokenwatch.artifacts import sources
 from tokenwatch.errors import DataNotFoundError, ParameterError
 from tokenwatch.market import Prices, PriceSource, load_prices
 from tokenwatch.methods import baskets, rating
 from tokenwatch.paths import data_dir
 from tokenwatch.plots import NEUTRAL, finish, new_figure
+from tokenwatch.reports._base import Report
 from tokenwatch.universe import Symbol, load_basket, names, parse_symbols
 
 SHENWAN_ELECTRONICS = Symbol("cn_index", "801080")
@@ -22,7 +25,8 @@ BAND_COLORS = {"买入": "#f5b7b1", "增持": "#fadbd8", "中性": "#f2f3f4", "�
 
 
 @dataclass
-class ScoreCard:
+class ScoreCard(Report):
+    run_name: ClassVar[str] = "rating_scorecard"
     subject: str
     subject_label: str
     kind: str
@@ -72,13 +76,20 @@ class ScoreCard:
             "sources": sources(*(p.provenance for p in self.prices)),
         }
 
-    def write(self, out) -> list[str]:
-        table = self.table()
-        write_table(table, out, "scorecard", [*rating.SCORE_COLUMNS, "kind", "best_relative_pct",
-                                              "worst_relative_pct", "complete"])
-        write_table(self.main.path, out, "relative_path")
-        write_summary(out, self.summary())
-        return sorted(p.name for p in out.iterdir())
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {"scorecard": cols(self.table(), [*rating.SCORE_COLUMNS, "kind", "best_relative_pct",
+                                                 "worst_relative_pct", "complete"], "scorecard"),
+                "relative_path": self.main.path}
+
+    @property
+    def findings(self) -> list[str]:
+        lines = [self.verdict()]
+        if len(self.companies):
+            c = self.companies.sort_values("relative_pct")
+            lines.append(f"Of the {len(c)} named companies, {c.iloc[-1]['subject']} did best "
+                         f"({c.iloc[-1]['relative_pct']:+.1f} pp) and {c.iloc[0]['subject']} worst "
+                         f"({c.iloc[0]['relative_pct']:+.1f} pp).")
+        return lines
 
 
 def resolve_subject(subject: str, source: PriceSource, notices: list[str]) -> tuple[str, list[Symbol] | None, Symbol | None]:

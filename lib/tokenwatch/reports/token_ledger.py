@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
@@ -11,9 +12,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from tokenwatch.artifacts import file_source, write_summary, write_table
+from tokenwatch.artifacts import file_source
+from tokenwatch.artifacts import select_columns as cols
 from tokenwatch.errors import ParameterError
 from tokenwatch.plots import finish, new_figure
+from tokenwatch.reports._base import Report
 from tokenwatch.tokens.claims import CLAIM_COLUMNS, EXTRA_COLUMNS, check_claims, load_claims
 from tokenwatch.tokens.ledger import (
     PER_DAY_COLUMNS,
@@ -29,7 +32,8 @@ from tokenwatch.tokens.periods import DISPLAY_UNITS
 
 
 @dataclass
-class LedgerReport:
+class LedgerReport(Report):
+    run_name: ClassVar[str] = "token_ledger"
     as_of: pd.Timestamp
     unit: str
     ledger: pd.DataFrame  # every disclosure public on as_of, before the entity filter
@@ -40,6 +44,7 @@ class LedgerReport:
     not_counts: pd.DataFrame  # words, API calls, ratios: kept, never converted
     ledger_file: Path
     claims_rows: int
+    notices: list[str] = field(default_factory=list)
 
     @property
     def source_line(self) -> str:
@@ -71,13 +76,22 @@ class LedgerReport:
                                     "the weekly's token claims, in our words")],
         }
 
-    def write(self, out: Path) -> list[str]:
-        write_table(self.per_day, out, "ledger_per_day", [*PER_DAY_COLUMNS, "id", "series", "confidence"])
-        write_table(self.claims, out, "claims_check", CLAIM_COLUMNS + EXTRA_COLUMNS)
+    def tables(self) -> dict[str, pd.DataFrame]:
+        out = {"ledger_per_day": cols(self.per_day, [*PER_DAY_COLUMNS, "id", "series", "confidence"], "ledger_per_day"),
+               "claims_check": cols(self.claims, CLAIM_COLUMNS + EXTRA_COLUMNS, "claims_check")}
         if len(self.growth):
-            write_table(self.growth, out, "growth")
-        write_summary(out, self.summary())
-        return sorted(p.name for p in Path(out).iterdir())
+            out["growth"] = self.growth
+        return out
+
+    @property
+    def findings(self) -> list[str]:
+        counts = self.claims["verdict"].value_counts()
+        lines = [f"{len(self.shown)} token disclosures public on {self.as_of.date()} across "
+                 f"{self.shown['series'].nunique()} series; the weekly's {len(self.claims)} token claims checked: "
+                 + ", ".join(f"{n} {v}" for v, n in counts.items()) + "."]
+        lines += [f"{r.claim_id} ({r.verdict}): {r.reason}" for r in self.claims.itertuples()
+                  if r.verdict != "holds"][:4]
+        return lines
 
 
 def build(date: pd.Timestamp, entities: list[str] | None = None, unit: str = "per day",

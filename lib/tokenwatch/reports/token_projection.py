@@ -5,24 +5,28 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from tokenwatch.artifacts import file_source, read_summary, write_summary, write_table
+from tokenwatch.artifacts import file_source, read_summary
+from tokenwatch.artifacts import select_columns as cols
 from tokenwatch.errors import DataNotFoundError, ParameterError
 from tokenwatch.methods import projection as P
 from tokenwatch.paths import data_dir
 from tokenwatch.plots import finish, new_figure
+from tokenwatch.reports._base import Report
 from tokenwatch.tokens import as_of, ledger_path, load_ledger
 
 ROOM_MULTIPLE = 30  # the weekly's "30x room"
 
 
 @dataclass
-class ProjectionReport:
+class ProjectionReport(Report):
+    run_name: ClassVar[str] = "token_projection"
     series: str
     cutoff: pd.Timestamp | None
     horizon: pd.Timestamp
@@ -78,14 +82,33 @@ class ProjectionReport:
                                     "scenarios (assumptions)")],
         }
 
-    def write(self, out: Path) -> list[str]:
-        write_table(self.projection.table, out, "projection", P.PROJECTION_COLUMNS)
+    def tables(self) -> dict[str, pd.DataFrame]:
+        out = {"projection": cols(self.projection.table, P.PROJECTION_COLUMNS, "projection")}
         if len(self.backtest):
-            write_table(self.backtest, out, "backtest", [*P.BACKTEST_COLUMNS, "scenario"])
-            write_table(self.scores, out, "scores")
-        write_table(self.reach, out, "thirty_x")
-        write_summary(out, self.summary())
-        return sorted(p.name for p in Path(out).iterdir())
+            out["backtest"] = cols(self.backtest, [*P.BACKTEST_COLUMNS, "scenario"], "backtest")
+            out["scores"] = self.scores
+        out["thirty_x"] = self.reach
+        return out
+
+    @property
+    def findings(self) -> list[str]:
+        last = self.observations.iloc[-1]
+        lines = [f"{self.series}: {len(self.observations)} disclosures, the latest {last['tokens_per_day']:.3g} tokens "
+                 f"a day ({pd.Timestamp(last['date']).date()})."]
+        if self.chosen:
+            c = self.chosen
+            t = self.projection.table
+            at = t[(t["model"] == c["model"]) & (t["scenario"] == c["scenario"])].iloc[-1]
+            lines.append(f"Best out of sample at the {self.cutoff.date() if self.cutoff is not None else ''} cutoff: "
+                         f"{c['model']} under {c['scenario']}, {at['p50']:.3g} tokens a day at "
+                         f"{pd.Timestamp(at['date']).date()} (80% band {at['p10']:.3g} to {at['p90']:.3g}).")
+        if len(self.scores):
+            s = self.scores
+            lines.append(f"Backtest: {len(self.backtest)} scored cells, 80% interval coverage "
+                         f"{s['coverage_80'].mean():.0%} on average across model-scenario pairs.")
+        else:
+            lines.append("No backtest ran, so no model is chosen out of sample.")
+        return lines
 
 
 BYTES_PER_DRAW = 3 * 8  # measured peak: about 2.1 float64 arrays of paths x months per fit

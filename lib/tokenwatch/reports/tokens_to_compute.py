@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from typing import ClassVar
 
 import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from tokenwatch.artifacts import file_source, write_summary, write_table
+from tokenwatch.artifacts import file_source
+from tokenwatch.artifacts import select_columns as cols
 from tokenwatch.errors import ParameterError
 from tokenwatch.methods import compute
 from tokenwatch.paths import data_dir
 from tokenwatch.plots import NEUTRAL, finish, new_figure
 from tokenwatch.reports import token_projection
+from tokenwatch.reports._base import Report
 
 
 @dataclass
-class ComputeReport:
+class ComputeReport(Report):
+    run_name: ClassVar[str] = "tokens_to_compute"
     series: str
     model: str
     quantile: str
@@ -59,11 +62,22 @@ class ComputeReport:
                                     "accelerator peak throughput and memory, each row with its source")],
         }
 
-    def write(self, out: Path) -> list[str]:
-        write_table(self.demand, out, "compute_demand", compute.DEMAND_COLUMNS)
-        write_table(self.sensitivity, out, "sensitivity")
-        write_summary(out, self.summary())
-        return sorted(p.name for p in Path(out).iterdir())
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {"compute_demand": cols(self.demand, compute.DEMAND_COLUMNS, "compute_demand"),
+                "sensitivity": self.sensitivity}
+
+    @property
+    def findings(self) -> list[str]:
+        lines = [f"{r.scenario}: {r.accelerators:,.0f} accelerators and {r.capex_cny / 1e9:,.1f} bn CNY of chips in "
+                 f"service on {r.date}" for r in self.at_horizon().itertuples()][:3]
+        if len(self.sensitivity):
+            top = self.sensitivity.assign(span=(self.sensitivity["accelerators_high"]
+                                                - self.sensitivity["accelerators_low"]).abs()).sort_values("span").iloc[-1]
+            lines.append(f"The assumption that moves the count most is {top['assumption']} "
+                         f"({top['accelerators_low']:,.0f} to {top['accelerators_high']:,.0f} accelerators "
+                         f"over {top['low_value']:g} to {top['high_value']:g}).")
+        lines.append(f"Tokens: {self.basis}.")
+        return lines
 
 
 def token_path(projection_dir: str, series: str, model: str, cutoff: pd.Timestamp | None, horizon: pd.Timestamp,

@@ -4,18 +4,21 @@ reconciliation against the report's published figures."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from tokenwatch import plots
-from tokenwatch.artifacts import sources, write_summary, write_table
+from tokenwatch.artifacts import select_columns as cols
+from tokenwatch.artifacts import sources
 from tokenwatch.errors import DataNotFoundError
 from tokenwatch.market import Prices, PriceSource, default_source, load_prices
 from tokenwatch.market.adjust import describe_actions
 from tokenwatch.paths import data_dir
+from tokenwatch.reports._base import Report
 from tokenwatch.sessions import WeekWindow
 from tokenwatch.universe import Symbol, load_basket, names, parse_symbols, read_codes_csv
 
@@ -224,9 +227,10 @@ def ranked_chart(table: pd.DataFrame, window: WeekWindow, source_line: str):
 
 
 @dataclass
-class WeekReport:
+class WeekReport(Report):
     """Everything the weekly tracker shows for one week, and how it is written to a run folder."""
 
+    run_name: ClassVar[str] = "weekly_tracker"
     window: WeekWindow
     basket: str
     lookback: str
@@ -238,6 +242,7 @@ class WeekReport:
     reconciliation: pd.DataFrame
     cn_prices: Prices
     overseas_prices: Prices
+    notices: list[str] = field(default_factory=list)
 
     @property
     def sentences(self) -> list[str]:
@@ -293,15 +298,33 @@ class WeekReport:
             "sources": sources(self.cn_prices.provenance, self.overseas_prices.provenance),
         }
 
-    def write(self, out) -> list[str]:
-        """The run's artifacts: week_returns, segments, new_highs, reconciliation (when any), summary.json."""
-        write_table(self.members, out, "week_returns", WEEK_COLUMNS)
-        write_table(self.segments, out, "segments", SEGMENT_COLUMNS)
-        write_table(self.highs, out, "new_highs", HIGH_COLUMNS)
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """week_returns, segments, new_highs, and reconciliation for a week the report covered."""
+        out = {"week_returns": cols(self.members, WEEK_COLUMNS, "week_returns"),
+               "segments": cols(self.segments, SEGMENT_COLUMNS, "segments"),
+               "new_highs": cols(self.highs, HIGH_COLUMNS, "new_highs")}
         if len(self.reconciliation):
-            write_table(self.reconciliation, out, "reconciliation", RECON_COLUMNS)
-        write_summary(out, self.summary())
-        return sorted(p.name for p in out.iterdir())
+            out["reconciliation"] = cols(self.reconciliation, RECON_COLUMNS, "reconciliation")
+        return out
+
+    @property
+    def findings(self) -> list[str]:
+        seg = self.segments.dropna(subset=["mean_pct"]).sort_values("mean_pct", ascending=False)
+        w = self.window
+        lines = [f"Week {w.sessions[0].date()} to {w.end.date()}: {seg.iloc[0]['segment']} led at "
+                 f"{seg.iloc[0]['mean_pct']:+.2f}% (equal-weight mean of {seg.iloc[0]['with_data']} names), "
+                 f"{seg.iloc[-1]['segment']} trailed at {seg.iloc[-1]['mean_pct']:+.2f}%."]
+        best = self.members.dropna(subset=["return_pct"]).sort_values("return_pct").iloc[-1]
+        lines.append(f"Best name: {best['name']} ({best['code']}) {best['return_pct']:+.2f}%.")
+        if len(self.reconciliation):
+            r = self.reconciliation
+            lines.append(f"{int(r['within_precision'].sum())} of {len(r)} figures the weekly printed for this week "
+                         "reproduce within their precision.")
+        lines.append(f"New closing highs among the bellwethers: {self.new_highs_headline()}.")
+        if n := len(self.without_return):
+            lines.append(f"{n} of {len(self.members)} names have no return this week: "
+                         + ", ".join(f"{r.code} ({r.status})" for r in self.without_return.itertuples()) + ".")
+        return lines
 
 
 def _counted(mean: float, with_data: int, members: int) -> str:
