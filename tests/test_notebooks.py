@@ -28,8 +28,9 @@ def test_notebook_conventions(name):
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), "stored without outputs"
     info = inspect(path)
-    assigned = {t.id for node in ast.parse("".join(tagged[0]["source"])).body if isinstance(node, ast.Assign)
-                for t in node.targets if isinstance(t, ast.Name)}
+    body = ast.parse("".join(tagged[0]["source"])).body
+    assigned = {node.target.id for node in body if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)}
+    assert not [n for n in body if isinstance(n, ast.Assign)], "every parameter carries its type: name: str = ..."
     assert assigned == set(info.parameters), "papermill must read every parameter (no '=' inside a comment)"
     assert "output_dir" in info.parameters
     assert all(v is not None or k == "output_dir" for k, v in info.parameters.items()), "every parameter has a default"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import pandas as pd
 
@@ -56,3 +56,49 @@ def as_positive_int(name: str, value: object, allow_none: bool = False) -> int |
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ParameterError(f"parameter {name}={value!r} should be a positive whole number")
     return value
+
+
+# --- parsers for Params fields: (name, raw notebook value) -> checked value ------------------
+
+def date_or_none(name: str, value: object) -> pd.Timestamp | None:
+    """A date, or None where the parameter is left empty."""
+    return None if value is None or (isinstance(value, str) and not value.strip()) else as_date(name, value)
+
+
+def text(name: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise ParameterError(f"parameter {name}={value!r} should be text (in quotes), e.g. {name} = \"...\"")
+    return value
+
+
+def text_list(name: str, value: object) -> list[str]:
+    """A list of text; a single text becomes a one-item list; numbers are refused (quote codes)."""
+    items = as_list(name, value)
+    bad = [v for v in items if not isinstance(v, str)]
+    if bad:
+        raise ParameterError(f"parameter {name} holds {bad!r}, not text; quote each item, e.g. ['002463']")
+    return items
+
+
+def one_of(*options: str) -> Callable[[str, object], str]:
+    def parse(name: str, value: object) -> str:
+        return str(as_choice(name, value, options))
+    return parse
+
+
+def positive_int(name: str, value: object) -> int:
+    out = as_positive_int(name, value)
+    assert out is not None
+    return out
+
+
+def number(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ParameterError(f"parameter {name}={value!r} should be a number")
+    return float(value)
+
+
+def mapping(name: str, value: object) -> dict:
+    if not isinstance(value, dict):
+        raise ParameterError(f"parameter {name}={value!r} should be a dict, e.g. {{\"H200\": 1.0}}")
+    return dict(value)

@@ -57,7 +57,7 @@ def notice(message: str) -> None:
 
 @contextlib.contextmanager
 def collect_notices() -> Iterator[list[str]]:
-    """Collect every TokenwatchNotice raised inside, in order, once each; other warnings pass."""
+    """Collect every TokenwatchNotice raised inside, in order; other warnings pass on."""
     found: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", TokenwatchNotice)
@@ -66,8 +66,7 @@ def collect_notices() -> Iterator[list[str]]:
         finally:
             for w in caught:
                 if issubclass(w.category, TokenwatchNotice):
-                    if str(w.message) not in found:
-                        found.append(str(w.message))
+                    found.append(str(w.message))
                 else:
                     warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 

@@ -11,13 +11,15 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from tokenwatch import params as checks
 from tokenwatch.artifacts import select_columns as cols
 from tokenwatch.artifacts import sources
 from tokenwatch.errors import ParameterError
-from tokenwatch.market import Prices, PriceSource, load_prices
+from tokenwatch.market import Prices, PriceSource, default_source, load_prices
 from tokenwatch.methods import baskets, clock, leadlag
 from tokenwatch.plots import NEUTRAL, finish, new_figure
-from tokenwatch.reports._base import Report
+from tokenwatch.reports._base import Params as NotebookParams
+from tokenwatch.reports._base import Report, collect_notices, notice, parsed
 from tokenwatch.sessions import last_on_or_before
 from tokenwatch.tokens import as_of, load_ledger, tokens_only
 from tokenwatch.universe import load_basket, parse_symbols
@@ -100,14 +102,13 @@ def monitor(basket: str, benchmark: str, overseas: list[str], start: pd.Timestam
         raise ParameterError(f"overseas should be US symbols such as ['NVDA', 'AVGO']; got {overseas}")
     cn_days = source.calendar("cn")
     us_days = source.calendar("us")
-    notices = []
     us_prices = load_prices(over, None, None, source=source)
     us_close = us_prices.close()
     us_last = us_close.dropna().index[-1]
     latest = clock.last_aligned_day(cn_days, us_days, us_last)
     if end is None:
         end = min(latest, cn_days[-1])
-        notices.append(f"end defaults to {end.date()}, the last A-share session with overseas prices the night before")
+        notice(f"end defaults to {end.date()}, the last A-share session with overseas prices the night before")
     end = last_on_or_before(cn_days, end)
     if end > latest:
         raise ParameterError(f"end {end.date()} is after {latest.date()}, the last A-share session whose previous "
@@ -117,14 +118,14 @@ def monitor(basket: str, benchmark: str, overseas: list[str], start: pd.Timestam
         raise ParameterError(f"start {start.date()} is not before end {end.date()}")
     cn = load_prices([*table["symbol"], bench], start, end, source=source, strict=False)
     for row in cn.missing.itertuples():
-        notices.append(f"{row.symbol}: {row.reason}")
+        notice(f"{row.symbol}: {row.reason}")
     closes = cn.close().reindex(cn_days[(cn_days >= start) & (cn_days <= end)])
     if bench.code not in closes or closes[bench.code].isna().any():
         raise ParameterError(f"benchmark {benchmark} lacks closes between {start.date()} and {end.date()}")
     member_closes = closes.drop(columns=[bench.code])
     idx = baskets.equal_weight_index(member_closes)
     for row in idx.gaps.itertuples():
-        notices.append(f"{row.member} has no close on {row.sessions_missing} session(s) between {row.first_missing} "
+        notice(f"{row.member} has no close on {row.sessions_missing} session(s) between {row.first_missing} "
                        f"and {row.last_missing}; it sits out those sessions (basket rule)")
     overseas_index = baskets.equal_weight_index(us_close)  # the same basket rule as the A-share basket
     us_level = overseas_index.level.rename("overseas")
@@ -139,7 +140,7 @@ def monitor(basket: str, benchmark: str, overseas: list[str], start: pd.Timestam
     names = dict(zip(table["code"], table["name"], strict=True))
     return ChainMonitor(basket, bench.code, [s.code for s in over], index, idx, names,
                         leadlag.rolling_beta(idx.returns, seen, ROLLING_DAYS), lead,
-                        leadlag.lag_that_matters(lead), milestones, [cn, us_prices], notices)
+                        leadlag.lag_that_matters(lead), milestones, [cn, us_prices])
 
 
 def token_milestones(series: list[str], start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
@@ -203,3 +204,24 @@ def lead_lag_chart(m: ChainMonitor) -> Figure:
     return finish(fig, "Cross-correlation: A-share basket return vs overseas return k US sessions earlier",
                   m.source_line, xlabel="lag k in US sessions (1 = the night before; 0 and below: US after)",
                   ylabel="correlation of daily returns")
+
+
+@dataclass(frozen=True)
+class Params(NotebookParams):
+    """Notebook 06's parameters, checked once."""
+
+    start: pd.Timestamp = parsed(checks.as_date)
+    end: pd.Timestamp | None = parsed(checks.date_or_none)
+    basket: str = parsed(checks.text)
+    benchmark: str = parsed(checks.text)
+    overseas: list[str] = parsed(checks.text_list)
+    milestone_series: list[str] = parsed(checks.text_list)
+
+
+def build(p: Params, source: PriceSource | None = None) -> ChainMonitor:
+    """The domestic chain against its benchmark and the overseas chain, on the clock."""
+    with collect_notices() as notices:
+        report = monitor(p.basket, p.benchmark, p.overseas, p.start, p.end, p.milestone_series,
+                         source or default_source())
+    report.notices = notices
+    return report

@@ -12,11 +12,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from tokenwatch import params as checks
 from tokenwatch.artifacts import select_columns as cols
 from tokenwatch.artifacts import sources
 from tokenwatch.errors import ParameterError
 from tokenwatch.events import load_events, with_sessions
-from tokenwatch.market import Prices, PriceSource, load_prices
+from tokenwatch.market import Prices, PriceSource, default_source, load_prices
 from tokenwatch.methods import breaks, eventstudy
 from tokenwatch.methods.baskets import basket_excess, excess_path
 from tokenwatch.methods.breaks import BreakResult
@@ -31,7 +32,8 @@ from tokenwatch.methods.phases import (
     report_break_date,
 )
 from tokenwatch.plots import NEUTRAL, finish, new_figure
-from tokenwatch.reports._base import Report
+from tokenwatch.reports._base import Params as NotebookParams
+from tokenwatch.reports._base import Report, collect_notices, notice, parsed
 from tokenwatch.universe import load_basket, names, parse_symbols
 
 MIRROR_SEGMENTS = ("PCB/CCL", "optical chips/modules")
@@ -159,8 +161,8 @@ class RallyReport(Report):
         return lines
 
 
-def events_in_window(bounds: Boundaries, us_days: pd.DatetimeIndex, categories: list[str],
-                     notices: list[str]) -> tuple[pd.DataFrame, pd.DatetimeIndex]:
+def events_in_window(bounds: Boundaries, us_days: pd.DatetimeIndex,
+                     categories: list[str]) -> tuple[pd.DataFrame, pd.DatetimeIndex]:
     """Events whose US session falls in the window, flagged `tested` (category chosen and confirmed),
     and every event session in the file (left out of the estimation window)."""
     events = load_events()
@@ -170,11 +172,11 @@ def events_in_window(bounds: Boundaries, us_days: pd.DatetimeIndex, categories: 
         raise ParameterError(f"event categories {unknown} are not in data/events.csv; categories: {known}")
     events = with_sessions(events, "us", us_days)
     for row in events[events["session_date"].isna()].itertuples():
-        notices.append(f"event {row.date.date()} {row.entity}: {row.session_note}")
+        notice(f"event {row.date.date()} {row.entity}: {row.session_note}")
     inside = events[(events["session_date"] > bounds.closes[0]) & (events["session_date"] <= bounds.closes[-1])]
     inside = inside.assign(tested=inside["category"].isin(categories) & (inside["confidence"] != "unconfirmed"))
     for row in inside[~inside["tested"] & (inside["confidence"] == "unconfirmed")].itertuples():
-        notices.append(f"event {row.date.date()} {row.entity} is unconfirmed: drawn, not tested")
+        notice(f"event {row.date.date()} {row.entity} is unconfirmed: drawn, not tested")
     if not inside["tested"].any():
         raise ParameterError(f"no event of categories {categories} falls between {bounds.closes[0].date()} and "
                              f"{bounds.closes[-1].date()}; widen the window or add rows to data/events.csv")
@@ -192,8 +194,7 @@ class Mirror:
     prices: Prices
 
 
-def a_share_mirror(bounds: Boundaries, us_days: pd.DatetimeIndex, basket_name: str, source: PriceSource,
-                   notices: list[str]) -> Mirror:
+def a_share_mirror(bounds: Boundaries, us_days: pd.DatetimeIndex, basket_name: str, source: PriceSource) -> Mirror:
     """The same phases for the basket's overseas-compute suppliers against CSI 300, on the A-share clock."""
     basket = load_basket(basket_name)
     if basket["segment"].isin(MIRROR_SEGMENTS).any():
@@ -203,11 +204,11 @@ def a_share_mirror(bounds: Boundaries, us_days: pd.DatetimeIndex, basket_name: s
     prices = load_prices([*basket["symbol"], CN_BENCHMARK], mbounds.closes[0], mbounds.closes[-1],
                          source=source, strict=False)
     for row in prices.missing.itertuples():
-        notices.append(f"A-share mirror leaves out {row.symbol}: {row.reason}")
+        notice(f"A-share mirror leaves out {row.symbol}: {row.reason}")
     panel = prices.close()
     complete = [c for c in panel.columns if panel[c].notna().all()]
     for c in sorted(set(panel.columns) - set(complete)):
-        notices.append(f"A-share mirror leaves out {c}: it did not trade on every session of the window")
+        notice(f"A-share mirror leaves out {c}: it did not trade on every session of the window")
     bench = CN_BENCHMARK.split(":")[1]
     if bench not in complete:
         raise ParameterError(f"CSI 300 ({CN_BENCHMARK}) has no complete data for "
@@ -232,21 +233,47 @@ def break_tests(series: list[tuple[pd.Series, pd.Timestamp]]) -> tuple[list[brea
                               f"are: {chosen}."
 
 
-def replay(symbols: list[str], benchmark: str, start: pd.Timestamp, end: pd.Timestamp, phase1_start: pd.Timestamp,
-           phase2_start: pd.Timestamp, windows: list[tuple[int, int]], estimation_length: int,
-           estimation_end: pd.Timestamp | None, categories: list[str], mirror_basket: str,
-           source: PriceSource) -> RallyReport:
+def _windows(name: str, value: object) -> list[tuple[int, int]]:
+    return eventstudy.parse_windows(checks.as_list(name, value))
+
+
+@dataclass(frozen=True)
+class Params(NotebookParams):
+    """Notebook 02's parameters, checked once."""
+
+    start: pd.Timestamp = parsed(checks.as_date)
+    end: pd.Timestamp = parsed(checks.as_date)
+    phase1_start: pd.Timestamp = parsed(checks.as_date)
+    phase2_start: pd.Timestamp = parsed(checks.as_date)
+    symbols: list[str] = parsed(checks.text_list)
+    benchmark: str = parsed(checks.text)
+    estimation_days: int = parsed(checks.positive_int)
+    estimation_end: pd.Timestamp | None = parsed(checks.date_or_none)
+    event_windows: list[tuple[int, int]] = parsed(_windows)
+    event_categories: list[str] = parsed(checks.text_list)
+    mirror_basket: str = parsed(checks.text)
+
+
+def build(p: Params, source: PriceSource | None = None) -> RallyReport:
     """Everything the rally notebook shows, computed from prices and data/events.csv."""
-    syms = parse_symbols(symbols)
-    bench = parse_symbols([benchmark])[0]
+    source = source or default_source()
+    with collect_notices() as notices:
+        report = _replay(p, source)
+    report.notices = notices
+    return report
+
+
+def _replay(p: Params, source: PriceSource) -> RallyReport:
+    windows, estimation_length, estimation_end = p.event_windows, p.estimation_days, p.estimation_end
+    syms = parse_symbols(p.symbols)
+    bench = parse_symbols([p.benchmark])[0]
     if bench.market != "us" or any(s.market != "us" for s in syms):
         raise ParameterError("symbols and benchmark are US symbols (e.g. 'NVDA', 'GSPC' or 'SPY')")
     if bench.code in {s.code for s in syms}:
         raise ParameterError(f"{bench.code} is the benchmark; take it out of symbols")
     us_days = source.calendar("us")
-    bounds = phase_boundaries(us_days, start, end, phase1_start, phase2_start)
-    notices: list[str] = []
-    events, all_sessions = events_in_window(bounds, us_days, categories, notices)
+    bounds = phase_boundaries(us_days, p.start, p.end, p.phase1_start, p.phase2_start)
+    events, all_sessions = events_in_window(bounds, us_days, p.event_categories)
     study_events = events[events["tested"]]
 
     # prices from before the estimation window to the end of the last event window
@@ -260,10 +287,10 @@ def replay(symbols: list[str], benchmark: str, start: pd.Timestamp, end: pd.Time
     study = eventstudy.run(returns.drop(columns=[bench.code]), returns[bench.code], study_events, windows,
                            estimation_length, estimation_end, all_sessions)
     for row in study.skipped.itertuples():
-        notices.append(f"event {row.event_date} {row.entity} window {row.window}: {row.reason}")
+        notice(f"event {row.event_date} {row.entity} window {row.window}: {row.reason}")
     window_panel = panel.loc[bounds.closes[0]:bounds.closes[-1]]
 
-    mirror = a_share_mirror(bounds, us_days, mirror_basket, source, notices)
+    mirror = a_share_mirror(bounds, us_days, p.mirror_basket, source)
     report_day = report_break_date(bounds, us_days)
     results, multiple, text = break_tests([
         (basket_excess(window_panel, bench.code, f"US basket excess over {bench.code}"), report_day),
@@ -271,7 +298,7 @@ def replay(symbols: list[str], benchmark: str, start: pd.Timestamp, end: pd.Time
         ((100 * window_panel[bench.code].pct_change().iloc[1:]).rename(f"{bench.code} daily return"), report_day)])
     return RallyReport(bounds, [s.code for s in syms], bench.code, window_panel,
                        phase_returns(window_panel, bench.code, bounds), events, study, results, text, multiple,
-                       mirror.bounds, mirror.panel, mirror.phases, mirror.names, notices, [prices, mirror.prices])
+                       mirror.bounds, mirror.panel, mirror.phases, mirror.names, [], [prices, mirror.prices])
 
 
 

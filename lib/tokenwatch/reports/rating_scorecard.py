@@ -9,14 +9,16 @@ import matplotlib.dates as mdates
 import pandas as pd
 from matplotlib.figure import Figure
 
+from tokenwatch import params as checks
 from tokenwatch.artifacts import select_columns as cols
 from tokenwatch.artifacts import sources
 from tokenwatch.errors import DataNotFoundError, ParameterError
-from tokenwatch.market import Prices, PriceSource, load_prices
+from tokenwatch.market import Prices, PriceSource, default_source, load_prices
 from tokenwatch.methods import baskets, rating
 from tokenwatch.paths import data_dir
 from tokenwatch.plots import NEUTRAL, finish, new_figure
-from tokenwatch.reports._base import Report
+from tokenwatch.reports._base import Params as NotebookParams
+from tokenwatch.reports._base import Report, collect_notices, notice, parsed
 from tokenwatch.universe import Symbol, load_basket, names, parse_symbols
 
 SHENWAN_ELECTRONICS = Symbol("cn_index", "801080")
@@ -92,15 +94,15 @@ class ScoreCard(Report):
         return lines
 
 
-def resolve_subject(subject: str, source: PriceSource, notices: list[str]) -> tuple[str, list[Symbol] | None, Symbol | None]:
+def resolve_subject(subject: str, source: PriceSource) -> tuple[str, list[Symbol] | None, Symbol | None]:
     """('label', basket members, None) for a basket name; ('label', None, symbol) for an index or stock."""
     if subject == "auto":
         try:
             source.daily(SHENWAN_ELECTRONICS)
             return "801080 申万电子", None, SHENWAN_ELECTRONICS
         except DataNotFoundError:
-            notices.append(f"The Shenwan electronics index 801080 is not in {source.describe()}; the semiconductor "
-                           "ETF 512760 (国泰CES半导体芯片ETF) stands in for it. Fetch 801080 live for the real subject.")
+            notice(f"The Shenwan electronics index 801080 is not in {source.describe()}; the semiconductor "
+                   "ETF 512760 (国泰CES半导体芯片ETF) stands in for it. Fetch 801080 live for the real subject.")
             return "512760 国泰CES半导体芯片ETF (stand-in for 申万电子 801080)", None, STAND_IN
     if (data_dir() / "baskets" / f"{subject}.csv").is_file():
         table = load_basket(subject)
@@ -109,14 +111,13 @@ def resolve_subject(subject: str, source: PriceSource, notices: list[str]) -> tu
     return f"{sym.code} {names([sym])[sym]}", None, sym
 
 
-def build(call_date: pd.Timestamp, subject: str, rating_: str, kind: str, benchmark: str, months: int,
-          companies: str, source: PriceSource) -> ScoreCard:
+def score_call(call_date: pd.Timestamp, subject: str, rating_: str, kind: str, benchmark: str, months: int,
+               companies: str, source: PriceSource) -> ScoreCard:
     bands = rating.load_bands()
     if kind not in set(bands["kind"]):
         raise ParameterError(f"kind={kind!r} is not one of {sorted(bands['kind'].unique())}")
     rating_cn = rating.rating_name(rating_, kind, bands)
-    notices: list[str] = []
-    label, members, sym = resolve_subject(subject, source, notices)
+    label, members, sym = resolve_subject(subject, source)
     bench = parse_symbols([benchmark])[0]
     start = call_date - pd.Timedelta(days=14)
     end = call_date + pd.DateOffset(months=months)
@@ -128,7 +129,7 @@ def build(call_date: pd.Timestamp, subject: str, rating_: str, kind: str, benchm
     wanted = [*(members or [sym]), *company_table["symbol"], bench]
     prices = load_prices(list(dict.fromkeys(wanted)), start, end, source=source, strict=False)
     for row in prices.missing.itertuples():
-        notices.append(f"{row.symbol}: {row.reason}")
+        notice(f"{row.symbol}: {row.reason}")
     closes = prices.close()
     if bench.code not in closes:
         raise ParameterError(f"benchmark {benchmark} has no data around {call_date.date()}")
@@ -150,7 +151,7 @@ def build(call_date: pd.Timestamp, subject: str, rating_: str, kind: str, benchm
                           f"{s.code} {labels[s]}")
         rows.append({**sc.row, "rating": "", "held": None})
     comp = pd.DataFrame(rows)
-    return ScoreCard(subject, label, kind, rating_cn, bench.code, main, comp, bands, [prices], notices)
+    return ScoreCard(subject, label, kind, rating_cn, bench.code, main, comp, bands, [prices])
 
 
 def path_chart(card: ScoreCard) -> Figure:
@@ -186,3 +187,24 @@ def companies_chart(card: ScoreCard) -> Figure:
                   card.source_line, xlabel="return minus benchmark, percentage points (dotted: company band edges)",
                   ylabel="")
 
+
+@dataclass(frozen=True)
+class Params(NotebookParams):
+    """Notebook 07's parameters, checked once."""
+
+    call_date: pd.Timestamp = parsed(checks.as_date)
+    subject: str = parsed(checks.text)
+    rating: str = parsed(checks.text)
+    kind: str = parsed(checks.one_of("industry", "company"))
+    benchmark: str = parsed(checks.text)
+    horizon_months: int = parsed(checks.positive_int)
+    companies: str = parsed(checks.text)
+
+
+def build(p: Params, source: PriceSource | None = None) -> ScoreCard:
+    """Did the call hold: the subject against the benchmark over the horizon, against the rating bands."""
+    with collect_notices() as notices:
+        card = score_call(p.call_date, p.subject, p.rating, p.kind, p.benchmark, p.horizon_months, p.companies,
+                          source or default_source())
+    card.notices = notices
+    return card

@@ -12,11 +12,13 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from tokenwatch import params as checks
 from tokenwatch.artifacts import file_source
 from tokenwatch.artifacts import select_columns as cols
 from tokenwatch.errors import ParameterError
 from tokenwatch.plots import finish, new_figure
-from tokenwatch.reports._base import Report
+from tokenwatch.reports._base import Params as NotebookParams
+from tokenwatch.reports._base import Report, collect_notices, parsed
 from tokenwatch.tokens.claims import CLAIM_COLUMNS, EXTRA_COLUMNS, check_claims, load_claims
 from tokenwatch.tokens.ledger import (
     PER_DAY_COLUMNS,
@@ -94,8 +96,8 @@ class LedgerReport(Report):
         return lines
 
 
-def build(date: pd.Timestamp, entities: list[str] | None = None, unit: str = "per day",
-          ledger_file: Path | None = None) -> LedgerReport:
+def ledger_report(date: pd.Timestamp, entities: list[str] | None = None, unit: str = "per day",
+                  ledger_file: Path | None = None) -> LedgerReport:
     """The ledger public on `date`, optionally narrowed to entities or series, with the claims check."""
     if unit not in DISPLAY_UNITS:
         raise ParameterError(f"unit={unit!r} is not one of {list(DISPLAY_UNITS)}")
@@ -138,3 +140,20 @@ def ledger_chart(table: pd.DataFrame, unit: str, source: str, title: str | None 
     ax.legend(fontsize=7, ncol=2, loc="upper left", frameon=False)
     return finish(fig, title or f"Disclosed token consumption by series, tokens {unit} (log scale)", source,
                   xlabel="period the figure describes (bar: its span)", ylabel=f"tokens {unit}")
+
+
+@dataclass(frozen=True)
+class Params(NotebookParams):
+    """Notebook 03's parameters, checked once."""
+
+    as_of: pd.Timestamp = parsed(checks.as_date_or_today)
+    entities: list[str] = parsed(checks.text_list)
+    unit: str = parsed(checks.one_of(*DISPLAY_UNITS))
+
+
+def build(p: Params, source: object = None) -> LedgerReport:
+    """The ledger public on `p.as_of` with the weekly's claims checked (no prices: `source` is unused)."""
+    with collect_notices() as notices:
+        report = ledger_report(p.as_of, p.entities, p.unit)
+    report.notices = notices
+    return report

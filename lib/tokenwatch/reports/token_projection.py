@@ -12,13 +12,15 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from tokenwatch import params as checks
 from tokenwatch.artifacts import file_source, read_summary
 from tokenwatch.artifacts import select_columns as cols
 from tokenwatch.errors import DataNotFoundError, ParameterError
 from tokenwatch.methods import projection as P
 from tokenwatch.paths import data_dir
 from tokenwatch.plots import finish, new_figure
-from tokenwatch.reports._base import Report
+from tokenwatch.reports._base import Params as NotebookParams
+from tokenwatch.reports._base import Report, collect_notices, notice, parsed
 from tokenwatch.tokens import as_of, ledger_path, load_ledger
 
 ROOM_MULTIPLE = 30  # the weekly's "30x room"
@@ -133,8 +135,8 @@ def check_memory(paths: int, months: int) -> None:
             "(10,000 already gives quantiles to about 1%), or an earlier horizon")
 
 
-def build(series: str, cutoff: pd.Timestamp | None, horizon: pd.Timestamp, models: list[str],
-          scenario_names: list[str], paths: int = 10_000, today: pd.Timestamp | None = None) -> ProjectionReport:
+def project_series(series: str, cutoff: pd.Timestamp | None, horizon: pd.Timestamp, models: list[str],
+                   scenario_names: list[str], paths: int = 10_000, today: pd.Timestamp | None = None) -> ProjectionReport:
     ledger = load_ledger()
     today = today or pd.Timestamp.today().normalize()
     unknown = sorted(set(models) - set(P.MODELS))
@@ -146,7 +148,6 @@ def build(series: str, cutoff: pd.Timestamp | None, horizon: pd.Timestamp, model
         raise ParameterError(f"scenarios {missing} are not in data/token_scenarios.csv: {list(scenarios.index)}")
     scenarios = scenarios.loc[scenario_names] if scenario_names else scenarios
     obs = P.observations(ledger, series)
-    notices: list[str] = []
     if cutoff is not None:
         P.check_cutoff(ledger, series, cutoff)
         if horizon <= cutoff:
@@ -156,21 +157,21 @@ def build(series: str, cutoff: pd.Timestamp | None, horizon: pd.Timestamp, model
     check_memory(paths, len(P.month_grid(obs["date"].iloc[0], horizon)))
     backtest, score = pd.DataFrame(columns=[*P.BACKTEST_COLUMNS, "scenario"]), pd.DataFrame()
     if cutoff is None:
-        notices.append("cutoff is empty: no backtest, so no model is chosen out of sample")
+        notice("cutoff is empty: no backtest, so no model is chosen out of sample")
     else:
         try:
             backtest, _ = P.backtest(ledger, series, models, scenarios, cutoff, paths)
             score = P.scores(backtest)
         except ParameterError as exc:
-            notices.append(f"backtest at {cutoff.date()} not possible: {exc}")
+            notice(f"backtest at {cutoff.date()} not possible: {exc}")
     proj = P.project(ledger, series, models, scenarios, today, horizon, paths)
     for s in proj.skipped.itertuples():
-        notices.append(f"{s.model} under {s.scenario} skipped: {s.reason}")
+        notice(f"{s.model} under {s.scenario} skipped: {s.reason}")
     ref_at = cutoff if cutoff is not None else today
     ref = P.observations(as_of(ledger, ref_at), series).iloc[-1]
     reach = P.reach_dates(proj.table, ROOM_MULTIPLE * ref["tokens_per_day"])
     return ProjectionReport(series, cutoff, horizon, obs, backtest, score, proj, float(ref["tokens_per_day"]),
-                            str(ref["id"]), reach, scenarios, notices)
+                            str(ref["id"]), reach, scenarios, [])
 
 
 def read_run(folder: str | Path) -> tuple[pd.DataFrame, dict]:
@@ -217,3 +218,23 @@ def backtest_chart(report: ProjectionReport) -> Figure:
     return finish(fig, f"Backtest from {report.cutoff.date()}: mean absolute log error on {targets}",
                   report.source_line, xlabel="mean |log(actual / median)| (0 = exact; 0.69 = off by 2x)",
                   ylabel="model / scenario")
+
+
+@dataclass(frozen=True)
+class Params(NotebookParams):
+    """Notebook 04's parameters, checked once."""
+
+    series: str = parsed(checks.text)
+    cutoff: pd.Timestamp | None = parsed(checks.date_or_none)
+    horizon: pd.Timestamp = parsed(checks.as_date)
+    models: list[str] = parsed(checks.text_list)
+    scenarios: list[str] = parsed(checks.text_list)
+    paths: int = parsed(checks.positive_int)
+
+
+def build(p: Params, source: object = None) -> ProjectionReport:
+    """Fits, intervals, scenarios and the as-of backtest for one ledger series (no prices)."""
+    with collect_notices() as notices:
+        report = project_series(p.series, p.cutoff, p.horizon, p.models, p.scenarios, p.paths)
+    report.notices = notices
+    return report

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from tokenwatch import params as checks
 from tokenwatch.artifacts import file_source
 from tokenwatch.artifacts import select_columns as cols
 from tokenwatch.errors import ParameterError
@@ -17,7 +18,8 @@ from tokenwatch.methods import compute
 from tokenwatch.paths import data_dir
 from tokenwatch.plots import NEUTRAL, finish, new_figure
 from tokenwatch.reports import token_projection
-from tokenwatch.reports._base import Report
+from tokenwatch.reports._base import Params as NotebookParams
+from tokenwatch.reports._base import Report, collect_notices, notice, parsed
 
 
 @dataclass
@@ -80,8 +82,8 @@ class ComputeReport(Report):
         return lines
 
 
-def token_path(projection_dir: str, series: str, model: str, cutoff: pd.Timestamp | None, horizon: pd.Timestamp,
-               notices: list[str]) -> tuple[pd.DataFrame, str, str, str | None]:
+def token_path(projection_dir: str, series: str, model: str, cutoff: pd.Timestamp | None,
+               horizon: pd.Timestamp) -> tuple[pd.DataFrame, str, str, str | None]:
     """Projection rows of one model (all scenarios), the model, where they came from, the chosen scenario."""
     if projection_dir:
         table, summary = token_projection.read_run(projection_dir)
@@ -89,9 +91,10 @@ def token_path(projection_dir: str, series: str, model: str, cutoff: pd.Timestam
         best = summary.get("chosen") or {}
         basis = f"token_projection run in {projection_dir}"
     else:
-        report = token_projection.build(series, cutoff, horizon, list(token_projection.P.MODELS), [])
+        report = token_projection.project_series(series, cutoff, horizon, list(token_projection.P.MODELS), [])
         table, best = report.projection.table, report.chosen or {}
-        notices.extend(report.notices)
+        for line in report.notices:
+            notice(line)
         basis = f"projection of {series} computed here (fit on every disclosure public today)"
     chosen = best.get("model")
     if not model:
@@ -99,33 +102,32 @@ def token_path(projection_dir: str, series: str, model: str, cutoff: pd.Timestam
             raise ParameterError("no model was chosen out of sample (no backtest); set model to one of "
                                  f"{sorted(table['model'].unique())}")
         model = chosen
-        notices.append(f"model {model}: the best out-of-sample model of the backtest")
+        notice(f"model {model}: the best out-of-sample model of the backtest")
     part = table[table["model"] == model]
     if part.empty:
         raise ParameterError(f"model {model!r} is not in the projection; models: {sorted(table['model'].unique())}")
     return part, model, f"{basis}, model {model}", best.get("scenario") if best.get("model") == model else None
 
 
-def build(projection_dir: str, series: str, model: str, quantile: str, tokens_per_day: float,
-          cutoff: pd.Timestamp | None, horizon: pd.Timestamp, a: compute.Assumptions,
-          ranges: dict[str, list[float]]) -> ComputeReport:
+def compute_report(projection_dir: str, series: str, model: str, quantile: str, tokens_per_day: float,
+                   cutoff: pd.Timestamp | None, horizon: pd.Timestamp, a: compute.Assumptions,
+                   ranges: dict[str, list[float]]) -> ComputeReport:
     table = compute.load_accelerators()
     a = a.check(table)
     if quantile not in token_projection.P.QUANTILES:
         raise ParameterError(f"quantile={quantile!r} is not one of {list(token_projection.P.QUANTILES)}")
-    notices: list[str] = []
     if tokens_per_day > 0:
         rows = pd.DataFrame({"scenario": ["given level"], "date": [pd.Timestamp.today().normalize()],
                              quantile: [tokens_per_day]})
         model, basis, scenario = "", f"a given level of {tokens_per_day:.3g} tokens per day", None
     else:
-        rows, model, basis, scenario = token_path(projection_dir, series, model, cutoff, horizon, notices)
+        rows, model, basis, scenario = token_path(projection_dir, series, model, cutoff, horizon)
     demand = compute.demand_table(rows, a, table, quantile)
     scenario = scenario or demand["scenario"].iloc[0]
     at = demand[demand["scenario"] == scenario].sort_values("date").iloc[-1]
     sens = compute.sensitivity(float(at["tokens_per_day"]), a, table, ranges)
     return ComputeReport(series, model, quantile, a, demand, sens, f"{at['scenario']} on {at['date']}", basis,
-                         table, notices)
+                         table, [])
 
 
 def demand_chart(r: ComputeReport) -> Figure:
@@ -154,3 +156,38 @@ def tornado_chart(r: ComputeReport) -> Figure:
     ax.legend(fontsize=8, frameon=False)
     return finish(fig, f"Sensitivity of capex at {r.sensitivity_at}", r.source_line,
                   xlabel="capex, billion CNY (base at the grey line)", ylabel="assumption [low, high]")
+
+
+@dataclass(frozen=True)
+class Params(NotebookParams):
+    """Notebook 05's parameters, checked once."""
+
+    projection_dir: str = parsed(checks.text)
+    series: str = parsed(checks.text)
+    model: str = parsed(checks.text)
+    cutoff: pd.Timestamp | None = parsed(checks.date_or_none)
+    horizon: pd.Timestamp = parsed(checks.as_date)
+    quantile: str = parsed(checks.text)
+    tokens_per_day: float = parsed(checks.number)
+    active_params: float = parsed(checks.number)
+    prefill_share: float = parsed(checks.number)
+    util_prefill: float = parsed(checks.number)
+    util_decode: float = parsed(checks.number)
+    peak_to_average: float = parsed(checks.number)
+    mix: dict = parsed(checks.mapping)
+    prices_cny: dict = parsed(checks.mapping)
+    sensitivity: dict = parsed(checks.mapping)
+
+    @property
+    def assumptions(self) -> compute.Assumptions:
+        return compute.Assumptions(self.active_params, self.prefill_share, self.util_prefill, self.util_decode,
+                                   self.peak_to_average, dict(self.mix), dict(self.prices_cny))
+
+
+def build(p: Params, source: object = None) -> ComputeReport:
+    """A token path (or a given level) in FLOP/s, accelerators and capex, with a sensitivity (no prices)."""
+    with collect_notices() as notices:
+        report = compute_report(p.projection_dir, p.series, p.model, p.quantile, p.tokens_per_day, p.cutoff,
+                                p.horizon, p.assumptions, dict(p.sensitivity))
+    report.notices = notices
+    return report

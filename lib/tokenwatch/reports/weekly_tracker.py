@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from tokenwatch import params as checks
 from tokenwatch import plots
 from tokenwatch.artifacts import select_columns as cols
 from tokenwatch.artifacts import sources
@@ -18,8 +19,9 @@ from tokenwatch.errors import DataNotFoundError
 from tokenwatch.market import Prices, PriceSource, default_source, load_prices
 from tokenwatch.market.adjust import describe_actions
 from tokenwatch.paths import data_dir
-from tokenwatch.reports._base import Report
-from tokenwatch.sessions import WeekWindow
+from tokenwatch.reports._base import Params as NotebookParams
+from tokenwatch.reports._base import Report, collect_notices, notice, parsed
+from tokenwatch.sessions import WeekWindow, trading_days, week_window
 from tokenwatch.universe import Symbol, load_basket, names, parse_symbols, read_codes_csv
 
 WEEK_COLUMNS = ["code", "name", "segment", "market", "prev_close_date", "prev_close", "close_date", "close",
@@ -348,3 +350,36 @@ def track_week(basket: str, window: WeekWindow, overseas: list, lookback: str = 
     requested = [s.code for s in parse_symbols(overseas)]
     return WeekReport(window, str(basket), lookback, members, segments, highs, joined, requested,
                       reconcile(members, window), cn_prices, us_prices)
+
+
+def _basket(name: str, value: object) -> str:
+    load_basket(checks.text(name, value))  # refuses a missing basket or a malformed file now
+    return str(value)
+
+
+def _symbols(name: str, value: object) -> list[str]:
+    items = checks.text_list(name, value)
+    parse_symbols(items)
+    return items
+
+
+@dataclass(frozen=True)
+class Params(NotebookParams):
+    """Notebook 01's parameters, checked once."""
+
+    week_end: pd.Timestamp = parsed(checks.as_date)
+    baskets: str = parsed(_basket)
+    overseas: list[str] = parsed(_symbols)
+    high_lookback: str = parsed(checks.one_of("all", "52w"))
+
+
+def build(p: Params, source: PriceSource | None = None) -> WeekReport:
+    """The weekly tracker for the week ending on (or last trading day before) `p.week_end`."""
+    source = source or default_source()
+    with collect_notices() as notices:
+        window = week_window(p.week_end, trading_days("cn", source))
+        if window.snapped:
+            notice(window.notice())
+        report = track_week(p.baskets, window, p.overseas, p.high_lookback, source)
+    report.notices = notices
+    return report
