@@ -44,6 +44,8 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fresh-kernels", action="store_true", help="a new kernel for every run (slower)")
     p.add_argument("--notebooks-dir", type=Path, default=NOTEBOOKS_DIR, help=argparse.SUPPRESS)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--help-params", action="store_true",
+                   help="list each named notebook's parameters with types, defaults and help, and stop")
     p.add_argument("--live", action="store_true",
                    help="let notebooks fetch prices the cache lacks through akshare (sets TOKENWATCH_LIVE=1)")
 
@@ -96,6 +98,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     paths = [p.resolve() for p in paths]
     if not paths:
         raise TokenwatchError(f"no notebooks found in {args.notebooks_dir}")
+    if args.help_params:
+        print("\n\n".join(inspect(path).help_text() for path in paths))
+        return 0
     defaults: dict[str, Any] = {}
     for path in paths:
         for k, v in inspect(path).parameters.items():
@@ -117,14 +122,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if any(r.status != "ok" for r in results) else 0
 
 
+def cmd_list(args: argparse.Namespace) -> int:
+    """Every notebook of the collection, one line each: run name, file, title."""
+    found = discover(args.notebooks_dir)
+    width = max((len(n) for n in found), default=0)
+    files = max((len(p.name) for p in found.values()), default=0)
+    for name, path in found.items():
+        print(f"{name.ljust(width)}  {path.name.ljust(files)}  {inspect(path).title}")
+    print("\nrun one: tokenwatch run NAME; its parameters: tokenwatch run NAME --help-params")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tokenwatch", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _run_parser(sub)
+    lister = sub.add_parser("list", help="the notebooks, one line each")
+    lister.add_argument("--notebooks-dir", type=Path, default=NOTEBOOKS_DIR, help=argparse.SUPPRESS)
     data_cli.add_parser(sub)
     args = parser.parse_args(argv)
     try:
-        return {"run": cmd_run, "data": data_cli.run}[args.command](args)
+        return {"run": cmd_run, "list": cmd_list, "data": data_cli.run}[args.command](args)
     except TokenwatchError as exc:
         print(f"tokenwatch: {exc}", file=sys.stderr)
         return 2

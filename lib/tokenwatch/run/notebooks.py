@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -22,10 +23,42 @@ MAX_TEXT = 1000  # characters in one text parameter: longer is a mistake (and no
 
 
 @dataclass(frozen=True)
+class Parameter:
+    """One parameter as papermill reads it: name, declared type, default (as written) and help text."""
+
+    name: str
+    type: str
+    default: str
+    help: str
+
+
+@dataclass(frozen=True)
 class NotebookInfo:
     name: str
     path: Path
     parameters: dict[str, Any]  # name -> default value
+    declared: tuple[Parameter, ...] = ()
+
+    @property
+    def title(self) -> str:
+        """The notebook's first heading (what `tokenwatch list` shows)."""
+        nb = json.loads(self.path.read_text(encoding="utf-8"))
+        for cell in nb.get("cells", []):
+            if cell.get("cell_type") == "markdown":
+                for line in "".join(cell.get("source", "")).splitlines():
+                    if line.startswith("#"):
+                        return line.lstrip("# ").strip()
+        return ""
+
+    def help_text(self) -> str:
+        """The parameters with their types, defaults and help, as `--help-params` prints them."""
+        rows = [(p.name, p.type, p.default, p.help) for p in self.declared if p.name not in INJECTED]
+        widths = [max(len(r[i]) for r in [("name", "type", "default", ""), *rows]) for i in range(3)]
+        lines = [f"{self.name}: {self.title}", "",
+                 "  ".join(h.ljust(w) for h, w in zip(("name", "type", "default"), widths, strict=True)) + "  help"]
+        lines += ["  ".join(c.ljust(w) for c, w in zip(r[:3], widths, strict=True)) + f"  {r[3]}" for r in rows]
+        lines += ["", "set one with -p NAME VALUE, several with -f FILE.yaml; output_dir is set by the runner"]
+        return "\n".join(lines)
 
 
 def discover(directory: Path | None = None) -> dict[str, Path]:
@@ -60,7 +93,9 @@ def _inspect(path: str, _mtime: float) -> NotebookInfo:
         except (ValueError, SyntaxError):
             defaults[name] = p["default"]
     m = _NAME.match(Path(path).name)
-    return NotebookInfo(m.group(2) if m else Path(path).stem, Path(path), defaults)
+    declared = tuple(Parameter(n, p.get("inferred_type_name") or "None", p["default"], p.get("help") or "")
+                     for n, p in raw.items())
+    return NotebookInfo(m.group(2) if m else Path(path).stem, Path(path), defaults, declared)
 
 
 def inspect(path: Path) -> NotebookInfo:
