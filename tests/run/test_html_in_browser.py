@@ -9,7 +9,7 @@ import pytest
 
 from tokenwatch.run.cli import main
 
-FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "notebooks"
 
 
 def _chromium() -> str:

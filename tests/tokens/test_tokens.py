@@ -1,7 +1,6 @@
-"""Token ledger: period grammar, unit conversion, validation, as-of, growth and the claims check."""
+"""Token units and periods, the ledger's checks, growth and the claims check."""
 
 import calendar
-import json
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +9,6 @@ import pytest
 
 from tokenwatch.errors import DataValidationError, ParameterError
 from tokenwatch.paths import data_dir
-from tokenwatch.run.cli import main
 from tokenwatch.tokens import (
     as_of,
     check_claims,
@@ -25,6 +23,27 @@ from tokenwatch.tokens import (
 from tokenwatch.tokens.periods import days_per_unit
 
 LEDGER = data_dir() / "tokens" / "disclosures.csv"
+
+
+def _edited(tmp_path: Path, row_id: str, **changes) -> Path:
+    """A copy of the ledger (and claims) with one row changed."""
+    frame = pd.read_csv(LEDGER, dtype=str, keep_default_na=False)
+    for col, value in changes.items():
+        frame.loc[frame["id"] == row_id, col] = value
+    path = tmp_path / "disclosures.csv"
+    frame.to_csv(path, index=False)
+    (tmp_path / "report_claims.csv").write_bytes((LEDGER.parent / "report_claims.csv").read_bytes())
+    return path
+
+
+def _line_of(row_id: str) -> int:
+    return int(pd.read_csv(LEDGER, dtype=str).index[pd.read_csv(LEDGER, dtype=str)["id"] == row_id][0]) + 2
+
+
+def _verdicts(ledger_path: Path | None = None) -> dict[str, str]:
+    ledger = load_ledger(ledger_path)
+    claims = load_claims(ledger_path.with_name("report_claims.csv") if ledger_path else None)
+    return check_claims(ledger, claims).set_index("claim_id")["verdict"].to_dict()
 
 
 @pytest.mark.parametrize("year", [2024, 2025])
@@ -72,21 +91,6 @@ def test_a_vague_period_gives_a_range_and_a_run_rate_takes_its_calendar_unit():
 def test_bad_periods_are_refused(text):
     with pytest.raises(ValueError):
         parse_period(text)
-
-
-def _edited(tmp_path: Path, row_id: str, **changes) -> Path:
-    """A copy of the ledger (and claims) with one row changed."""
-    frame = pd.read_csv(LEDGER, dtype=str, keep_default_na=False)
-    for col, value in changes.items():
-        frame.loc[frame["id"] == row_id, col] = value
-    path = tmp_path / "disclosures.csv"
-    frame.to_csv(path, index=False)
-    (tmp_path / "report_claims.csv").write_bytes((LEDGER.parent / "report_claims.csv").read_bytes())
-    return path
-
-
-def _line_of(row_id: str) -> int:
-    return int(pd.read_csv(LEDGER, dtype=str).index[pd.read_csv(LEDGER, dtype=str)["id"] == row_id][0]) + 2
 
 
 @pytest.mark.parametrize(("changes", "problem"), [
@@ -164,12 +168,6 @@ def test_entities_are_compared_only_in_one_unit():
         compare(rows.loc["openai-words-2024-02"], rows.loc["doubao-2025-05"])
 
 
-def _verdicts(ledger_path: Path | None = None) -> dict[str, str]:
-    ledger = load_ledger(ledger_path)
-    claims = load_claims(ledger_path.with_name("report_claims.csv") if ledger_path else None)
-    return check_claims(ledger, claims).set_index("claim_id")["verdict"].to_dict()
-
-
 def test_the_claims_check_finds_the_unit_error_from_the_data(tmp_path):
     assert _verdicts() == {"google_480t_daily": "unit error", "google_50x": "holds", "doubao_16_4t_daily": "holds",
                            "doubao_137x": "holds", "overseas_30x_room": "unit error", "microsoft_5x": "holds",
@@ -187,23 +185,3 @@ def test_claims_follow_the_numbers_and_the_dates(tmp_path):
     ledger = load_ledger()
     early = check_claims(as_of(ledger, "2025-06-01"), load_claims()).set_index("claim_id")["verdict"]
     assert early["doubao_16_4t_daily"] == "unconfirmed"  # Doubao's figure was not public yet
-
-
-@pytest.mark.notebook
-def test_token_ledger_notebook_runs_as_of_the_report_and_today(tmp_path):
-    code = main(["run", "token_ledger", "--out", str(tmp_path), "--no-progress",
-                 "--sweep", "as_of=2025-06-30,today,2025-02-30"])
-    assert code == 1  # the impossible date fails alone
-    runs = pd.read_csv(tmp_path / "runs.csv", dtype=str)
-    assert (runs["status"] == "ok").sum() == 2
-    assert "as_of='2025-02-30' is not a date" in runs.loc[runs["status"] == "failed", "error"].iloc[0]
-    report = tmp_path / "token_ledger" / "as_of=2025-06-30"
-    summary = json.loads((report / "summary.json").read_text(encoding="utf-8"))
-    assert summary["verdicts"]["overseas_30x_room"] == "unit error"
-    per_day_table = pd.read_csv(report / "ledger_per_day.csv")
-    assert pd.to_datetime(per_day_table["disclosed_on"]).max() <= pd.Timestamp("2025-06-30")
-    claims = pd.read_csv(report / "claims_check.csv")
-    assert list(claims.columns[:9]) == ["claim", "report_value", "report_unit", "verified_value", "verified_unit",
-                                        "per_day_report", "per_day_verified", "verdict", "reason"]
-    today = json.loads((tmp_path / "token_ledger" / "as_of=today" / "summary.json").read_text(encoding="utf-8"))
-    assert today["disclosures"] == len(load_ledger())

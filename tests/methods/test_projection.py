@@ -1,20 +1,18 @@
-"""Token projection and tokens-to-compute: fits, the backtest's information barrier, the compute chain by hand."""
-
-import json
+"""Projection models, scenarios, the as-of backtest and scores on synthetic and real series."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from tokenwatch.errors import ParameterError
-from tokenwatch.methods import compute
 from tokenwatch.methods import projection as P
 from tokenwatch.paths import data_dir
-from tokenwatch.reports.token_projection import build
-from tokenwatch.run.cli import main
+from tokenwatch.reports.token_projection import project_series
 from tokenwatch.tokens import load_ledger
 
 SCENARIOS = P.load_scenarios()
+
+
 DATA_ONLY = SCENARIOS.loc["data_only"]
 
 
@@ -76,9 +74,9 @@ def test_projection_errors_are_clear():
     with pytest.raises(ParameterError, match="before the first disclosure of china-nda"):
         P.check_cutoff(ledger, "china-nda", pd.Timestamp("2025-06-30"))
     with pytest.raises(ParameterError, match="has 1 disclosure"):
-        build("baidu-ernie", None, pd.Timestamp("2027-12-31"), list(P.MODELS), [])
+        project_series("baidu-ernie", None, pd.Timestamp("2027-12-31"), list(P.MODELS), [])
     with pytest.raises(ParameterError, match="horizon 2025-05-01 is not after the cutoff"):
-        build("doubao", pd.Timestamp("2025-06-30"), pd.Timestamp("2025-05-01"), list(P.MODELS), [])
+        project_series("doubao", pd.Timestamp("2025-06-30"), pd.Timestamp("2025-05-01"), list(P.MODELS), [])
     with pytest.raises(ParameterError, match="no token disclosures"):
         P.observations(ledger, "nonexistent")
 
@@ -89,51 +87,6 @@ def test_scores_rank_by_out_of_sample_error():
     s = P.scores(bt)
     assert s["model"].tolist() == ["a", "b"]
     assert s.loc[0, "mean_abs_log_error"] == pytest.approx(0.2) and s.loc[0, "coverage_80"] == 1.0
-
-
-def test_tokens_to_compute_by_hand():
-    table = compute.load_accelerators()
-    a = compute.Assumptions(37e9, 0.7, 0.4, 0.15, 1.5, {"H200": 1.0}, {}).check(table)
-    d = compute.demand(1e13, a, table)
-    flops = 2 * 37e9 * 1e13 / 86_400                       # 8.565e18 FLOP/s sustained
-    acc = 1.5 * flops * (0.7 / 0.4 + 0.3 / 0.15) / 989.4e12   # prefill and decode at their utilisations
-    assert float(d["flops_per_s"]) == pytest.approx(flops)
-    assert float(d["accelerators"]) == pytest.approx(acc)
-    assert float(d["capex_cny"]) == pytest.approx(acc * 190_000)
-    mixed = compute.Assumptions(37e9, 0.7, 0.4, 0.15, 1.5, {"H200": 0.5, "Ascend 910C": 0.5},
-                                {"Ascend 910C": 100_000}).check(table)
-    m = compute.demand(1e13, mixed, table)
-    assert float(m["accelerators"]) == pytest.approx(1.5 * flops * 3.75 / ((989.4e12 + 800e12) / 2))
-    with pytest.raises(ParameterError, match="no sourced price for Ascend 910B"):
-        compute.Assumptions(37e9, 0.7, 0.4, 0.15, 1.5, {"Ascend 910B": 1.0}, {}).check(table)
-    sens = compute.sensitivity(1e13, a, table, {"util_decode": [0.05, 0.3]})
-    assert sens.loc[0, "accelerators_low"] > acc > sens.loc[0, "accelerators_high"]
-
-
-@pytest.mark.notebook
-def test_projection_and_compute_notebooks_run_by_parameter(tmp_path):
-    out = tmp_path / "runs"
-    code = main(["run", "token_projection", "--out", str(out), "--no-progress", "-p", "paths", "2000",
-                 "--sweep", "series=doubao,google-surfaces,baidu-ernie"])
-    assert code == 1  # baidu-ernie has one disclosure
-    runs = pd.read_csv(out / "runs.csv", dtype=str)
-    assert "has 1 disclosure" in runs.loc[runs["status"] == "failed", "error"].iloc[0]
-    doubao = out / "token_projection" / "series=doubao"
-    bt = pd.read_csv(doubao / "backtest.csv")
-    assert set(bt["model"]) == set(P.MODELS) and bt[["log_error", "p50"]].notna().all().all()
-    proj = pd.read_csv(doubao / "projection.csv")
-    assert list(proj.columns) == P.PROJECTION_COLUMNS
-    assert (proj["p10"] <= proj["p50"]).all() and (proj["p50"] <= proj["p90"]).all()
-    summary = json.loads((doubao / "summary.json").read_text(encoding="utf-8"))
-    assert summary["chosen"]["model"] in P.MODELS and summary["reference"]["id"] == "doubao-2025-05"
-    assert main(["run", "token_projection", "--out", str(out / "nda"), "--no-progress", "-p", "series", "china-nda",
-                 "-p", "cutoff", ""]) == 0
-    assert main(["run", "tokens_to_compute", "--out", str(out / "c"), "--no-progress",
-                 "-p", "projection_dir", str(doubao)]) == 0
-    demand = pd.read_csv(out / "c" / "tokens_to_compute" / "compute_demand.csv")
-    assert list(demand.columns) == compute.DEMAND_COLUMNS and (demand["accelerators"] > 0).all()
-    chosen = proj[(proj["model"] == summary["chosen"]["model"])]
-    assert np.allclose(np.sort(demand["tokens_per_day"]), np.sort(chosen["p50"]))
 
 
 def test_reach_dates_take_the_first_month_each_quantile_crosses():

@@ -14,7 +14,7 @@ import pytest
 from tokenwatch.run.cli import main
 from tokenwatch.run.runner import swap_into_place
 
-FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "notebooks"
 CLI = [sys.executable, "-m", "tokenwatch.run.cli"]
 
 

@@ -10,7 +10,7 @@ from tokenwatch.run.cli import main
 from tokenwatch.run.notebooks import inspect, parse_cli_value
 from tokenwatch.run.runner import plan, slug
 
-FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "notebooks"
 ECHO = FIXTURES / "01_echo.ipynb"
 
 

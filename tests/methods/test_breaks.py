@@ -1,0 +1,45 @@
+"""Break tests (Chow, sup-F, Bai-Perron) on planted breaks and on noise."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+
+from tokenwatch.methods import breaks
+
+
+def test_chow_matches_an_ols_with_a_step_dummy():
+    rng = np.random.default_rng(1)
+    idx = pd.bdate_range("2025-01-01", periods=80)
+    y = pd.Series(rng.normal(0, 1, 80), index=idx, name="y")
+    res = breaks.chow(y, idx[30])
+    fit = sm.OLS(y.to_numpy(), sm.add_constant((np.arange(80) >= 30).astype(float))).fit()
+    assert res.statistic == pytest.approx(fit.tvalues[1] ** 2)
+    assert res.p_value == pytest.approx(fit.pvalues[1])
+
+
+def test_the_break_search_finds_a_known_break_and_none_without_one():
+    rng = np.random.default_rng(2025)
+    idx = pd.bdate_range("2025-01-01", periods=120)
+    noise = rng.normal(0, 1, 120)
+    shifted = pd.Series(noise + np.where(np.arange(120) >= 70, 1.2, 0.0), index=idx, name="with a break")
+    found = breaks.sup_f(shifted, permutations=1999)
+    assert found.p_value < 0.01 and found.statistic > found.critical_value
+    assert found.lower <= idx[70] <= found.upper and abs(idx.get_loc(found.break_date) - 70) <= 5
+    flat = breaks.sup_f(pd.Series(noise, index=idx, name="no break"), permutations=1999)
+    assert flat.p_value > 0.05 and flat.statistic < flat.critical_value
+    given = breaks.chow(pd.Series(noise, index=idx, name="no break"), idx[70])
+    assert "finds no significant break" in breaks.verdict(flat, given)
+    assert "lies inside that band" in breaks.verdict(found, breaks.chow(shifted, idx[70]))
+
+
+def test_bai_perron_finds_two_planted_breaks_and_none_in_noise():
+    rng = np.random.default_rng(8)
+    idx = pd.bdate_range("2025-01-01", periods=150)
+    noise = rng.normal(0, 1, 150)
+    steps = np.select([np.arange(150) < 50, np.arange(150) < 100], [0.0, 2.0], -1.0)
+    found = breaks.bai_perron(pd.Series(noise + steps, index=idx, name="two breaks"))
+    assert len(found) == 2
+    for res, k in zip(found, (50, 100), strict=True):
+        assert res.lower <= idx[k] <= res.upper and abs(idx.get_loc(res.break_date) - k) <= 3
+    assert breaks.bai_perron(pd.Series(noise, index=idx, name="noise")) == []

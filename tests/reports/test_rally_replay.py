@@ -1,0 +1,55 @@
+"""Notebook 02 through the runner on the snapshot."""
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+
+from tokenwatch.methods import phases as rally
+from tokenwatch.paths import data_dir
+from tokenwatch.run.cli import main
+
+
+@pytest.mark.notebook
+def test_rally_replay_runs_and_reports_nvda_and_the_break(snapshot, tmp_path):
+    code = main(["run", "rally_replay", "--out", str(tmp_path), "--no-progress",
+                 "--sweep", "benchmark=GSPC,SPY,ZZZZ"])
+    assert code == 1
+    runs = pd.read_csv(tmp_path / "runs.csv", dtype=str)
+    assert (runs["status"] == "ok").sum() == 2
+    assert "ZZZZ" in runs.loc[runs["status"] == "failed", "error"].iloc[0]
+    run = tmp_path / "rally_replay" / "benchmark=GSPC"
+    phases = pd.read_csv(run / "phase_returns.csv")
+    nvda = phases[(phases["symbol"] == "NVDA") & (phases["phase"] == "whole window")].iloc[0]
+    assert (nvda["start"], nvda["end"]) == ("2025-04-08", "2025-06-27")
+    assert nvda["return_pct"] == pytest.approx(63.8, abs=0.05)
+    us = phases[(phases["market"] == "us") & phases["phase"].isin(rally.PHASES)]
+    for sym, part in us.groupby("symbol"):
+        whole = phases[(phases["symbol"] == sym) & (phases["phase"] == "whole window")]["return_pct"].iloc[0]
+        assert 100 * ((1 + part["return_pct"] / 100).prod() - 1) == pytest.approx(whole)
+    events = pd.read_csv(run / "event_study.csv")
+    assert events[["car_pct", "t_stat", "p_value"]].notna().all().all()
+    assert not (events["category"] == "market").any()
+    assert set(events["window"]) == {"[-1,+1]", "[+0,+5]"}
+    summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+    assert summary["phases"]["phase 2"]["from_close"] == "2025-05-20"
+    assert summary["report_break_date"] == "2025-05-21"
+    assert isinstance(summary["break_agrees_with_report"], bool)
+    assert summary["break_verdict"].startswith("Yes" if summary["break_agrees_with_report"] else "No")
+    assert "2025-05-21" in summary["break_statement"]
+    methods = pd.read_csv(run / "breaks.csv")["method"]
+    assert {m.split(" ")[0].rstrip(":,") for m in methods} == {"Chow", "sup-F", "Bai-Perron"}
+
+
+@pytest.mark.notebook
+def test_rally_replay_gives_a_notice_for_an_event_past_the_prices(snapshot, tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    shutil.copytree(data_dir(), data)
+    with (data / "events.csv").open("a", encoding="utf-8") as fh:
+        fh.write("2031-01-06,,America/New_York,post,US,phase2,tokens,Test Co,A future event,,t,https://example.com,"
+                 "q,high\n")
+    monkeypatch.setenv("TOKENWATCH_DATA", str(data))
+    assert main(["run", "rally_replay", "--out", str(tmp_path / "out"), "--no-progress"]) == 0
+    summary = json.loads((tmp_path / "out" / "rally_replay" / "summary.json").read_text(encoding="utf-8"))
+    assert any("Test Co" in n and "no us session after" in n for n in summary["notices"])
