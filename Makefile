@@ -25,6 +25,7 @@ report: venv
 
 test: venv
 	$(VENV)/bin/ruff check lib tests benchmarks notebooks
+	$(VENV)/bin/mypy
 	$(PY) -m pytest
 
 lint: venv

@@ -69,7 +69,8 @@ def week_window(week_end: object, days: pd.DatetimeIndex) -> WeekWindow:
     before = days[days < monday]
     if before.empty:
         raise OutOfRangeError(
-            f"the week ending {end.date()} has no previous close in the data (it starts {days[0].date()}); pick a later week"
+            f"the week ending {end.date()} has no previous close in the data (it starts {days[0].date()}); pick a "
+            "later week"
         )
     sessions = days[(days >= monday) & (days <= end)]
     return WeekWindow(requested, end, before[-1], sessions)

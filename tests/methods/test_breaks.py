@@ -43,3 +43,11 @@ def test_bai_perron_finds_two_planted_breaks_and_none_in_noise():
     for res, k in zip(found, (50, 100), strict=True):
         assert res.lower <= idx[k] <= res.upper and abs(idx.get_loc(res.break_date) - k) <= 3
     assert breaks.bai_perron(pd.Series(noise, index=idx, name="noise")) == []
+
+
+def test_a_break_result_renders_itself_with_its_named_fields():
+    y = pd.Series(np.r_[np.zeros(40), np.ones(40)] + np.random.default_rng(3).normal(0, 0.2, 80),
+                  index=pd.bdate_range("2025-01-01", periods=80), name="planted")
+    found = breaks.sup_f(y, permutations=99)
+    assert abs(y.index.get_loc(found.break_date) - 40) <= 3
+    assert "planted" in found._repr_html_() and f"{found.p_value:.3f}" in found.summary()

@@ -53,7 +53,8 @@ def test_segment_summary_counts_members_without_returns():
     table = pd.DataFrame({"code": ["a", "b", "c"], "name": ["A", "B", "C"], "segment": ["s", "s", "t"],
                           "return_pct": [1.0, 3.0, float("nan")], "raw_return_pct": [1.0, 3.0, float("nan")]})
     summary = weekly.segment_summary(table).set_index("segment")
-    assert summary.loc["s", ["members", "with_data", "mean_pct", "best_code", "worst_code"]].tolist() == [2, 2, 2.0, "b", "a"]
+    columns = ["members", "with_data", "mean_pct", "best_code", "worst_code"]
+    assert summary.loc["s", columns].tolist() == [2, 2, 2.0, "b", "a"]
     assert summary.loc["t", "with_data"] == 0
     assert weekly.segment_sentences(table, summary.reset_index())[0].startswith("B led s at +3.00%")
 
@@ -67,7 +68,8 @@ def test_new_high_logic_with_lookback(tiny_snapshot):
     window = week_window("2025-06-27", trading_days("cn", source))
     highs, rets, _ = weekly.new_highs(["us:ABC"], window, "all", source)
     h = highs.iloc[0]
-    assert (str(h["close_date"]), h["close"], h["previous_high"], bool(h["is_new_high"])) == ("2025-06-24", 120, 300, False)
+    got = (str(h["close_date"]), h["close"], h["previous_high"], bool(h["is_new_high"]))
+    assert got == ("2025-06-24", 120, 300, False)
     highs52, _, _ = weekly.new_highs(["us:ABC"], window, "52w", source)
     assert bool(highs52.iloc[0]["is_new_high"]) and highs52.iloc[0]["previous_high"] == 105
     assert rets.iloc[0]["return_pct"] == pytest.approx((112 / 105 - 1) * 100)

@@ -29,7 +29,8 @@ def test_notebook_conventions(name):
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), "stored without outputs"
     info = inspect(path)
     body = ast.parse("".join(tagged[0]["source"])).body
-    assigned = {node.target.id for node in body if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)}
+    assigned = {node.target.id for node in body
+                if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)}
     assert not [n for n in body if isinstance(n, ast.Assign)], "every parameter carries its type: name: str = ..."
     assert assigned == set(info.parameters), "papermill must read every parameter (no '=' inside a comment)"
     assert "output_dir" in info.parameters
@@ -96,7 +97,8 @@ def test_markup_in_a_basket_never_runs_in_the_exports(snapshot, tmp_path):
     import re
 
     basket = tmp_path / "hostile.csv"
-    pd.DataFrame([{"code": "603228", "name": '<script>alert("name")</script>', "segment": "<img src=x onerror=alert(1)>",
+    pd.DataFrame([{"code": "603228", "name": '<script>alert("name")</script>', "segment": "<img src=x "
+                                                                                          "onerror=alert(1)>",
                    "market": "cn"},
                   {"code": "300476", "name": "胜宏科技", "segment": "<b onmouseover=alert(2)>PCB</b>", "market": "cn"}]
                  ).to_csv(basket, index=False)

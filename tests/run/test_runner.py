@@ -55,7 +55,8 @@ def test_a_failing_run_does_not_stop_the_others(tmp_path):
     assert "asked to fail" in (failed_dir / "notebook.html").read_text(encoding="utf-8")
     assert (failed_dir / "echo.ipynb").exists()
     ok_dir = out / "echo" / "label=a"
-    assert {"echo.csv", "summary.json", "report.html", "notebook.html", "echo.ipynb"} <= {p.name for p in ok_dir.iterdir()}
+    expected = {"echo.csv", "summary.json", "report.html", "notebook.html", "echo.ipynb"}
+    assert expected <= {p.name for p in ok_dir.iterdir()}
     report = (ok_dir / "report.html").read_text(encoding="utf-8")
     assert "data:image/png;base64" in report and "Provenance" in report and "<script src=\"http" not in report
     code_cell = "highlight hl-ipython3"  # highlighted code: only in the export with code

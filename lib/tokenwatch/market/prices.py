@@ -176,13 +176,15 @@ def _coverage_problem(sym: Symbol, dates: pd.DatetimeIndex, lo: pd.Timestamp | N
     cal = source.calendar(sym.market)
     if lo is not None:
         if lo < cal[0]:
-            return f"{have}; the market calendar in {source.describe()} starts {cal[0].date()}, after {lo.date()}: {fix}"
+            return (f"{have}; the market calendar in {source.describe()} starts {cal[0].date()}, "
+                    f"after {lo.date()}: {fix}")
         first_day = cal[cal.searchsorted(lo)] if lo <= cal[-1] else None
         if first_day is not None and dates[0] > first_day:
             return f"{have}; it starts after {first_day.date()}, the first trading day of the range (listed later?)"
     if hi is not None:
         if hi > cal[-1]:
-            return f"{have}; the market calendar in {source.describe()} ends {cal[-1].date()}, before {hi.date()}: {fix}"
+            return (f"{have}; the market calendar in {source.describe()} ends {cal[-1].date()}, "
+                    f"before {hi.date()}: {fix}")
         last_day = cal[cal.searchsorted(hi, side="right") - 1]
         if dates[-1] < last_day:
             return f"{have}; it ends before {last_day.date()}, the last trading day of the range: {fix}"

@@ -160,7 +160,8 @@ class SnapshotSource(PriceSource):
             rows[col] = pd.to_numeric(rows[col], errors="coerce")
         bad = rows.loc[~(rows["factor"] > 0)]
         if len(bad):
-            raise DataValidationError(f"ADJ_FACTORS.csv: {symbol} ex-date {bad['ex_date'].iloc[0].date()} has factor {bad['factor'].iloc[0]}")
+            raise DataValidationError(f"ADJ_FACTORS.csv: {symbol} ex-date {bad['ex_date'].iloc[0].date()} has factor "
+                                      f"{bad['factor'].iloc[0]}")
         return rows[FACTOR_COLUMNS].sort_values("ex_date").reset_index(drop=True)
 
     def adj_complete_through(self, symbol: Symbol) -> pd.Timestamp | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -19,8 +21,9 @@ def week_returns_all(week_end: object, source: PriceSource | None = None) -> pd.
     source = source or default_source()
     if not hasattr(source, "all_cn"):
         raise DataNotFoundError(f"{source.describe()} has no whole-market table; use an offline snapshot with cn_all/")
+    whole: Any = source  # a snapshot, or a chain that hands these calls to its snapshot
     window = week_window(week_end, trading_days("cn", source))
-    bars = source.all_cn(end=window.end, columns=["close"])
+    bars = whole.all_cn(end=window.end, columns=["close"])
     bars = bars.sort_values(["symbol", "date"], kind="stable")
     before = bars.loc[bars["date"] <= window.prev_close].groupby("symbol", sort=True).tail(1)
     latest = bars.groupby("symbol", sort=True).tail(1)
@@ -30,7 +33,7 @@ def week_returns_all(week_end: object, source: PriceSource | None = None) -> pd.
     table["close"] = table["close"].astype("float64").round(4)
     table["prev_close"] = table["prev_close"].astype("float64").round(4)
 
-    factors = source.all_cn_factors()
+    factors = whole.all_cn_factors()
     inside = factors.merge(table[["code", "prev_close_date", "close_date"]], on="code")
     inside = inside.loc[(inside["ex_date"] > inside["prev_close_date"]) & (inside["ex_date"] <= inside["close_date"])]
     product = inside.groupby("code")["factor"].prod()

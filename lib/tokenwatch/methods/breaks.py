@@ -9,6 +9,7 @@ value come from permutations of the series itself (exact under no break and exch
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,6 +57,17 @@ class BreakResult:
                 "lower": self.lower.date() if self.lower is not None else None,
                 "upper": self.upper.date() if self.upper is not None else None,
                 "statistic": self.statistic, "critical_value": self.critical_value, "p_value": self.p_value}
+
+    def summary(self) -> str:
+        band = f", 95% band {self.lower.date()} to {self.upper.date()}" if self.lower is not None and self.upper else ""
+        return (f"{self.method} on {self.series}: break at {self.break_date.date()}{band}; statistic "
+                f"{self.statistic:.2f} (critical {self.critical_value:.2f}), p = {self.p_value:.3f}")
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        return f"<p><code>{html.escape(self.summary())}</code></p>"
 
 
 def _checked(y: pd.Series) -> pd.Series:
@@ -111,6 +123,7 @@ def verdict(search: BreakResult, given: BreakResult, alpha: float = 0.05, unit: 
         found = (f"The search finds no significant break in {search.series} (sup-F {search.statistic:.2f}, "
                  f"p = {search.p_value:.3f}; the largest F is at {search.break_date.date()}).")
     else:
+        assert search.lower is not None and search.upper is not None  # a search always has its band
         inside = search.lower <= given.break_date <= search.upper
         found = (f"The search puts the break in {search.series} at {search.break_date.date()} "
                  f"(95% band {search.lower.date()} to {search.upper.date()}; sup-F {search.statistic:.2f}, "
@@ -162,7 +175,8 @@ def bai_perron(y: pd.Series, max_breaks: int = 3, trim: float = 0.15) -> list[Br
         before, after = v[bounds[idx]:k], v[k:bounds[idx + 2]]
         shift = float(after.mean() - before.mean())
         half = int(np.ceil(BAI_95 * sigma2 / shift**2)) if shift else n
-        out.append(BreakResult(str(y.name), f"Bai-Perron, {m} break(s) chosen by BIC (max {max_breaks}; statistic: BIC gain "
+        out.append(BreakResult(str(y.name), f"Bai-Perron, {m} break(s) chosen by BIC (max {max_breaks}; statistic: BIC "
+                                            "gain "
                                "over no break; band: Bai 95%)",
                                y.index[k], y.index[max(0, k - half)], y.index[min(n - 1, k + half)],
                                float(bic[m] - bic[0]), np.nan, np.nan, shift))

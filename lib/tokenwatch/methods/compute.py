@@ -95,7 +95,8 @@ def demand_table(projection: pd.DataFrame, a: Assumptions, table: pd.DataFrame, 
     """compute_demand.csv from projection rows (one model): the chosen quantile per scenario and date."""
     tokens = projection[quantile].to_numpy()
     d = demand(tokens, a, table)
-    return pd.DataFrame({"scenario": projection["scenario"].to_numpy(), "date": pd.to_datetime(projection["date"]).dt.date,
+    return pd.DataFrame({"scenario": projection["scenario"].to_numpy(),
+                         "date": pd.to_datetime(projection["date"]).dt.date,
                          "tokens_per_day": tokens, **d})[DEMAND_COLUMNS]
 
 
@@ -117,7 +118,7 @@ def sensitivity(tokens_per_day: float, a: Assumptions, table: pd.DataFrame,
             if name == "price_scale":
                 alt = replace(a, prices_cny={k: v * value for k, v in a.prices_cny.items()})
             else:
-                alt = replace(a, **{name: value})
+                alt = replace(a, **{name: value})  # type: ignore[arg-type]  # name is a float field, checked above
             alt = alt.check(table)
             d = demand(tokens_per_day, alt, table)
             out[f"accelerators_{end}"] = float(d["accelerators"])

@@ -107,6 +107,13 @@ class EventStudy:
     estimation: pd.DatetimeIndex
     skipped: pd.DataFrame  # events (or event windows) left out, with the reason
 
+    def _repr_html_(self) -> str:
+        events = self.results[["event_date", "entity"]].drop_duplicates()
+        head = (f"<p>Market-model event study: {len(events)} event(s), estimation window "
+                f"{self.estimation[0].date()} to {self.estimation[-1].date()} "
+                f"({len(self.estimation)} sessions)</p>")
+        return head + self.by_category.style.format(precision=3, escape="html").hide(axis="index").to_html()
+
 
 def run(returns: pd.DataFrame, market: pd.Series, events: pd.DataFrame, windows: list[tuple[int, int]],
         estimation_length: int, estimation_end: pd.Timestamp | None = None,

@@ -15,9 +15,11 @@ the middle of the period it describes; its value the middle of its per-day range
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -194,7 +196,7 @@ def fit(obs: pd.DataFrame, model: str, scenario: pd.Series, ledger: pd.DataFrame
         p0 = [y.max() + np.log(3.0), y.max() + np.log(3.0) - y[0], 1.0 / span]
         bounds = ([y.max(), 1e-6, 1e-4], [y.max() + 15.0, 50.0, 20.0])
     if log_cap is not None:
-        func = lambda tt, p1, p2: f(tt, log_cap, p1, p2)  # noqa: E731
+        func: Callable[..., Any] = lambda tt, p1, p2: f(tt, log_cap, p1, p2)  # noqa: E731
         p0, bounds = p0[1:], (bounds[0][1:], bounds[1][1:])
     else:
         func = f
@@ -271,7 +273,8 @@ def check_cutoff(ledger: pd.DataFrame, series: str, cutoff: pd.Timestamp) -> Non
     first = obs["public_from"].min()
     if cutoff < first:
         raise ParameterError(f"cutoff {cutoff.date()} is before the first disclosure of {series} "
-                             f"(public {pd.Timestamp(first).date()}); choose a later cutoff, or '' to skip the backtest")
+                             f"(public {pd.Timestamp(first).date()}); choose a later cutoff, or '' to skip the "
+                             "backtest")
 
 
 def backtest(ledger: pd.DataFrame, series: str, models: list[str], scenarios: pd.DataFrame, cutoff: pd.Timestamp,

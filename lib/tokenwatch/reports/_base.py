@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import pandas as pd
+from pandas.io.formats.style import Styler
 
-from tokenwatch.artifacts import atomic_write_text, write_summary, write_table
+from tokenwatch.artifacts import atomic_write_text, html_link, write_summary, write_table
 from tokenwatch.errors import ParameterError, TokenwatchNotice
 
 Parser = Callable[[str, Any], Any]
@@ -48,6 +49,13 @@ class Params:
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+LINK_COLUMNS = {"source_url", "spec_source", "price_source"}
+
+
+def _link(url: object) -> str:
+    return html_link(html.unescape(url)) if isinstance(url, str) and url else "none"
 
 
 def notice(message: str) -> None:
@@ -105,6 +113,22 @@ class Report:
         write_summary(out, self.summary())
         atomic_write_text(out / "findings.md", "".join(f"- {line}\n" for line in self.findings))
         return sorted(p.name for p in out.iterdir())
+
+    formats: ClassVar[dict[str, Any]] = {}  # column -> format string or function, for `show`
+
+    def show(self, frame: pd.DataFrame, caption: str | None = None, fmt: str | None = None, index: bool = False,
+             na: str = "n/a") -> Styler:
+        """`frame` styled for the notebook with this report's column formats (or one `fmt` for every cell):
+        `*_pct` columns signed to 2 decimals, source columns as short links; cells escaped as HTML."""
+        formats: dict[str, Any] = {c: "{:+.2f}" for c in frame.columns if str(c).endswith("_pct")}
+        formats |= {c: _link for c in frame.columns if c in LINK_COLUMNS}
+        formats |= {c: f for c, f in self.formats.items() if c in frame.columns}
+        styled = frame.style.format(fmt, na_rep=na, escape="html") if fmt else frame.style.format(
+            formats, na_rep=na, escape="html")
+        styled = styled.format_index(escape="html", axis=0).format_index(escape="html", axis=1)
+        if caption:
+            styled = styled.set_caption(html.escape(caption))
+        return styled if index else styled.hide(axis="index")
 
     def _repr_html_(self) -> str:
         items = "".join(f"<li>{html.escape(line)}</li>" for line in self.findings)

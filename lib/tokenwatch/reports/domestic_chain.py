@@ -31,6 +31,8 @@ ROLLING_DAYS = 60
 @dataclass
 class ChainMonitor(Report):
     run_name: ClassVar[str] = "domestic_chain"
+    formats: ClassVar[dict[str, str]] = {"tokens_per_day": "{:.3g}", "contribution_pp": "{:+.2f}",
+                                         "correlation": "{:+.3f}", "granger_p_value": "{:.4f}"}
     basket_name: str
     benchmark: str
     overseas: list[str]

@@ -45,6 +45,9 @@ CN_BENCHMARK = "cn_index:000300"
 @dataclass
 class RallyReport(Report):
     run_name: ClassVar[str] = "rally_replay"
+    formats: ClassVar[dict[str, str]] = {"alpha_bp": "{:+.1f}", "beta": "{:.2f}", "resid_sd_pct": "{:.2f}",
+                                         "share_positive": "{:.0%}", "t_stat": "{:.2f}", "p_value": "{:.3f}",
+                                         "statistic": "{:.2f}", "critical_value": "{:.2f}"}
     bounds: Boundaries
     symbols: list[str]
     benchmark: str
@@ -52,9 +55,9 @@ class RallyReport(Report):
     phases: pd.DataFrame
     events: pd.DataFrame  # events in the window with their US session
     study: eventstudy.EventStudy
-    breaks: list[breaks.BreakResult]
+    breaks: list[BreakResult]
     break_text: str
-    multiple: dict[str, list[breaks.BreakResult]]  # Bai-Perron per series (empty: no break chosen)
+    multiple: dict[str, list[BreakResult]]  # Bai-Perron per series (empty: no break chosen)
     mirror_bounds: Boundaries
     mirror_panel: pd.DataFrame
     mirror_phases: pd.DataFrame
@@ -135,12 +138,12 @@ class RallyReport(Report):
                 "leaders": self.leaders_table()}
 
     @property
-    def report_break(self) -> breaks.BreakResult:
+    def report_break(self) -> BreakResult:
         """The Chow test at the report's own phase-2 date, on the US basket's excess return."""
         return self.breaks[0]
 
     @property
-    def searched_break(self) -> breaks.BreakResult:
+    def searched_break(self) -> BreakResult:
         """The sup-F search for the break date, on the same series."""
         return self.breaks[1]
 
@@ -220,8 +223,8 @@ def a_share_mirror(bounds: Boundaries, us_days: pd.DatetimeIndex, basket_name: s
                   report_break_date(mbounds, cn_days), prices)
 
 
-def break_tests(series: list[tuple[pd.Series, pd.Timestamp]]) -> tuple[list[breaks.BreakResult],
-                                                                       dict[str, list[breaks.BreakResult]], str]:
+def break_tests(series: list[tuple[pd.Series, pd.Timestamp]]) -> tuple[list[BreakResult],
+                                                                       dict[str, list[BreakResult]], str]:
     """For each (series, report's date): Chow at the date and the sup-F search; Bai-Perron; the sentences."""
     results = [r for y, day in series for r in (breaks.chow(y, day), breaks.sup_f(y))]
     text = " ".join(breaks.verdict(results[i + 1], results[i], unit=" percentage points")
@@ -369,7 +372,8 @@ def break_chart(panel: pd.DataFrame, benchmark: str, search: BreakResult, given:
     path = excess_path(panel, benchmark)
     ax.plot(path.index, path, color="black", lw=1.5, label=f"equal-weighted basket minus {benchmark}")
     if search.p_value < alpha:
-        ax.axvspan(search.lower, search.upper, color="#d6eaf8", label="95% band of the searched break", zorder=0)
+        ax.axvspan(search.lower, search.upper,  # type: ignore[arg-type]  # a significant search has its band
+                   color="#d6eaf8", label="95% band of the searched break", zorder=0)
         ax.axvline(search.break_date, color="#2e86c1", lw=1.5,
                    label=f"searched break {search.break_date.date()} (p = {search.p_value:.3f})")
     else:

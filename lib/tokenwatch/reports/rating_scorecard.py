@@ -15,6 +15,7 @@ from tokenwatch.artifacts import sources
 from tokenwatch.errors import DataNotFoundError, ParameterError
 from tokenwatch.market import Prices, PriceSource, default_source, load_prices
 from tokenwatch.methods import baskets, rating
+from tokenwatch.methods.rating import Score
 from tokenwatch.paths import data_dir
 from tokenwatch.plots import NEUTRAL, finish, new_figure
 from tokenwatch.reports._base import Params as NotebookParams
@@ -34,7 +35,7 @@ class ScoreCard(Report):
     kind: str
     rating: str
     benchmark: str
-    main: rating.Score
+    main: Score
     companies: pd.DataFrame
     bands: pd.DataFrame
     prices: list[Prices]
@@ -126,7 +127,8 @@ def score_call(call_date: pd.Timestamp, subject: str, rating_: str, kind: str, b
         raise ParameterError(f"call_date {call_date.date()} is after the data ({cal[-1].date()})")
     end = min(end, cal[-1])
     company_table = load_basket(companies)
-    wanted = [*(members or [sym]), *company_table["symbol"], bench]
+    subjects: list[Symbol] = members if members is not None else [sym] if sym is not None else []
+    wanted = [*subjects, *company_table["symbol"], bench]
     prices = load_prices(list(dict.fromkeys(wanted)), start, end, source=source, strict=False)
     for row in prices.missing.itertuples():
         notice(f"{row.symbol}: {row.reason}")
@@ -137,6 +139,7 @@ def score_call(call_date: pd.Timestamp, subject: str, rating_: str, kind: str, b
         have = [m.code for m in members if m.code in closes]
         subject_closes = baskets.equal_weight_index(closes[have].dropna(how="all")).level
     else:
+        assert sym is not None  # a subject is a basket or a symbol
         if sym.code not in closes:
             raise ParameterError(f"subject {subject} has no data around {call_date.date()}: "
                                  + "; ".join(prices.missing["reason"]))

@@ -36,6 +36,10 @@ from tokenwatch.tokens.periods import DISPLAY_UNITS
 @dataclass
 class LedgerReport(Report):
     run_name: ClassVar[str] = "token_ledger"
+    formats: ClassVar[dict[str, str]] = {
+        **dict.fromkeys(["value", "low", "high", "report_value", "verified_value", "per_day_report",
+                         "per_day_verified"], "{:.3g}"),
+        **dict.fromkeys(["multiple_low", "multiple_high", "multiple"], "{:.2f}"), "annualised_multiple": "{:.1f}"}
     as_of: pd.Timestamp
     unit: str
     ledger: pd.DataFrame  # every disclosure public on as_of, before the entity filter
@@ -51,12 +55,14 @@ class LedgerReport(Report):
     @property
     def source_line(self) -> str:
         return (f"Source: tokenwatch token ledger ({len(self.ledger)} public disclosures as of {self.as_of.date()}, "
-                "each with its URL in ledger_per_day.csv); per-day figures use the real length of the period described.")
+                "each with its URL in ledger_per_day.csv); per-day figures use the real length of the period "
+                "described.")
 
     def table(self) -> pd.DataFrame:
         """The ledger for display: per-day ranges in the chosen unit, with sources."""
         t = self.per_day
-        return t.assign(low=in_unit(t["tokens_per_day_low"], self.unit), high=in_unit(t["tokens_per_day_high"], self.unit))[
+        return t.assign(low=in_unit(t["tokens_per_day_low"], self.unit),
+                        high=in_unit(t["tokens_per_day_high"], self.unit))[
             ["series", "entity", "as_of_start", "as_of_end", "disclosed_on", "value", "unit", "low", "high",
              "confidence", "source_url"]]
 

@@ -29,6 +29,10 @@ ROOM_MULTIPLE = 30  # the weekly's "30x room"
 @dataclass
 class ProjectionReport(Report):
     run_name: ClassVar[str] = "token_projection"
+    formats: ClassVar[dict[str, str]] = {
+        **dict.fromkeys(["tokens_per_day", "low", "high", "actual", "p50", "level"], "{:.3g}"),
+        "log_error": "{:+.2f}", "mean_abs_log_error": "{:.2f}", "bias_log": "{:+.2f}", "coverage_50": "{:.0%}",
+        "coverage_80": "{:.0%}", **dict.fromkeys(["date_p90", "date_p50", "date_p10"], "{:%Y-%m}")}
     series: str
     cutoff: pd.Timestamp | None
     horizon: pd.Timestamp
@@ -136,7 +140,8 @@ def check_memory(paths: int, months: int) -> None:
 
 
 def project_series(series: str, cutoff: pd.Timestamp | None, horizon: pd.Timestamp, models: list[str],
-                   scenario_names: list[str], paths: int = 10_000, today: pd.Timestamp | None = None) -> ProjectionReport:
+                   scenario_names: list[str], paths: int = 10_000,
+                   today: pd.Timestamp | None = None) -> ProjectionReport:
     ledger = load_ledger()
     today = today or pd.Timestamp.today().normalize()
     unknown = sorted(set(models) - set(P.MODELS))
@@ -215,7 +220,8 @@ def backtest_chart(report: ProjectionReport) -> Figure:
     ax.set_yticks(y, labels)
     ax.invert_yaxis()
     targets = ", ".join(sorted({str(d) for d in bt["target_date"]}))
-    return finish(fig, f"Backtest from {report.cutoff.date()}: mean absolute log error on {targets}",
+    cutoff = report.cutoff.date() if report.cutoff is not None else "no cutoff"
+    return finish(fig, f"Backtest from {cutoff}: mean absolute log error on {targets}",
                   report.source_line, xlabel="mean |log(actual / median)| (0 = exact; 0.69 = off by 2x)",
                   ylabel="model / scenario")
 

@@ -25,6 +25,10 @@ from tokenwatch.reports._base import Report, collect_notices, notice, parsed
 @dataclass
 class ComputeReport(Report):
     run_name: ClassVar[str] = "tokens_to_compute"
+    formats: ClassVar[dict[str, str]] = {
+        "peak_dense_bf16_tflops": "{:,.1f}", "price_cny": "{:,.0f}", "accelerators": "{:,.0f}",
+        **dict.fromkeys(["tokens_per_day", "flops_per_s", "capex_cny", "low_value", "high_value", "accelerators_low",
+                         "accelerators_high", "capex_low", "capex_high"], "{:.3g}")}
     series: str
     model: str
     quantile: str
@@ -73,8 +77,8 @@ class ComputeReport(Report):
         lines = [f"{r.scenario}: {r.accelerators:,.0f} accelerators and {r.capex_cny / 1e9:,.1f} bn CNY of chips in "
                  f"service on {r.date}" for r in self.at_horizon().itertuples()][:3]
         if len(self.sensitivity):
-            top = self.sensitivity.assign(span=(self.sensitivity["accelerators_high"]
-                                                - self.sensitivity["accelerators_low"]).abs()).sort_values("span").iloc[-1]
+            s = self.sensitivity
+            top = s.assign(span=(s["accelerators_high"] - s["accelerators_low"]).abs()).sort_values("span").iloc[-1]
             lines.append(f"The assumption that moves the count most is {top['assumption']} "
                          f"({top['accelerators_low']:,.0f} to {top['accelerators_high']:,.0f} accelerators "
                          f"over {top['low_value']:g} to {top['high_value']:g}).")

@@ -32,7 +32,7 @@ RECON_COLUMNS = ["code", "name", "published_pct", "computed_pct", "diff_pp", "wi
 
 
 def member_returns(basket: pd.DataFrame, window: WeekWindow,
-                   source: PriceSource | None = None) -> tuple[pd.DataFrame, object]:
+                   source: PriceSource | None = None) -> tuple[pd.DataFrame, Prices]:
     """Every basket member's week return, adjusted and raw; members without data get a status, not a drop.
 
     Returns (table, prices). Table columns: WEEK_COLUMNS plus `status` ('ok' or why there is no return),
@@ -120,7 +120,7 @@ def segment_sentences(table: pd.DataFrame, summary: pd.DataFrame) -> list[str]:
 
 
 def new_highs(symbols: list, window: WeekWindow, lookback: str = "all",
-              source: PriceSource | None = None) -> tuple[pd.DataFrame, pd.DataFrame, object]:
+              source: PriceSource | None = None) -> tuple[pd.DataFrame, pd.DataFrame, Prices]:
     """Overseas bellwethers: week return and whether the week's best close beat the prior high.
 
     `lookback` is 'all' (all history in the data) or '52w'. Returns (highs, week returns, prices).
@@ -174,7 +174,8 @@ def reconcile(table: pd.DataFrame, window: WeekWindow, figures: pd.DataFrame | N
         row = {"code": f.code, "name": f.name, "published_pct": float(f.published_value)}
         if f.code not in computed.index or pd.isna(computed.loc[f.code, "return_pct"]):
             status = computed.loc[f.code, "status"] if f.code in computed.index else "not in the basket"
-            row.update(computed_pct=np.nan, diff_pp=np.nan, within_precision=False, note=f"no computed return: {status}")
+            row.update(computed_pct=np.nan, diff_pp=np.nan, within_precision=False, note="no computed return: "
+                                                                                         f"{status}")
             out.append(row)
             continue
         c = computed.loc[f.code]
@@ -212,7 +213,8 @@ def segment_chart(table: pd.DataFrame, window: WeekWindow, source_line: str):
         ax.axhline(0, color=plots.NEUTRAL, lw=0.8)
     for ax in list(axes.flat)[len(segments):]:
         ax.set_visible(False)
-    fig.suptitle(f"Compute-chain week returns by segment, {window.prev_close.date()} close to {window.end.date()} close")
+    fig.suptitle(f"Compute-chain week returns by segment, {window.prev_close.date()} close to {window.end.date()} "
+                 "close")
     plots.source_note(fig, source_line)
     fig.tight_layout(rect=(0, 0.05, 1, 0.97))
     return fig
@@ -233,6 +235,8 @@ class WeekReport(Report):
     """Everything the weekly tracker shows for one week, and how it is written to a run folder."""
 
     run_name: ClassVar[str] = "weekly_tracker"
+    formats: ClassVar[dict[str, str]] = {"close": "{:.2f}", "previous_high": "{:.2f}", "computed_pct": "{:+.4f}",
+                                         "diff_pp": "{:+.4f}"}
     window: WeekWindow
     basket: str
     lookback: str

@@ -49,12 +49,14 @@ def sanitize_outputs(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         for output in cell.get("outputs", []):
             data = output.get("data", {})
             if "text/html" in data:
-                html_text = "".join(data["text/html"]) if isinstance(data["text/html"], list) else data["text/html"]
+                html_text = data["text/html"]
+                html_text = "".join(html_text) if isinstance(html_text, list) else html_text
                 data["text/html"] = nh3.clean(html_text, tags=_TAGS, attributes=_ATTRIBUTES, clean_content_tags=set(),
                                               link_rel=None, url_schemes={"http", "https", "mailto", "data"},
                                               strip_comments=True)
             if "text/markdown" in data:
-                text = "".join(data["text/markdown"]) if isinstance(data["text/markdown"], list) else data["text/markdown"]
+                text = data["text/markdown"]
+                text = "".join(text) if isinstance(text, list) else text
                 data["text/markdown"] = text.replace("<", "&lt;")
     return nb
 
@@ -92,7 +94,8 @@ def _source_text(s: dict[str, Any]) -> str:
 def provenance_footer(parameters: dict[str, Any], summary: dict[str, Any] | None, ran_at: str) -> str:
     """The footer every export carries: version, commit, parameters, data sources, time of the run."""
     sources = (summary or {}).get("sources") or []
-    rows = "".join(f"<li>{html.escape(_source_text(s))}</li>" for s in sources) or "<li>not recorded by the notebook</li>"
+    rows = ("".join(f"<li>{html.escape(_source_text(s))}</li>" for s in sources)
+            or "<li>not recorded by the notebook</li>")
     params = html.escape(json.dumps(parameters, ensure_ascii=False, default=str))
     return (
         '<footer style="margin:2em 1em;padding-top:.5em;border-top:1px solid #ccc;font:12px sans-serif;color:#555">'

@@ -214,7 +214,8 @@ class WarmKernel:
     """One kernel kept warm between runs (heavy imports done once, namespace reset each run)."""
 
     def __init__(self, name: str, cwd: str) -> None:
-        self.name, self.cwd, self.km = name, cwd, None
+        self.name, self.cwd = name, cwd
+        self.km: Any = None  # a jupyter_client KernelManager once started
 
     def get(self):
         from jupyter_client import KernelManager
@@ -226,6 +227,8 @@ class WarmKernel:
         return self.km
 
     def _execute(self, code: str, timeout: float) -> None:
+        if self.km is None:
+            raise RuntimeError(f"kernel {self.name} is not running")
         kc = self.km.client()
         kc.start_channels()
         try:
@@ -482,7 +485,8 @@ def write_index(out_root: Path, lock_timeout: float = 60) -> pd.DataFrame:
             atomic_write_text(out_root / "runs.csv", runs.to_csv(index=False))
             atomic_write_text(out_root / "index.html", index_html(runs, out_root))
     except LockTimeout:
-        raise TokenwatchError(f"waited {lock_timeout:g} s for {_locks(out_root) / 'index.lock'}: another tokenwatch run "
+        raise TokenwatchError(f"waited {lock_timeout:g} s for {_locks(out_root) / 'index.lock'}: another tokenwatch "
+                              "run "
                               "is writing this index; the runs are in place, rerun to rebuild the index") from None
     return runs
 

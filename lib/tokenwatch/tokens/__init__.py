@@ -15,5 +15,6 @@ from tokenwatch.tokens.ledger import (
 )
 from tokenwatch.tokens.periods import DISPLAY_UNITS, UNITS, parse_period, per_day
 
-__all__ = ["DISPLAY_UNITS", "UNITS", "as_of", "check_claims", "compare", "growth", "growth_table", "in_unit", "ledger_path",
-           "load_claims", "load_ledger", "parse_period", "per_day", "per_day_table", "select", "tokens_only"]
+__all__ = ["DISPLAY_UNITS", "UNITS", "as_of", "check_claims", "compare", "growth", "growth_table", "in_unit",
+           "ledger_path", "load_claims", "load_ledger", "parse_period", "per_day", "per_day_table", "select",
+           "tokens_only"]

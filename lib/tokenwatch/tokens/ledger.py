@@ -169,7 +169,7 @@ def growth(a: pd.Series, b: pd.Series) -> dict:
 
 def growth_table(ledger: pd.DataFrame) -> pd.DataFrame:
     """Growth between consecutive disclosures (by period midpoint) within each series."""
-    rows = []
+    rows: list[dict] = []
     for _, part in tokens_only(ledger).sort_values("midpoint").groupby("series", sort=True):
         recs = [r for _, r in part.iterrows()]
         rows.extend(growth(a, b) for a, b in itertools.pairwise(recs))
