@@ -27,3 +27,23 @@ class ParameterError(TokenwatchError, ValueError):
 
 class TokenwatchNotice(UserWarning):
     """Something a reader of the results must know (a substituted source, a caveat on the data)."""
+
+
+class FitError(TokenwatchError):
+    """A model cannot be fitted to this series (too few points, no convergence, no uncertainty)."""
+
+
+class LiveFetchFailed(DataNotFoundError):
+    """A live fetch found nothing: the next source serves the symbol, and says so."""
+
+
+class UpstreamSchemaError(DataValidationError):
+    """An akshare function returned a frame that does not look like its documented output."""
+
+
+class CacheCorruptError(DataValidationError):
+    """A cache file could not be read back as written."""
+
+
+class FetchTimeout(TokenwatchError):
+    """A call took longer than its timeout."""

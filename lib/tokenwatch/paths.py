@@ -18,6 +18,15 @@ def reports_dir() -> Path:
     return Path(os.environ.get("TOKENWATCH_REPORTS", PROJECT_ROOT / "reports"))
 
 
+def data_file(name: str) -> str:
+    """A curated file as a message names it: `data/<name>` in this project, else `$TOKENWATCH_DATA/<name>`
+    (the file actually read, never a machine's absolute path)."""
+    try:
+        return (data_dir() / name).resolve().relative_to(PROJECT_ROOT).as_posix()
+    except ValueError:
+        return f"$TOKENWATCH_DATA/{name}"
+
+
 def shown_path(path: Path | str) -> str:
     """A path as a shared report may show it: relative to the project, else its folder name."""
     path = Path(path).resolve()

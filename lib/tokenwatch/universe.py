@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from tokenwatch.errors import DataValidationError, ParameterError
-from tokenwatch.paths import data_dir
+from tokenwatch.paths import data_dir, data_file
 
 MARKETS = {
     "cn": "A-share stock",
@@ -137,7 +137,7 @@ def load_basket(name_or_path: str | Path) -> pd.DataFrame:
     text = str(name_or_path)
     if len(text) > 1000 or "\n" in text:
         raise ParameterError(f"basket {text[:60]!r}... ({len(text)} characters) is neither a basket name "
-                             "in data/baskets/ nor a path to a CSV file")
+                             f"in {data_file('baskets')}/ nor a path to a CSV file")
     path = Path(name_or_path)
     if not path.suffix:
         path = data_dir() / "baskets" / f"{name_or_path}.csv"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from tokenwatch.errors import DataValidationError
+from tokenwatch.errors import UpstreamSchemaError
 from tokenwatch.universe import Symbol
 
 AKSHARE_VERSION = "1.19.5"  # pinned in pyproject.toml; the registry test checks every function exists there
@@ -31,8 +31,6 @@ COLUMN_ALIASES = {
 }
 
 
-class UpstreamSchemaError(DataValidationError):
-    """An akshare function returned a frame that does not look like its documented output."""
 
 
 @dataclass(frozen=True)

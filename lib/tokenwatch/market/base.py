@@ -60,8 +60,11 @@ class PriceSource(ABC):
         """Codes this source holds for a market."""
 
     def calendar(self, market: str) -> pd.DatetimeIndex:
-        """Trading days of a market, taken from its reference series."""
-        return self.daily(CALENDAR_REFERENCE[market]).frame.index
+        """Trading days of a market, taken from its reference series (read once per source)."""
+        memo: dict[str, pd.DatetimeIndex] = self.__dict__.setdefault("_calendars", {})
+        if market not in memo:  # asked once per symbol by load_prices
+            memo[market] = self.daily(CALENDAR_REFERENCE[market]).frame.index
+        return memo[market]
 
     def describe(self) -> str:
         return self.name

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 from filelock import FileLock
 from filelock import Timeout as LockTimeout
 
-from tokenwatch.errors import DataNotFoundError, DataValidationError, TokenwatchError
+from tokenwatch.errors import CacheCorruptError, DataNotFoundError, TokenwatchError
 from tokenwatch.paths import data_dir
 from tokenwatch.universe import Symbol
 
@@ -37,8 +37,6 @@ META_KEY = b"tokenwatch"
 LOCK_TIMEOUT = 120.0  # seconds to wait for another writer of the same entry
 
 
-class CacheCorruptError(DataValidationError):
-    """A cache file could not be read back as written."""
 
 
 def cache_dir() -> Path:

@@ -26,11 +26,11 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
-from tokenwatch.errors import DataNotFoundError, TokenwatchError
+from tokenwatch.errors import DataNotFoundError, FetchTimeout
 from tokenwatch.market.akshare_adapters import (
     ADAPTERS,
     AKSHARE_VERSION,
@@ -47,8 +47,6 @@ from tokenwatch.universe import Symbol
 DOWN_ENV = "TOKENWATCH_DOWN_FILE"
 
 
-class FetchTimeout(TokenwatchError):
-    """A call took longer than its timeout."""
 
 
 @dataclass(frozen=True)
@@ -137,10 +135,13 @@ def _network_reason(exc: BaseException) -> str:
     return f"{type(exc).__name__} reaching {host.group(1) if host else 'the host'}: {cause}"
 
 
+FetchStatus = Literal["fetched", "up to date", "stale cache", "failed"]
+
+
 @dataclass
 class FetchResult:
     symbol: Symbol
-    status: str  # fetched, up to date, stale cache, failed
+    status: FetchStatus
     source: str = ""
     rows_added: int = 0
     message: str = ""

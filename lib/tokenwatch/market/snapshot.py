@@ -76,7 +76,6 @@ class SnapshotSource(PriceSource):
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).expanduser().resolve()
-        self._calendars: dict[str, pd.DatetimeIndex] = {}
         if not self.root.is_dir():
             raise DataNotFoundError(
                 f"snapshot folder {self.root} does not exist; point TOKENWATCH_SNAPSHOT at a folder "
@@ -172,11 +171,6 @@ class SnapshotSource(PriceSource):
             return None
         rows = table.loc[table["code"] == symbol.code, "complete_through"]
         return pd.Timestamp(rows.iloc[0]) if len(rows) else None
-
-    def calendar(self, market: str) -> pd.DatetimeIndex:
-        if market not in self._calendars:  # asked once per symbol by load_prices: read it once
-            self._calendars[market] = super().calendar(market)
-        return self._calendars[market]
 
     def symbols(self, market: str) -> list[str]:
         folder = self.root / FOLDERS[market]

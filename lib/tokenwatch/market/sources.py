@@ -11,17 +11,13 @@ from typing import Any
 
 import pandas as pd
 
-from tokenwatch.errors import DataNotFoundError, TokenwatchNotice
+from tokenwatch.errors import DataNotFoundError, LiveFetchFailed, TokenwatchNotice
 from tokenwatch.market.akshare_adapters import ADAPTERS, chain, us_adjusted_close
 from tokenwatch.market.base import FACTOR_COLUMNS, PriceSource, SeriesData
 from tokenwatch.market.cache import Cache
 from tokenwatch.market.fetch import Fetcher
 from tokenwatch.paths import shown_path
 from tokenwatch.universe import Symbol
-
-
-class LiveFetchFailed(DataNotFoundError):
-    """A live fetch found nothing: the next source serves the symbol, and says so."""
 
 
 class CachedSource(PriceSource):
@@ -35,7 +31,6 @@ class CachedSource(PriceSource):
         self.fetcher = fetcher
         self.live_start = pd.Timestamp(live_start)
         self._factors: dict[Symbol, tuple[pd.DataFrame, pd.Timestamp | None]] = {}
-        self._calendars: dict[str, pd.DatetimeIndex] = {}
 
     def describe(self) -> str:
         return f"cache {shown_path(self.cache.root)}" + (" (live: fetches what it lacks)" if self.fetcher else "")
@@ -89,11 +84,6 @@ class CachedSource(PriceSource):
     def adj_complete_through(self, symbol: Symbol) -> pd.Timestamp | None:
         return self._factor_entry(symbol)[1]  # complete as of the day they were fetched
 
-    def calendar(self, market: str) -> pd.DatetimeIndex:
-        if market not in self._calendars:
-            self._calendars[market] = super().calendar(market)
-        return self._calendars[market]
-
     def symbols(self, market: str) -> list[str]:
         return self.cache.symbols("daily", market)
 
@@ -106,7 +96,6 @@ class ChainSource(PriceSource):
     def __init__(self, sources: list[PriceSource]) -> None:
         self.sources = sources
         self._served: dict[Symbol, PriceSource] = {}
-        self._calendars: dict[str, pd.DatetimeIndex] = {}
 
     def describe(self) -> str:
         return " then ".join(s.describe() for s in self.sources)
@@ -160,11 +149,6 @@ class ChainSource(PriceSource):
 
     def symbols(self, market: str) -> list[str]:
         return sorted({c for s in self.sources for c in s.symbols(market)})
-
-    def calendar(self, market: str) -> pd.DatetimeIndex:
-        if market not in self._calendars:
-            self._calendars[market] = super().calendar(market)
-        return self._calendars[market]
 
     def __getattr__(self, name: str) -> Any:
         """Whole-market helpers (all_cn, ...) come from the first source that has them."""

@@ -61,3 +61,13 @@ def excess_path(panel: pd.DataFrame, benchmark: str) -> pd.Series:
     """Cumulative excess of the equal-weighted basket over the benchmark, in percent."""
     level = equal_weight_index(panel.drop(columns=[benchmark])).level
     return 100 * (level / 100 / (panel[benchmark] / panel[benchmark].iloc[0]) - 1)
+
+
+def rebased(level: pd.Series, base: float = 100) -> pd.Series:
+    """A price or index level rebased to `base` on its first date."""
+    return base * level / level.iloc[0]
+
+
+def cumulative_pct(level: pd.Series | pd.DataFrame) -> pd.Series | pd.DataFrame:
+    """Cumulative return since the first date, in percent (each column of a frame on its own)."""
+    return 100 * (level / level.iloc[0] - 1)

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from tokenwatch.errors import DataNotFoundError, ParameterError
-from tokenwatch.paths import data_dir
+from tokenwatch.paths import data_dir, data_file
 
 SECONDS_PER_DAY = 86_400
 DEMAND_COLUMNS = ["scenario", "date", "tokens_per_day", "flops_per_s", "accelerators", "capex_cny"]
@@ -58,19 +58,19 @@ class Assumptions:
         unknown = sorted(set(self.mix) - set(table.index))
         if unknown or not self.mix:
             raise ParameterError(f"accelerator mix {self.mix} names unknown accelerators {unknown}; "
-                                 f"data/accelerators.csv has {list(table.index)}")
+                                 f"{data_file('accelerators.csv')} has {list(table.index)}")
         if any(w < 0 for w in self.mix.values()) or not np.isclose(sum(self.mix.values()), 1.0):
             raise ParameterError(f"mix weights {self.mix} must be non-negative and sum to 1")
         unknown = sorted(set(self.prices_cny) - set(table.index))
         if unknown:
-            raise ParameterError(f"prices_cny names {unknown}, which are not in data/accelerators.csv; "
+            raise ParameterError(f"prices_cny names {unknown}, which are not in {data_file('accelerators.csv')}; "
                                  f"use names from {list(table.index)}")
         prices = dict(self.prices_cny)
         for name in self.mix:
             if name not in prices:
                 listed = table.loc[name, "price_cny"]
                 if pd.isna(listed):
-                    raise ParameterError(f"no sourced price for {name} in data/accelerators.csv; give one in "
+                    raise ParameterError(f"no sourced price for {name} in {data_file('accelerators.csv')}; give one in "
                                          f"prices_cny, e.g. {{'{name}': 100000}}, stating where it comes from")
                 prices[name] = float(listed)
         return replace(self, prices_cny=prices)

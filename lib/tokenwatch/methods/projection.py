@@ -29,11 +29,12 @@ from scipy.optimize import curve_fit
 from tokenwatch.errors import (
     DataNotFoundError,
     DataValidationError,
+    FitError,
     ParameterError,
-    TokenwatchError,
 )
 from tokenwatch.paths import data_dir
 from tokenwatch.tokens import as_of, tokens_only
+from tokenwatch.tokens.periods import central
 
 MODELS = ("exponential", "logistic", "gompertz")
 QUANTILES = {"p10": 0.10, "p25": 0.25, "p50": 0.50, "p75": 0.75, "p90": 0.90}
@@ -43,8 +44,6 @@ DAYS_PER_YEAR = 365.25
 CEILING_BASES = ("fitted", "level_at_cutoff", "per_capita")
 
 
-class FitError(TokenwatchError):
-    """A model cannot be fitted to this series (too few points, no convergence, no uncertainty)."""
 
 
 def observations(ledger: pd.DataFrame, series: str) -> pd.DataFrame:
@@ -55,7 +54,7 @@ def observations(ledger: pd.DataFrame, series: str) -> pd.DataFrame:
     if rows.empty:
         raise ParameterError(f"series {series!r} has no token disclosures here; series: {known}")
     out = pd.DataFrame({"id": rows["id"].to_numpy(), "date": rows["midpoint"].dt.normalize().to_numpy(),
-                        "tokens_per_day": np.sqrt(rows["per_day_low"] * rows["per_day_high"]).to_numpy(),
+                        "tokens_per_day": central(rows["per_day_low"], rows["per_day_high"]).to_numpy(),
                         "low": rows["per_day_low"].to_numpy(), "high": rows["per_day_high"].to_numpy(),
                         "public_from": rows["public_from"].to_numpy()})
     return out.sort_values("date").reset_index(drop=True)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from tokenwatch.errors import DataNotFoundError, DataValidationError, ParameterError
+from tokenwatch.methods.baskets import cumulative_pct
 from tokenwatch.paths import data_dir
 
 SCORE_COLUMNS = ["subject", "call_date", "horizon_end", "subject_return_pct", "benchmark_return_pct", "relative_pct",
@@ -89,8 +90,7 @@ def score(subject: pd.Series, benchmark: pd.Series, call_date: pd.Timestamp, mon
                    f"scored on {len(window) - 1} sessions")
     if len(window) < 2:
         raise ParameterError(f"{name}: no session after the call date {call_date.date()} in the data")
-    path = pd.DataFrame({"subject_pct": 100 * (window["s"] / window["s"].iloc[0] - 1),
-                         "benchmark_pct": 100 * (window["b"] / window["b"].iloc[0] - 1)})
+    path = pd.DataFrame({"subject_pct": cumulative_pct(window["s"]), "benchmark_pct": cumulative_pct(window["b"])})
     path["relative_pct"] = path["subject_pct"] - path["benchmark_pct"]
     last = path.iloc[-1]
     band = band_of(float(last["relative_pct"]), kind, bands)

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 import matplotlib.dates as mdates
-import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -17,11 +16,13 @@ from tokenwatch.artifacts import sources
 from tokenwatch.errors import ParameterError
 from tokenwatch.market import Prices, PriceSource, default_source, load_prices
 from tokenwatch.methods import baskets, clock, leadlag
+from tokenwatch.paths import data_file
 from tokenwatch.plots import NEUTRAL, finish, new_figure
 from tokenwatch.reports._base import Params as NotebookParams
 from tokenwatch.reports._base import Report, collect_notices, notice, parsed
 from tokenwatch.sessions import last_on_or_before
 from tokenwatch.tokens import as_of, load_ledger, tokens_only
+from tokenwatch.tokens.periods import central
 from tokenwatch.universe import load_basket, parse_symbols
 
 BASKET_COLUMNS = ["date", "basket", "benchmark", "overseas"]
@@ -48,7 +49,8 @@ class ChainMonitor(Report):
 
     @property
     def source_line(self) -> str:
-        return " ".join(p.source_line() for p in self.prices) + "; token milestones: data/tokens/disclosures.csv"
+        milestones = data_file("tokens/disclosures.csv")
+        return " ".join(p.source_line() for p in self.prices) + f"; token milestones: {milestones}"
 
     def returns_table(self) -> pd.DataFrame:
         last = self.index.iloc[-1]
@@ -133,8 +135,8 @@ def monitor(basket: str, benchmark: str, overseas: list[str], start: pd.Timestam
     us_level = overseas_index.level.rename("overseas")
     aligned = clock.align_overseas(us_level, closes.index, us_days)
     index = pd.DataFrame({"date": closes.index.date, "basket": idx.level.to_numpy(),
-                          "benchmark": (100 * closes[bench.code] / closes[bench.code].iloc[0]).to_numpy(),
-                          "overseas": (100 * aligned / aligned.iloc[0]).to_numpy()})
+                          "benchmark": baskets.rebased(closes[bench.code]).to_numpy(),
+                          "overseas": baskets.rebased(aligned).to_numpy()})
     us_returns = overseas_index.returns
     seen = clock.lagged_us(us_returns, idx.returns.index, 1)
     lead = leadlag.lead_lag(idx.returns, us_returns)
@@ -153,9 +155,9 @@ def token_milestones(series: list[str], start: pd.Timestamp, end: pd.Timestamp) 
         raise ParameterError(f"milestone series {unknown} are not in the token ledger; series: "
                              f"{sorted(ledger['series'].unique())}")
     rows = ledger[ledger["series"].isin(series) & (ledger["public_from"] >= start)]
-    central = np.sqrt(rows["per_day_low"] * rows["per_day_high"])
-    return pd.DataFrame({"date": rows["public_from"], "series": rows["series"], "tokens_per_day": central,
-                         "label": [f"{s} {v / 1e12:.3g}T/day" for s, v in zip(rows["series"], central, strict=True)],
+    mid = central(rows["per_day_low"], rows["per_day_high"])
+    return pd.DataFrame({"date": rows["public_from"], "series": rows["series"], "tokens_per_day": mid,
+                         "label": [f"{s} {v / 1e12:.3g}T/day" for s, v in zip(rows["series"], mid, strict=True)],
                          "source_url": rows["source_url"]}).sort_values("date").reset_index(drop=True)
 
 

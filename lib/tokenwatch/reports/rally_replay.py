@@ -19,7 +19,7 @@ from tokenwatch.errors import ParameterError
 from tokenwatch.events import load_events, with_sessions
 from tokenwatch.market import Prices, PriceSource, default_source, load_prices
 from tokenwatch.methods import breaks, eventstudy
-from tokenwatch.methods.baskets import basket_excess, excess_path
+from tokenwatch.methods.baskets import basket_excess, cumulative_pct, excess_path
 from tokenwatch.methods.breaks import BreakResult
 from tokenwatch.methods.phases import (
     PHASE_COLUMNS,
@@ -31,6 +31,7 @@ from tokenwatch.methods.phases import (
     phase_returns,
     report_break_date,
 )
+from tokenwatch.paths import data_file
 from tokenwatch.plots import NEUTRAL, finish, new_figure
 from tokenwatch.reports._base import Params as NotebookParams
 from tokenwatch.reports._base import Report, collect_notices, notice, parsed
@@ -71,7 +72,7 @@ class RallyReport(Report):
 
     @property
     def source_line(self) -> str:
-        return self.prices[0].source_line() + "; events: data/events.csv (each row with its source URL)"
+        return self.prices[0].source_line() + f"; events: {data_file('events.csv')} (each row with its source URL)"
 
     def leaders_table(self) -> pd.DataFrame:
         """The top three by excess return in each phase, US and A-share (by name)."""
@@ -172,7 +173,7 @@ def events_in_window(bounds: Boundaries, us_days: pd.DatetimeIndex,
     known = sorted(events["category"].unique())
     unknown = sorted(set(categories) - set(known))
     if unknown:
-        raise ParameterError(f"event categories {unknown} are not in data/events.csv; categories: {known}")
+        raise ParameterError(f"event categories {unknown} are not in {data_file('events.csv')}; categories: {known}")
     events = with_sessions(events, "us", us_days)
     for row in events[events["session_date"].isna()].itertuples():
         notice(f"event {row.date.date()} {row.entity}: {row.session_note}")
@@ -182,7 +183,7 @@ def events_in_window(bounds: Boundaries, us_days: pd.DatetimeIndex,
         notice(f"event {row.date.date()} {row.entity} is unconfirmed: drawn, not tested")
     if not inside["tested"].any():
         raise ParameterError(f"no event of categories {categories} falls between {bounds.closes[0].date()} and "
-                             f"{bounds.closes[-1].date()}; widen the window or add rows to data/events.csv")
+                             f"{bounds.closes[-1].date()}; widen the window or add rows to {data_file('events.csv')}")
     return inside, pd.DatetimeIndex(events["session_date"].dropna())
 
 
@@ -324,7 +325,7 @@ def cumulative_chart(panel: pd.DataFrame, benchmark: str, bounds: Boundaries, ev
     """Cumulative return since the window's first close, phases shaded, event sessions marked."""
     fig, ax = new_figure(figsize=(11, 5.6))
     _shade(ax, bounds)
-    cum = 100 * (panel / panel.iloc[0] - 1)
+    cum = cumulative_pct(panel)
     colors = plt.cm.tab20(np.linspace(0, 1, 20))
     for i, col in enumerate(c for c in cum.columns if c != benchmark):
         ax.plot(cum.index, cum[col], lw=1.1, color=colors[(2 * i) % 20 + (i // 10) % 2],

@@ -16,7 +16,7 @@ from tokenwatch.errors import DataNotFoundError, ParameterError
 from tokenwatch.market import Prices, PriceSource, default_source, load_prices
 from tokenwatch.methods import baskets, rating
 from tokenwatch.methods.rating import Score
-from tokenwatch.paths import data_dir
+from tokenwatch.paths import data_dir, data_file
 from tokenwatch.plots import NEUTRAL, finish, new_figure
 from tokenwatch.reports._base import Params as NotebookParams
 from tokenwatch.reports._base import Report, collect_notices, notice, parsed
@@ -43,7 +43,8 @@ class ScoreCard(Report):
 
     @property
     def source_line(self) -> str:
-        return " ".join(p.source_line() for p in self.prices) + "; bands: data/rating_bands.csv (report's standard)"
+        bands = data_file("rating_bands.csv")
+        return " ".join(p.source_line() for p in self.prices) + f"; bands: {bands} (report's standard)"
 
     def band_table(self) -> pd.DataFrame:
         """The bands of this call's kind (industry or company)."""

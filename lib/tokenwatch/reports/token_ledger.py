@@ -8,7 +8,6 @@ from typing import ClassVar
 
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -30,7 +29,7 @@ from tokenwatch.tokens.ledger import (
     per_day_table,
     select,
 )
-from tokenwatch.tokens.periods import DISPLAY_UNITS
+from tokenwatch.tokens.periods import DISPLAY_UNITS, central
 
 
 @dataclass
@@ -134,13 +133,13 @@ def ledger_chart(table: pd.DataFrame, unit: str, source: str, title: str | None 
         mid = start + (end - start) / 2
         low = in_unit(part["tokens_per_day_low"].to_numpy(), unit)
         high = in_unit(part["tokens_per_day_high"].to_numpy(), unit)
-        central = np.sqrt(low * high)
+        mid_value = central(low, high)
         color = plt.cm.tab20(i % 20)
         marker = "os^Dv"[i // 20 % 5]
-        ax.errorbar(mid, central, xerr=[mid - start, end - mid], yerr=[central - low, high - central],
+        ax.errorbar(mid, mid_value, xerr=[mid - start, end - mid], yerr=[mid_value - low, high - mid_value],
                     fmt=marker, color=color, ms=5, capsize=2, elinewidth=1, label=series)
         if len(part) > 1:
-            ax.plot(mid, central, color=color, lw=0.8, alpha=0.5)
+            ax.plot(mid, mid_value, color=color, lw=0.8, alpha=0.5)
     ax.set_yscale("log")
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
     ax.legend(fontsize=7, ncol=2, loc="upper left", frameon=False)

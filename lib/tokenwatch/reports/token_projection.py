@@ -17,7 +17,7 @@ from tokenwatch.artifacts import file_source, read_summary
 from tokenwatch.artifacts import select_columns as cols
 from tokenwatch.errors import DataNotFoundError, ParameterError
 from tokenwatch.methods import projection as P
-from tokenwatch.paths import data_dir
+from tokenwatch.paths import data_dir, data_file
 from tokenwatch.plots import finish, new_figure
 from tokenwatch.reports._base import Params as NotebookParams
 from tokenwatch.reports._base import Report, collect_notices, notice, parsed
@@ -60,8 +60,9 @@ class ProjectionReport(Report):
 
     @property
     def source_line(self) -> str:
-        return (f"Source: tokenwatch token ledger, series {self.series} (data/tokens/disclosures.csv, each row with "
-                "its URL); scenarios: data/token_scenarios.csv (assumptions, stated there).")
+        return (f"Source: tokenwatch token ledger, series {self.series} ({data_file('tokens/disclosures.csv')}, each "
+                "row with "
+                f"its URL); scenarios: {data_file('token_scenarios.csv')} (assumptions, stated there).")
 
     def summary(self) -> dict:
         chosen = self.chosen
@@ -150,7 +151,8 @@ def project_series(series: str, cutoff: pd.Timestamp | None, horizon: pd.Timesta
     scenarios = P.load_scenarios()
     missing = sorted(set(scenario_names) - set(scenarios.index))
     if missing:
-        raise ParameterError(f"scenarios {missing} are not in data/token_scenarios.csv: {list(scenarios.index)}")
+        raise ParameterError(f"scenarios {missing} are not in {data_file('token_scenarios.csv')}: "
+                             f"{list(scenarios.index)}")
     scenarios = scenarios.loc[scenario_names] if scenario_names else scenarios
     obs = P.observations(ledger, series)
     if cutoff is not None:

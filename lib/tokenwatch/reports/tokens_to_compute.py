@@ -15,7 +15,7 @@ from tokenwatch.artifacts import file_source
 from tokenwatch.artifacts import select_columns as cols
 from tokenwatch.errors import ParameterError
 from tokenwatch.methods import compute
-from tokenwatch.paths import data_dir
+from tokenwatch.paths import data_dir, data_file
 from tokenwatch.plots import NEUTRAL, finish, new_figure
 from tokenwatch.reports import token_projection
 from tokenwatch.reports._base import Params as NotebookParams
@@ -52,7 +52,8 @@ class ComputeReport(Report):
 
     @property
     def source_line(self) -> str:
-        return (f"Tokens: {self.basis}. Accelerators: data/accelerators.csv (peak dense BF16, sourced per row); "
+        return (f"Tokens: {self.basis}. Accelerators: {data_file('accelerators.csv')} (peak dense BF16, sourced per "
+                "row); "
                 "utilisations, model size, prefill share and peak-to-average are assumptions set as parameters.")
 
     def summary(self) -> dict:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from hashlib import sha1
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 from filelock import FileLock
@@ -69,10 +69,13 @@ class RunSpec:
         return self.folder.replace("/", "__")
 
 
+RunStatus = Literal["ok", "failed"]
+
+
 @dataclass
 class RunResult:
     spec: RunSpec
-    status: str
+    status: RunStatus
     seconds: float
     error: str = ""
     folder: str = ""  # where this attempt's files are, relative to the output root
@@ -269,7 +272,8 @@ def execute_one(spec: RunSpec, out_root: Path, staging_root: Path, kernel: WarmK
     staging.mkdir(parents=True)
     executed = staging / f"{spec.notebook}.ipynb"
     params = {**spec.params, "output_dir": str(staging)}
-    status, error = "ok", ""
+    status: RunStatus = "ok"
+    error = ""
     try:
         extra = {"km": kernel.get()} if kernel is not None else {}
         papermill.execute_notebook(str(spec.path), str(executed), parameters=params, kernel_name=KERNEL_NAME,

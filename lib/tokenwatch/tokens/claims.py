@@ -18,7 +18,7 @@ from tokenwatch.curated import read_curated
 from tokenwatch.errors import DataValidationError
 from tokenwatch.paths import data_dir
 from tokenwatch.tokens.ledger import compare
-from tokenwatch.tokens.periods import per_day
+from tokenwatch.tokens.periods import central, per_day
 
 CLAIM_COLUMNS = ["claim", "report_value", "report_unit", "verified_value", "verified_unit", "per_day_report",
                  "per_day_verified", "verdict", "reason"]
@@ -87,7 +87,7 @@ def _level(value: float, unit: str, tol: float, src: pd.Series) -> dict:
     report_low, report_high = per_day(value, unit, src["period_obj"])
     low, high = src["per_day_low"], src["per_day_high"]
     base = {"verified_value": src["value"], "verified_unit": src["period_unit"],
-            "per_day_report": np.sqrt(report_low * report_high), "per_day_verified": np.sqrt(low * high),
+            "per_day_report": central(report_low, report_high), "per_day_verified": central(low, high),
             "per_day_verified_low": low, "per_day_verified_high": high}
     said = f"the source says {src['value']:g} {src['period_unit']} for {src['period']} ({src['disclosed_by']})"
     if _near(report_low, low, high, tol) and _near(report_high, low, high, tol):
@@ -106,7 +106,7 @@ def _ratio(value: float, tol: float, num: pd.Series, den: pd.Series) -> dict:
     same_unit = num["period_unit"] == den["period_unit"]
     base = {"verified_value": raw, "verified_unit": num["period_unit"] if same_unit
             else f"{num['period_unit']} / {den['period_unit']}",
-            "per_day_report": value, "per_day_verified": np.sqrt(low * high),
+            "per_day_report": value, "per_day_verified": central(low, high),
             "per_day_verified_low": low, "per_day_verified_high": high}
     what = (f"{num['id']} ({num['value']:g} {num['period_unit']}) over {den['id']} "
             f"({den['value']:g} {den['period_unit']})")

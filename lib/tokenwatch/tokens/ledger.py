@@ -12,7 +12,7 @@ import pandas as pd
 from tokenwatch.curated import read_curated
 from tokenwatch.errors import DataValidationError, ParameterError
 from tokenwatch.paths import data_dir
-from tokenwatch.tokens.periods import DISPLAY_UNITS, RATE_UNITS, UNITS, check_period, per_day
+from tokenwatch.tokens.periods import DISPLAY_UNITS, RATE_UNITS, UNITS, central, check_period, per_day
 
 REQUIRED = ["id", "series", "measure", "entity", "product_scope", "metric", "value", "period_unit", "period",
             "period_start", "period_end", "disclosed_on", "disclosed_date", "disclosed_date_precision",
@@ -158,12 +158,12 @@ def growth(a: pd.Series, b: pd.Series) -> dict:
     if a["period_unit"] == b["period_unit"] and a["period"] == b["period"]:
         raise ParameterError(f"{a['id']} and {b['id']} describe the same period")
     days = (b["midpoint"] - a["midpoint"]).days
-    central = np.sqrt(low * high)
+    mid = central(low, high)
     overlap = b["start"] <= a["end"]
     return {"series": a["series"], "from_id": a["id"], "to_id": b["id"],
             "from_mid": a["midpoint"].date(), "to_mid": b["midpoint"].date(), "days": days,
-            "multiple_low": low, "multiple_high": high, "multiple": central, "periods_overlap": overlap,
-            "annualised_multiple": central ** (365.25 / days) if days >= MIN_ANNUALISE_DAYS and not overlap
+            "multiple_low": low, "multiple_high": high, "multiple": mid, "periods_overlap": overlap,
+            "annualised_multiple": mid ** (365.25 / days) if days >= MIN_ANNUALISE_DAYS and not overlap
             else np.nan}
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from tokenwatch.errors import DataValidationError
@@ -65,6 +66,11 @@ class Period:
 _ATOM = re.compile(
     r"^(?:(?P<day>\d{4}-\d{2}-\d{2})|(?P<month>\d{4}-\d{2})|(?P<qy>\d{4})-Q(?P<q>[1-4])|(?P<hy>\d{4})-H(?P<h>[12])"
     r"|(?P<year>\d{4})|FY(?P<fy>\d{4})(?:-Q(?P<fq>[1-4]))?@(?P<fm>\d{2}))$")
+
+
+def central(low, high):
+    """The central value of a low-high range: its geometric midpoint (scalars, arrays or series)."""
+    return np.sqrt(low * high)
 
 
 def _atom(text: str) -> tuple[str, pd.Timestamp, pd.Timestamp]:
