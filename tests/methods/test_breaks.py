@@ -51,3 +51,10 @@ def test_a_break_result_renders_itself_with_its_named_fields():
     found = breaks.sup_f(y, permutations=99)
     assert abs(y.index.get_loc(found.break_date) - 40) <= 3
     assert "planted" in found._repr_html_() and f"{found.p_value:.3f}" in found.summary()
+
+
+def test_the_verdict_states_the_level_it_tested_at():
+    y = pd.Series(np.random.default_rng(5).normal(0, 1, 60), index=pd.bdate_range("2025-01-01", periods=60), name="y")
+    given, search = breaks.chow(y, y.index[30], alpha=0.10), breaks.sup_f(y, permutations=99, alpha=0.10)
+    assert "at the 10% level" in breaks.verdict(search, given, alpha=0.10)
+    assert "at the 5% level" in breaks.verdict(search, given)

@@ -129,7 +129,7 @@ def verdict(search: BreakResult, given: BreakResult, alpha: float = 0.05, unit: 
                  f"(95% band {search.lower.date()} to {search.upper.date()}; sup-F {search.statistic:.2f}, "
                  f"p = {search.p_value:.3f}); the report's {day} lies {'inside' if inside else 'outside'} that band.")
     chow_text = (f"A Chow test at {day} gives F = {given.statistic:.2f} (p = {given.p_value:.3f}): "
-                 f"{'a' if given.p_value < alpha else 'no'} significant shift at the 5% level, "
+                 f"{'a' if given.p_value < alpha else 'no'} significant shift at the {alpha:.0%} level, "
                  f"mean {'up' if given.shift > 0 else 'down'} by {abs(given.shift):.3g}{unit} a day.")
     return f"{found} {chow_text}"
 

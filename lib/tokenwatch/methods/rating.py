@@ -28,7 +28,9 @@ def load_bands(path: str | PathLike | None = None) -> pd.DataFrame:
     path = Path(path) if path else data_dir() / "rating_bands.csv"
     if not path.is_file():
         raise DataNotFoundError(f"rating bands {path} are missing; they ship in data/rating_bands.csv")
-    bands = pd.read_csv(path, dtype={"kind": str, "rating": str, "rating_en": str, "source": str})
+    bands = pd.read_csv(path, dtype={"kind": str, "rating": str, "rating_en": str, "colour": str, "source": str})
+    if "colour" not in bands:  # a chart colour per band; a file without them draws the bands plain
+        bands["colour"] = "#ffffff"
     for col in ("lower_inclusive", "upper_inclusive"):
         bands[col] = bands[col].astype(str).str.lower().map({"true": True, "false": False})
         if bands[col].isna().any():

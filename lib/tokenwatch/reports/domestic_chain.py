@@ -24,6 +24,7 @@ from tokenwatch.sessions import last_on_or_before
 from tokenwatch.tokens import as_of, load_ledger, tokens_only
 from tokenwatch.tokens.periods import central
 from tokenwatch.universe import load_basket, parse_symbols
+from tokenwatch.universe import names as display_names
 
 BASKET_COLUMNS = ["date", "basket", "benchmark", "overseas"]
 ROLLING_DAYS = 60
@@ -165,7 +166,8 @@ def index_chart(m: ChainMonitor, title: str | None = None) -> Figure:
     fig, ax = new_figure(figsize=(10, 5.4))
     dates = pd.to_datetime(m.index["date"])
     ax.plot(dates, m.index["basket"], color="#c0392b", lw=2, label=f"basket ({m.basket_name}, equal weight)")
-    ax.plot(dates, m.index["benchmark"], color="black", lw=1.5, label="沪深300 (CSI 300)")
+    bench = parse_symbols([m.benchmark])[0]
+    ax.plot(dates, m.index["benchmark"], color="black", lw=1.5, label=f"{display_names([bench])[bench]} ({bench.code})")
     ax.plot(dates, m.index["overseas"], color="#2e86c1", lw=1.3,
             label=f"overseas chain ({', '.join(m.overseas)}, USD, previous US close)")
     for i, row in enumerate(m.milestones.itertuples()):

@@ -15,6 +15,7 @@ from matplotlib.lines import Line2D
 from tokenwatch import params as checks
 from tokenwatch.artifacts import select_columns as cols
 from tokenwatch.artifacts import sources
+from tokenwatch.curated import read_curated
 from tokenwatch.errors import ParameterError
 from tokenwatch.events import load_events, with_sessions
 from tokenwatch.market import Prices, PriceSource, default_source, load_prices
@@ -31,14 +32,11 @@ from tokenwatch.methods.phases import (
     phase_returns,
     report_break_date,
 )
-from tokenwatch.paths import data_file
+from tokenwatch.paths import data_dir, data_file
 from tokenwatch.plots import NEUTRAL, finish, new_figure
 from tokenwatch.reports._base import Params as NotebookParams
 from tokenwatch.reports._base import Report, collect_notices, notice, parsed
 from tokenwatch.universe import load_basket, names, parse_symbols
-
-MIRROR_SEGMENTS = ("PCB/CCL", "optical chips/modules")
-
 
 CN_BENCHMARK = "cn_index:000300"
 
@@ -139,6 +137,12 @@ class RallyReport(Report):
                 "leaders": self.leaders_table()}
 
     @property
+    def mirror_labels(self) -> dict[str, str]:
+        """Display names of the mirror's members and its benchmark, from the universe."""
+        bench = parse_symbols([CN_BENCHMARK])[0]
+        return {**self.mirror_names, bench.code: names([bench])[bench]}
+
+    @property
     def report_break(self) -> BreakResult:
         """The Chow test at the report's own phase-2 date, on the US basket's excess return."""
         return self.breaks[0]
@@ -198,11 +202,17 @@ class Mirror:
     prices: Prices
 
 
+def mirror_segments() -> list[str]:
+    """The basket segments taken as overseas-compute suppliers (data/mirror_segments.csv, an assumption)."""
+    return list(read_curated(data_dir() / "mirror_segments.csv", ["segment", "basis"], "mirror segments")["segment"])
+
+
 def a_share_mirror(bounds: Boundaries, us_days: pd.DatetimeIndex, basket_name: str, source: PriceSource) -> Mirror:
     """The same phases for the basket's overseas-compute suppliers against CSI 300, on the A-share clock."""
     basket = load_basket(basket_name)
-    if basket["segment"].isin(MIRROR_SEGMENTS).any():
-        basket = basket[basket["segment"].isin(MIRROR_SEGMENTS)]
+    segments = mirror_segments()
+    if basket["segment"].isin(segments).any():
+        basket = basket[basket["segment"].isin(segments)]
     cn_days = source.calendar("cn_index")
     mbounds = mirror_boundaries(bounds, us_days, cn_days)
     prices = load_prices([*basket["symbol"], CN_BENCHMARK], mbounds.closes[0], mbounds.closes[-1],
@@ -224,17 +234,21 @@ def a_share_mirror(bounds: Boundaries, us_days: pd.DatetimeIndex, basket_name: s
                   report_break_date(mbounds, cn_days), prices)
 
 
-def break_tests(series: list[tuple[pd.Series, pd.Timestamp]]) -> tuple[list[BreakResult],
-                                                                       dict[str, list[BreakResult]], str]:
+NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
+
+
+def break_tests(series: list[tuple[pd.Series, pd.Timestamp]], max_breaks: int = 3) -> tuple[
+        list[BreakResult], dict[str, list[BreakResult]], str]:
     """For each (series, report's date): Chow at the date and the sup-F search; Bai-Perron; the sentences."""
     results = [r for y, day in series for r in (breaks.chow(y, day), breaks.sup_f(y))]
     text = " ".join(breaks.verdict(results[i + 1], results[i], unit=" percentage points")
                     for i in range(0, len(results), 2))
-    multiple = {y.name: breaks.bai_perron(y) for y, _ in series}
+    multiple = {y.name: breaks.bai_perron(y, max_breaks) for y, _ in series}
     chosen = "; ".join(f"{name}: {', '.join(str(b.break_date.date()) for b in found) or 'none'}"
                        for name, found in multiple.items())
-    return results, multiple, f"{text} Allowing up to three breaks at once (Bai-Perron, BIC), the breaks chosen " \
-                              f"are: {chosen}."
+    upto = NUMBER_WORDS.get(max_breaks, str(max_breaks))
+    return results, multiple, (f"{text} Allowing up to {upto} breaks at once (Bai-Perron, BIC), the breaks chosen "
+                               f"are: {chosen}.")
 
 
 def _windows(name: str, value: object) -> list[tuple[int, int]]:

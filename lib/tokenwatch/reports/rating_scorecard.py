@@ -24,7 +24,6 @@ from tokenwatch.universe import Symbol, load_basket, names, parse_symbols
 
 SHENWAN_ELECTRONICS = Symbol("cn_index", "801080")
 STAND_IN = Symbol("cn_index", "512760")
-BAND_COLORS = {"买入": "#f5b7b1", "增持": "#fadbd8", "中性": "#f2f3f4", "减持": "#d5f5e3", "卖出": "#abebc6"}
 
 
 @dataclass
@@ -165,7 +164,7 @@ def path_chart(card: ScoreCard) -> Figure:
     lo = min(path["relative_pct"].min(), -10) - 5
     hi = max(path["relative_pct"].max(), 10) + 5
     for b in card.bands[card.bands["kind"] == card.kind].itertuples():
-        ax.axhspan(max(b.lower_pct, lo), min(b.upper_pct, hi), color=BAND_COLORS.get(b.rating, "#ffffff"), zorder=0)
+        ax.axhspan(max(b.lower_pct, lo), min(b.upper_pct, hi), color=b.colour, zorder=0)
         mid = (max(b.lower_pct, lo) + min(b.upper_pct, hi)) / 2
         ax.text(1.0, mid, f" {b.rating} ({b.rating_en})", transform=ax.get_yaxis_transform(), fontsize=8,
                 va="center", color=NEUTRAL)
