@@ -23,3 +23,18 @@ def read_curated(path: Path, required: list[str], what: str) -> pd.DataFrame:
     if missing:
         raise DataValidationError(f"{path}: columns {missing} are missing (needed: {required})")
     return raw
+
+
+def with_numbers(frame: pd.DataFrame, columns: list[str], path: Path) -> pd.DataFrame:
+    """`columns` of a `read_curated` frame as floats (an empty cell is NaN, 'inf' is infinity); a cell that is
+    not a number is named by its line."""
+    out = frame.copy()
+    for col in columns:
+        text = out[col].str.strip()
+        values = pd.to_numeric(text.replace("", None), errors="coerce")
+        bad = values.isna() & (text != "")
+        if bad.any():
+            row = int(bad.to_numpy().argmax())
+            raise DataValidationError(f"{path} line {row + 2}: {col} {text.iloc[row]!r} is not a number")
+        out[col] = values.astype(float)
+    return out

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from filelock import FileLock
 from filelock import Timeout as LockTimeout
 
+from tokenwatch.artifacts import atomic_write_bytes
 from tokenwatch.errors import CacheCorruptError, DataNotFoundError, TokenwatchError
 from tokenwatch.paths import data_dir
 from tokenwatch.universe import Symbol
@@ -113,14 +114,9 @@ class Cache:
                 "sha256": content_hash(frame)}
         table = pa.Table.from_pandas(frame, preserve_index=True)
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), META_KEY: json.dumps(meta).encode()})
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            pq.write_table(table, tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        buffer = io.BytesIO()
+        pq.write_table(table, buffer)
+        atomic_write_bytes(path, buffer.getvalue())
         return self._entry(kind, symbol, source, path, meta, frame)
 
     def read(self, kind: str, symbol: Symbol, source: str) -> tuple[pd.DataFrame, Entry]:

@@ -20,18 +20,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tokenwatch.errors import DataNotFoundError, ParameterError
+from tokenwatch.curated import read_curated, with_numbers
+from tokenwatch.errors import ParameterError
 from tokenwatch.paths import data_dir, data_file
 
 SECONDS_PER_DAY = 86_400
+ACCELERATOR_NUMBERS = ["peak_dense_bf16_tflops", "memory_gb", "price_cny"]
 DEMAND_COLUMNS = ["scenario", "date", "tokens_per_day", "flops_per_s", "accelerators", "capex_cny"]
 
 
 def load_accelerators(path: str | PathLike | None = None) -> pd.DataFrame:
+    """data/accelerators.csv: peak throughput, memory and (where sourced) price per accelerator, with sources."""
     path = Path(path) if path else data_dir() / "accelerators.csv"
-    if not path.is_file():
-        raise DataNotFoundError(f"accelerator table {path} is missing; it ships in data/accelerators.csv")
-    return pd.read_csv(path).set_index("accelerator", drop=False)
+    raw = read_curated(path, ["accelerator", "vendor", *ACCELERATOR_NUMBERS, "spec_source", "price_source"],
+                       "accelerator table")
+    table = with_numbers(raw, ACCELERATOR_NUMBERS, path)
+    table["price_source"] = table["price_source"].replace("", None)
+    return table.set_index("accelerator", drop=False)
 
 
 @dataclass(frozen=True)

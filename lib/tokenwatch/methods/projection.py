@@ -26,8 +26,8 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy.optimize import curve_fit
 
+from tokenwatch.curated import read_curated, with_numbers
 from tokenwatch.errors import (
-    DataNotFoundError,
     DataValidationError,
     FitError,
     ParameterError,
@@ -61,11 +61,11 @@ def observations(ledger: pd.DataFrame, series: str) -> pd.DataFrame:
 
 
 def load_scenarios(path: str | PathLike | None = None) -> pd.DataFrame:
+    """data/token_scenarios.csv, checked row by row."""
     path = Path(path) if path else data_dir() / "token_scenarios.csv"
-    if not path.is_file():
-        raise DataNotFoundError(f"scenarios {path} are missing; they ship in data/token_scenarios.csv")
-    table = pd.read_csv(path, dtype={"scenario": str, "ceiling_basis": str, "b_end_start": str},
-                        keep_default_na=False, na_values={"ceiling_multiple": [""], "population": [""]})
+    numbers = ["ceiling_multiple", "population", "growth_decay_per_year", "b_end_extra_growth"]
+    table = with_numbers(read_curated(path, ["scenario", "ceiling_basis", "b_end_start", *numbers], "scenarios"),
+                         numbers, path)
     for line, row in enumerate(table.to_dict("records"), start=2):
         basis = row["ceiling_basis"]
         if basis not in CEILING_BASES and not basis.startswith("series:"):

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tokenwatch.errors import DataNotFoundError, DataValidationError, ParameterError
+from tokenwatch.curated import read_curated, with_numbers
+from tokenwatch.errors import DataValidationError, ParameterError
 from tokenwatch.methods.baskets import cumulative_pct
 from tokenwatch.paths import data_dir
 
@@ -26,9 +27,9 @@ SCORE_COLUMNS = ["subject", "call_date", "horizon_end", "subject_return_pct", "b
 def load_bands(path: str | PathLike | None = None) -> pd.DataFrame:
     """The bands, checked to cover every relative return exactly once for each kind."""
     path = Path(path) if path else data_dir() / "rating_bands.csv"
-    if not path.is_file():
-        raise DataNotFoundError(f"rating bands {path} are missing; they ship in data/rating_bands.csv")
-    bands = pd.read_csv(path, dtype={"kind": str, "rating": str, "rating_en": str, "colour": str, "source": str})
+    bands = with_numbers(read_curated(path, ["kind", "rating", "rating_en", "lower_pct", "upper_pct", "lower_inclusive",
+                                             "upper_inclusive", "source"], "rating bands"),
+                         ["lower_pct", "upper_pct"], path)
     if "colour" not in bands:  # a chart colour per band; a file without them draws the bands plain
         bands["colour"] = "#ffffff"
     for col in ("lower_inclusive", "upper_inclusive"):
