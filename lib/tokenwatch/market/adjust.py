@@ -21,12 +21,6 @@ def cumulative_factor(dates: pd.DatetimeIndex, factors: pd.DataFrame) -> np.ndar
     return steps[pos]
 
 
-def factor_between(factors: pd.DataFrame, after: pd.Timestamp, through: pd.Timestamp) -> float:
-    """Product of factors with after < ex_date <= through."""
-    inside = factors.loc[(factors["ex_date"] > after) & (factors["ex_date"] <= through), "factor"]
-    return float(np.prod(inside.to_numpy(dtype=float))) if len(inside) else 1.0
-
-
 def describe_actions(factors: pd.DataFrame, after: pd.Timestamp, through: pd.Timestamp) -> str:
     """Human-readable corporate actions with after < ex_date <= through ('' if none)."""
     inside = factors.loc[(factors["ex_date"] > after) & (factors["ex_date"] <= through)]

@@ -221,11 +221,6 @@ class SnapshotSource(PriceSource):
         table["factor"] = pd.to_numeric(table["factor"])
         return table
 
-    def all_cn_coverage(self) -> pd.Series:
-        """complete_through per code for cn_all."""
-        table = self._table(ALL_CN, "ADJ_COVERAGE.csv")
-        return pd.Series(pd.to_datetime(table["complete_through"]).to_numpy(), index=table["code"])
-
 
 @lru_cache(maxsize=2)
 def _load_all_cn(path: str, _mtime: float) -> tuple[pd.DataFrame, dict[str, slice]]:

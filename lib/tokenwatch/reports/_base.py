@@ -67,16 +67,20 @@ def notice(message: str) -> None:
 def collect_notices() -> Iterator[list[str]]:
     """Collect every TokenwatchNotice raised inside, in order; other warnings pass on."""
     found: list[str] = []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", TokenwatchNotice)
-        try:
-            yield found
-        finally:
-            for w in caught:
-                if issubclass(w.category, TokenwatchNotice):
-                    found.append(str(w.message))
-                else:
-                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    held: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", TokenwatchNotice)
+            try:
+                yield found
+            finally:
+                held = list(caught)
+    finally:  # outside the recording context: other warnings go on to the caller's filters
+        for w in held:
+            if issubclass(w.category, TokenwatchNotice):
+                found.append(str(w.message))
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 class Report:
