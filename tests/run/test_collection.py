@@ -130,7 +130,11 @@ def test_make_report_from_the_repository_root_keeps_every_table(snapshot, tmp_pa
         for name in NOTEBOOKS:
             folder = root / out / name
             assert (folder / "summary.json").is_file() and list(folder.glob("*.csv")), name
-            assert "not recorded by the notebook" not in (folder / "report.html").read_text(encoding="utf-8"), name
+            page = (folder / "report.html").read_text(encoding="utf-8")
+            assert "not recorded by the notebook" not in page, name
+            findings = (folder / "findings.md").read_text(encoding="utf-8").splitlines()
+            assert findings and "Key findings" in page, name  # the report shows what was found, computed
+            assert html.escape(findings[0][2:60], quote=False) in page, name
         index = (root / out / "index.html").read_text(encoding="utf-8")
         for name in NOTEBOOKS:  # every run's headline reaches the index
             headline = json.loads((root / out / name / "summary.json").read_text(encoding="utf-8"))["headline"]

@@ -135,6 +135,8 @@ class Report:
         return styled if index else styled.hide(axis="index")
 
     def _repr_html_(self) -> str:
+        """The key findings as a block: what a notebook shows first."""
         items = "".join(f"<li>{html.escape(line)}</li>" for line in self.findings)
-        return f"<div><b>Key findings</b><ul>{items}</ul></div>"
+        return ('<div class="tokenwatch-findings" style="border-left:4px solid #c0392b;padding:.4em 1em;'
+                f'background:#fdf2f0"><b>Key findings</b><ul style="margin:.3em 0">{items}</ul></div>')
 
