@@ -82,6 +82,8 @@ def test_two_invocations_into_one_folder_keep_each_others_files(tmp_path):
                               stderr=subprocess.STDOUT)
     assert sweep.wait(timeout=300) == 0, sweep.stdout.read().decode()
     assert single.wait(timeout=300) == 0, single.stdout.read().decode()
+    # kernels talk over IPC: no TCP port race, no transport warning per kernel on the terminal
+    assert "without encryption" not in sweep.stdout.read().decode() + single.stdout.read().decode()
     for folder in ["echo", "echo/label=a", "echo/label=b", "echo/label=c"]:
         assert {"echo.csv", "summary.json", "echo.ipynb", "report.html"} <= _files(tmp_path / folder), folder
     runs = pd.read_csv(tmp_path / "runs.csv", dtype=str)

@@ -23,6 +23,7 @@ import queue
 import re
 import shutil
 import signal
+import tempfile
 import time
 import traceback
 import uuid
@@ -214,19 +215,26 @@ def finish_run(result: RunResult, staging: Path, out_root: Path, ran_at: str) ->
 # --- worker side -------------------------------------------------------------------------
 
 class WarmKernel:
-    """One kernel kept warm between runs (heavy imports done once, namespace reset each run)."""
+    """One kernel kept warm between runs (heavy imports done once, namespace reset each run).
 
-    def __init__(self, name: str, cwd: str) -> None:
-        self.name, self.cwd = name, cwd
+    Kernels talk over IPC (unix sockets in a private temporary folder), not TCP: no port to race for
+    and no "running over TCP without encryption" warning for every kernel."""
+
+    def __init__(self, name: str, cwd: str, warm: bool = True) -> None:
+        self.name, self.cwd, self.warm = name, cwd, warm
         self.km: Any = None  # a jupyter_client KernelManager once started
+        self._sockets: str | None = None
 
     def get(self):
         from jupyter_client import KernelManager
 
         if self.km is None or not self.km.is_alive():
-            self.km = KernelManager(kernel_name=self.name)
+            self.discard()
+            self._sockets = tempfile.mkdtemp(prefix="tokenwatch-kernel-")
+            self.km = KernelManager(kernel_name=self.name, transport="ipc", ip=os.path.join(self._sockets, "k"))
             self.km.start_kernel(cwd=self.cwd)
-            self._execute(WARM_UP, timeout=120)
+            if self.warm:
+                self._execute(WARM_UP, timeout=120)
         return self.km
 
     def _execute(self, code: str, timeout: float) -> None:
@@ -254,6 +262,9 @@ class WarmKernel:
             with contextlib.suppress(Exception):
                 self.km.shutdown_kernel(now=True)
         self.km = None
+        if self._sockets:
+            shutil.rmtree(self._sockets, ignore_errors=True)
+            self._sockets = None
 
 
 def execute_one(spec: RunSpec, out_root: Path, staging_root: Path, kernel: WarmKernel | None,
@@ -274,8 +285,10 @@ def execute_one(spec: RunSpec, out_root: Path, staging_root: Path, kernel: WarmK
     params = {**spec.params, "output_dir": str(staging)}
     status: RunStatus = "ok"
     error = ""
+    own = kernel is None  # a kernel for this run alone (one run, or --fresh-kernels)
+    kernel = kernel or WarmKernel(KERNEL_NAME, str(spec.cwd), warm=False)
     try:
-        extra = {"km": kernel.get()} if kernel is not None else {}
+        extra = {"km": kernel.get()}
         papermill.execute_notebook(str(spec.path), str(executed), parameters=params, kernel_name=KERNEL_NAME,
                                    execution_timeout=cell_timeout, progress_bar=False, log_output=False,
                                    cwd=str(spec.cwd), **extra)
@@ -285,10 +298,10 @@ def execute_one(spec: RunSpec, out_root: Path, staging_root: Path, kernel: WarmK
                                    f"{exc.ename}: {exc.evalue}")
     except Exception as exc:  # noqa: BLE001 - a run's failure never stops the batch
         status, error = "failed", f"{type(exc).__name__}: {exc}"
-    if kernel is not None and status == "ok":
-        kernel.reset()
-    elif kernel is not None:
+    if own or status != "ok":
         kernel.discard()  # whatever state a failed run left, the next run starts clean
+    else:
+        kernel.reset()
     try:
         if executed.exists():  # the executed notebook names its staging folder and inputs: keep no machine paths
             text = scrub_paths(executed.read_text(encoding="utf-8"), _named_paths(staging, out_root))
