@@ -49,7 +49,7 @@ WARM_UP = ("import numpy, pandas, scipy, statsmodels.api, matplotlib.pyplot\n"
            "tokenwatch.plots.use_style()")
 RESET = "%reset -f\nimport matplotlib.pyplot as _plt, os as _os\n_plt.close('all')\n_os.chdir({cwd!r})\ndel _plt, _os"
 RUNS_COLUMNS = ["notebook", "run_id", "parameters", "status", "seconds", "output_folder", "error", "ran_at",
-                "last_good_folder"]
+                "last_good_folder", "finished"]
 RUN_RECORD = "run.json"
 FAILED_SUFFIX = ".failed"
 STAGING = ".staging"
@@ -184,7 +184,8 @@ def _record(result: RunResult, ran_at: str) -> dict[str, Any]:
     return {"notebook": s.notebook, "run_id": s.run_id,
             "parameters": json.dumps(s.params, ensure_ascii=False, sort_keys=True, default=str),
             "status": result.status, "seconds": round(result.seconds, 2), "output_folder": result.folder,
-            "error": result.error, "ran_at": ran_at, "last_good_folder": result.last_good_folder}
+            "error": result.error, "ran_at": ran_at, "last_good_folder": result.last_good_folder,
+            "finished": time.time()}  # orders two attempts of one run, even within a second
 
 
 def _locks(out_root: Path) -> Path:
@@ -482,7 +483,8 @@ def scan_runs(out_root: Path) -> pd.DataFrame:
     if runs.empty:
         return runs
     runs["seconds"] = pd.to_numeric(runs["seconds"], errors="coerce").fillna(0.0)
-    runs = runs.sort_values("ran_at", kind="stable").drop_duplicates("run_id", keep="last")
+    runs["finished"] = pd.to_numeric(runs["finished"], errors="coerce").fillna(0.0)
+    runs = runs.sort_values(["finished", "ran_at"], kind="stable").drop_duplicates("run_id", keep="last")
     runs["last_good_folder"] = [f if f and (out_root / f / RUN_RECORD).is_file() else ""
                                 for f in runs["last_good_folder"]]
     order = {name: i for i, name in enumerate(discover())}  # the collection's own order: 01, 02, ...
