@@ -110,6 +110,11 @@ def sources(*provenance: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
+def prices_line(prices: list, *more: str) -> str:
+    """A chart's source line: the sources of these `Prices`, then the curated files it also used."""
+    return "; ".join([" ".join(p.source_line() for p in prices), *more])
+
+
 def file_source(path: Path, rows: int, note: str) -> dict[str, Any]:
     """A curated data file as a source entry: its path in the repository, row count and what it holds."""
     path = Path(path).resolve()

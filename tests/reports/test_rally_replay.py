@@ -24,6 +24,9 @@ def test_rally_replay_runs_and_reports_nvda_and_the_break(snapshot, tmp_path):
     nvda = phases[(phases["symbol"] == "NVDA") & (phases["phase"] == "whole window")].iloc[0]
     assert (nvda["start"], nvda["end"]) == ("2025-04-08", "2025-06-27")
     assert nvda["return_pct"] == pytest.approx(63.8, abs=0.05)
+    findings = (run / "findings.md").read_text(encoding="utf-8")
+    assert f"NVDA over the whole window: {nvda['return_pct']:+.2f}%." in findings
+    assert "No: the data do not support a break" in findings
     us = phases[(phases["market"] == "us") & phases["phase"].isin(rally.PHASES)]
     for sym, part in us.groupby("symbol"):
         whole = phases[(phases["symbol"] == sym) & (phases["phase"] == "whole window")]["return_pct"].iloc[0]

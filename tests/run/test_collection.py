@@ -49,6 +49,9 @@ def test_weekly_tracker_reproduces_the_published_week(snapshot, tmp_path):
     run = tmp_path / "weekly_tracker"
     recon = pd.read_csv(run / "reconciliation.csv", dtype={"code": str})
     assert len(recon) == 12 and recon["within_precision"].all()
+    findings = (run / "findings.md").read_text(encoding="utf-8")  # computed, and they follow the tables
+    assert "PCB/CCL led at +10.82% (equal-weight mean of 8 names)" in findings
+    assert "12 of 12 figures the weekly printed" in findings and "景旺电子 (603228) +22.63%" in findings
     week = pd.read_csv(run / "week_returns.csv", dtype={"code": str}).set_index("code")
     for code in ["688519", "300913", "002130"]:  # ex-dates inside the week: match only when adjusted
         assert week.loc[code, "corporate_action"].startswith("ex-date 2025-06-2")

@@ -11,8 +11,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from tokenwatch import params as checks
+from tokenwatch.artifacts import prices_line, sources
 from tokenwatch.artifacts import select_columns as cols
-from tokenwatch.artifacts import sources
 from tokenwatch.errors import ParameterError
 from tokenwatch.market import Prices, PriceSource, default_source, load_prices
 from tokenwatch.methods import baskets, clock, leadlag
@@ -50,8 +50,7 @@ class ChainMonitor(Report):
 
     @property
     def source_line(self) -> str:
-        milestones = data_file("tokens/disclosures.csv")
-        return " ".join(p.source_line() for p in self.prices) + f"; token milestones: {milestones}"
+        return prices_line(self.prices, f"token milestones: {data_file('tokens/disclosures.csv')}")
 
     def returns_table(self) -> pd.DataFrame:
         last = self.index.iloc[-1]

@@ -136,6 +136,14 @@ class RallyReport(Report):
                 "breaks": cols(self.break_table(), breaks.BREAK_COLUMNS, "breaks"),
                 "leaders": self.leaders_table()}
 
+    def by_phase(self, value: str, mirror: bool = False) -> pd.DataFrame:
+        """One phase-return column (`return_pct`, `excess_pct`, `max_drawdown_pct`) as symbols x phases;
+        the A-share mirror's with its names when `mirror`. Drawdowns have no whole-window column."""
+        table = self.mirror_phases.assign(name=self.mirror_phases["symbol"].map(self.mirror_names)) if mirror \
+            else self.phases
+        wide = table.pivot(index=["symbol", "name"] if mirror else "symbol", columns="phase", values=value)
+        return wide[[*PHASES] if value == "max_drawdown_pct" else [*PHASES, "whole window"]]
+
     @property
     def mirror_labels(self) -> dict[str, str]:
         """Display names of the mirror's members and its benchmark, from the universe."""

@@ -10,8 +10,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from tokenwatch import params as checks
+from tokenwatch.artifacts import prices_line, sources
 from tokenwatch.artifacts import select_columns as cols
-from tokenwatch.artifacts import sources
 from tokenwatch.errors import DataNotFoundError, ParameterError
 from tokenwatch.market import Prices, PriceSource, default_source, load_prices
 from tokenwatch.methods import baskets, rating
@@ -42,8 +42,7 @@ class ScoreCard(Report):
 
     @property
     def source_line(self) -> str:
-        bands = data_file("rating_bands.csv")
-        return " ".join(p.source_line() for p in self.prices) + f"; bands: {bands} (report's standard)"
+        return prices_line(self.prices, f"bands: {data_file('rating_bands.csv')} (report's standard)")
 
     def band_table(self) -> pd.DataFrame:
         """The bands of this call's kind (industry or company)."""

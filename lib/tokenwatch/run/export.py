@@ -61,9 +61,10 @@ def sanitize_outputs(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
-def notebook_html(nb: nbformat.NotebookNode, *, with_code: bool, footer: str = "") -> str:
-    """HTML for an executed notebook, images inline, outputs sanitized, no remote scripts or styles."""
-    body, _ = _exporter(with_code).from_notebook_node(sanitize_outputs(nb))
+def notebook_html(nb: nbformat.NotebookNode, *, with_code: bool, footer: str = "", sanitized: bool = False) -> str:
+    """HTML for an executed notebook, images inline, outputs sanitized (pass `sanitized=True` for a notebook
+    already through `sanitize_outputs`), no remote scripts or styles."""
+    body, _ = _exporter(with_code).from_notebook_node(nb if sanitized else sanitize_outputs(nb))
     body = _REMOTE_SCRIPT.sub("", body)
     body = _REMOTE_LINK.sub("", body)
     body = _REMOTE_MODULE.sub("", body)  # the mermaid loader: no diagrams here, and no CDN

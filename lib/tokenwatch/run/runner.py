@@ -276,7 +276,7 @@ def execute_one(spec: RunSpec, out_root: Path, staging_root: Path, kernel: WarmK
     from papermill.exceptions import PapermillExecutionError
 
     from tokenwatch.artifacts import read_summary
-    from tokenwatch.run.export import notebook_html, provenance_footer
+    from tokenwatch.run.export import notebook_html, provenance_footer, sanitize_outputs
 
     started = time.perf_counter()
     ran_at = datetime.now(UTC).isoformat(timespec="seconds")
@@ -313,8 +313,9 @@ def execute_one(spec: RunSpec, out_root: Path, staging_root: Path, kernel: WarmK
             except (OSError, ValueError):
                 summary = None
             footer = provenance_footer(spec.params, summary, ran_at)
-            atomic_write_text(staging / "report.html", notebook_html(nb, with_code=False, footer=footer))
-            atomic_write_text(staging / "notebook.html", notebook_html(nb, with_code=True, footer=footer))
+            clean = sanitize_outputs(nb)  # once for both exports
+            for name, code in (("report.html", False), ("notebook.html", True)):
+                atomic_write_text(staging / name, notebook_html(clean, with_code=code, footer=footer, sanitized=True))
     except Exception as exc:  # noqa: BLE001
         status, error = "failed", error or f"export: {type(exc).__name__}: {exc}"
     result = RunResult(spec, status, time.perf_counter() - started, error)
