@@ -144,13 +144,13 @@ def test_unknown_accelerators_are_refused():
 
 
 def test_oversized_parameters_are_refused_up_front():
-    from tokenwatch.reports.token_projection import check_memory
+    from tokenwatch.methods.forecast import check_memory
 
     with pytest.raises(ParameterError, match="basket .* characters"):
         load_basket("x" * 5000)
-    with pytest.raises(ParameterError, match=r"paths=10,000,000,000 over 45 months needs about"):
-        check_memory(10_000_000_000, 45)
-    check_memory(10_000, 45)
+    with pytest.raises(ParameterError, match=r"paths=10,000,000,000 over 45 months and 15 forecasters needs about"):
+        check_memory(10_000_000_000, 45, 15)
+    check_memory(10_000, 45, 15)
 
 
 def test_a_reader_never_quarantines_a_file_a_writer_is_replacing(tmp_path):

@@ -1,4 +1,4 @@
-"""Notebooks 04 and 05 through the runner, by parameter."""
+"""Notebooks 04 and 05 through the runner, by parameter: every named series runs with its defaults."""
 
 import json
 
@@ -7,31 +7,57 @@ import pandas as pd
 import pytest
 
 from tokenwatch.methods import compute
+from tokenwatch.methods import forecast as F
 from tokenwatch.methods import projection as P
 from tokenwatch.run.cli import main
 
+SERIES = ["doubao", "china-nda", "google-surfaces", "openrouter"]
+
 
 @pytest.mark.notebook
-def test_projection_and_compute_notebooks_run_by_parameter(tmp_path):
+def test_projection_defaults_run_for_every_named_series_and_compute_reads_the_headline(tmp_path):
     out = tmp_path / "runs"
     code = main(["run", "token_projection", "--out", str(out), "--no-progress", "-p", "paths", "2000",
-                 "--sweep", "series=doubao,google-surfaces,baidu-ernie"])
+                 "--sweep", "series=" + ",".join([*SERIES, "baidu-ernie"])])
     assert code == 1  # baidu-ernie has one disclosure
     runs = pd.read_csv(out / "runs.csv", dtype=str)
-    assert "has 1 disclosure" in runs.loc[runs["status"] == "failed", "error"].iloc[0]
+    assert "has 1 disclosure(s) public" in runs.loc[runs["status"] == "failed", "error"].iloc[0]
+    for series in SERIES:
+        folder = out / "token_projection" / f"series={series}"
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        assert summary["chosen"] == {"model": "ensemble", "scenario": "all"}
+        cal = pd.read_csv(folder / "calibration.csv")
+        assert {"nominal", "coverage", "n", "scope"} <= set(cal.columns)
+        forecast = pd.read_csv(folder / "forecast.csv", keep_default_na=False)
+        assert list(forecast.columns) == F.FORECAST_COLUMNS
+        head = forecast[(forecast["model"] == "ensemble") & (forecast["scenario"] == "all")]
+        assert len(head) and (head["p10"].astype(float) <= head["p90"].astype(float)).all()
+        assert any(k.startswith("headline ") for k in summary["headline"])
+        proj = pd.read_csv(folder / "projection.csv", keep_default_na=False)
+        assert list(proj.columns) == F.PROJECTION_COLUMNS
+        q = proj[list(P.QUANTILES)].astype(float)
+        assert (q.diff(axis=1).iloc[:, 1:] >= -1e-6 * q.iloc[:, 1:].to_numpy()).all().all()
     doubao = out / "token_projection" / "series=doubao"
-    bt = pd.read_csv(doubao / "backtest.csv")
-    assert set(bt["model"]) == set(P.MODELS) and bt[["log_error", "p50"]].notna().all().all()
-    proj = pd.read_csv(doubao / "projection.csv")
-    assert list(proj.columns) == P.PROJECTION_COLUMNS
-    assert (proj["p10"] <= proj["p50"]).all() and (proj["p50"] <= proj["p90"]).all()
-    summary = json.loads((doubao / "summary.json").read_text(encoding="utf-8"))
-    assert summary["chosen"]["model"] in P.MODELS and summary["reference"]["id"] == "doubao-2025-05"
-    assert main(["run", "token_projection", "--out", str(out / "nda"), "--no-progress", "-p", "series", "china-nda",
-                 "-p", "cutoff", ""]) == 0
+    cal = pd.read_csv(doubao / "calibration.csv")
+    pooled = cal[(cal["scope"] == "pooled") & (cal["model"] == "each model") & cal["calibrated"]
+                 & (cal["scheme"] == "leave_one_series_out")].set_index("nominal")
+    assert 0.7 <= pooled.loc[0.8, "coverage"] <= 0.9 and 0.4 <= pooled.loc[0.5, "coverage"] <= 0.6
+    assert pooled.loc[0.8, "n"] > 100
+    # no part above its whole without a flag
+    proj = pd.read_csv(doubao / "projection.csv", keep_default_na=False, parse_dates=["date"])
+    nda = pd.read_csv(out / "token_projection" / "series=china-nda" / "projection.csv", keep_default_na=False,
+                      parse_dates=["date"])
+    whole = nda[(nda["model"] == "ensemble") & (nda["scenario"] == "all")].set_index("date")["p50"].astype(float)
+    part = proj[(proj["date"] > "2025-12-09") & (proj["capped_by"] == "")].set_index("date")["p50"].astype(float)
+    common = part.index.intersection(whole.index)
+    assert len(common) and (part.loc[common] <= whole.loc[common].reindex(part.loc[common].index) * 1.05).all()
+    reach = pd.read_csv(doubao / "reach.csv")
+    assert len(reach) == 2 and reach["target"].str.contains("10x").any()
+    assert main(["score", str(doubao / "forecast.csv")]) == 0  # nothing public after today's vintage: says so
     assert main(["run", "tokens_to_compute", "--out", str(out / "c"), "--no-progress",
                  "-p", "projection_dir", str(doubao)]) == 0
     demand = pd.read_csv(out / "c" / "tokens_to_compute" / "compute_demand.csv")
     assert list(demand.columns) == compute.DEMAND_COLUMNS and (demand["accelerators"] > 0).all()
-    chosen = proj[(proj["model"] == summary["chosen"]["model"])]
-    assert np.allclose(np.sort(demand["tokens_per_day"]), np.sort(chosen["p50"]))
+    head = proj[(proj["model"] == "ensemble") & (proj["scenario"] == "all")]
+    costed = demand[demand["scenario"] == "all"]
+    assert np.allclose(np.sort(costed["tokens_per_day"]), np.sort(head["p50"].astype(float)))

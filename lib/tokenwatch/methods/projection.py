@@ -1,49 +1,49 @@
-"""Growth models for tokens per day, with scenarios, Monte Carlo intervals and an honest backtest.
+"""Growth models for tokens per day: fits, scenarios, and predictive draws anchored on the latest disclosure.
 
 Models work in log space on t = years since the series' first observation:
 
-- exponential: log y = a + b t, statsmodels OLS with HC1 (robust) errors; a scenario may decay the
-  growth rate after the last disclosure and add B-end growth from a date;
+- exponential: log y = a + b t by OLS; a scenario may decay the growth rate after the last disclosure and
+  add B-end growth from a date;
 - logistic: log y = log K - log(1 + exp(-r (t - m)));
 - gompertz: log y = log K - b exp(-c t);
-  both fitted by non-linear least squares (scipy), the ceiling K fitted or set by a scenario.
+  both by bounded non-linear least squares (scipy), the ceiling K fitted or set by a scenario.
 
-Prediction intervals: 10,000 draws of the parameters from their estimated covariance, plus a draw of
-the log residual (sd from the fit), evaluated on the whole date grid at once. A disclosure's date is
-the middle of the period it describes; its value the middle of its per-day range.
+Predictive draws respect small samples: with nu = n - p residual degrees of freedom, one chi-square draw per
+path scales both the parameter draw and the residual draw (Student-t(nu), the flat-prior posterior of a
+linear model); the S-curves use the same construction on their linearised covariance, clipped to the fit's
+bounds. The residual draw grows from zero at the anchor to its full size one typical disclosure gap later.
+
+Paths are anchored: a draw starts from the latest disclosure and takes its growth from the model. The
+exponential adds the model's log growth since the anchor; an S-curve continues from the point where its curve
+equals the anchor (a shift in time), so it never crosses its ceiling. A disclosure's date is the middle of the
+period it describes; its value the middle of its per-day range.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy.optimize import curve_fit
 
 from tokenwatch.curated import read_curated, with_numbers
-from tokenwatch.errors import (
-    DataValidationError,
-    FitError,
-    ParameterError,
-)
+from tokenwatch.errors import DataValidationError, FitError, ParameterError
 from tokenwatch.paths import data_dir
-from tokenwatch.tokens import as_of, tokens_only
+from tokenwatch.tokens import tokens_only
 from tokenwatch.tokens.periods import central
 
 MODELS = ("exponential", "logistic", "gompertz")
-QUANTILES = {"p10": 0.10, "p25": 0.25, "p50": 0.50, "p75": 0.75, "p90": 0.90}
-PROJECTION_COLUMNS = ["series", "model", "scenario", "date", *QUANTILES]
-BACKTEST_COLUMNS = ["series", "model", "cutoff", "target_date", "actual", "p50", "log_error", "in_50", "in_80"]
+QUANTILES = {"p05": 0.05, "p10": 0.10, "p25": 0.25, "p50": 0.50, "p75": 0.75, "p90": 0.90, "p95": 0.95}
+INTERVALS = {0.5: ("p25", "p75"), 0.8: ("p10", "p90"), 0.9: ("p05", "p95")}  # central interval: its quantiles
 DAYS_PER_YEAR = 365.25
 CEILING_BASES = ("fitted", "level_at_cutoff", "per_capita")
-
-
+SCENARIO_JOIN = "|"  # scenarios that give one identical fit share a row: "room_30x|per_capita_100k"
+BOUND_TOLERANCE = 1e-4
 
 
 def observations(ledger: pd.DataFrame, series: str) -> pd.DataFrame:
@@ -57,7 +57,7 @@ def observations(ledger: pd.DataFrame, series: str) -> pd.DataFrame:
                         "tokens_per_day": central(rows["per_day_low"], rows["per_day_high"]).to_numpy(),
                         "low": rows["per_day_low"].to_numpy(), "high": rows["per_day_high"].to_numpy(),
                         "public_from": rows["public_from"].to_numpy()})
-    return out.sort_values("date").reset_index(drop=True)
+    return out.sort_values(["date", "public_from"]).reset_index(drop=True)
 
 
 def load_scenarios(path: str | PathLike | None = None) -> pd.DataFrame:
@@ -77,6 +77,8 @@ def load_scenarios(path: str | PathLike | None = None) -> pd.DataFrame:
             raise DataValidationError(f"{path}, line {line}: per_capita needs a population")
         if not 0 <= float(row["growth_decay_per_year"]) < 1:
             raise DataValidationError(f"{path}, line {line}: growth_decay_per_year must be in [0, 1)")
+        if SCENARIO_JOIN in row["scenario"]:
+            raise DataValidationError(f"{path}, line {line}: a scenario name may not contain {SCENARIO_JOIN!r}")
     return table.set_index("scenario", drop=False)
 
 
@@ -90,12 +92,17 @@ def ceiling(scenario: pd.Series, obs: pd.DataFrame, ledger: pd.DataFrame) -> flo
     elif basis == "per_capita":
         reference = float(scenario["population"])
     else:
-        ref = observations(ledger, basis.split(":", 1)[1])
-        reference = ref["tokens_per_day"].iloc[-1]
+        other = basis.split(":", 1)[1]
+        try:
+            reference = observations(ledger, other)["tokens_per_day"].iloc[-1]
+        except ParameterError:
+            raise FitError(f"scenario {scenario['scenario']} needs series {other}, which had no disclosure public "
+                           "at the fit date") from None
     return float(scenario["ceiling_multiple"]) * reference
 
 
-def _years(dates: pd.DatetimeIndex | pd.Series, origin: pd.Timestamp) -> np.ndarray:
+def years(dates: pd.DatetimeIndex | pd.Series | list, origin: pd.Timestamp) -> np.ndarray:
+    """Years from `origin` to each date."""
     return ((pd.DatetimeIndex(dates) - origin).days / DAYS_PER_YEAR).to_numpy(dtype=float)
 
 
@@ -109,57 +116,111 @@ def _gompertz(t, log_k, b, c):
 
 @dataclass
 class Fit:
-    """A fitted model: parameters, their covariance, the residual sd (log) and the scenario applied."""
+    """A fitted model: parameters, covariance, residual sd and dof (log), its bounds, anchor and scenario."""
 
     model: str
-    scenario: str
+    scenario: str  # every scenario name that gives this fit, joined by SCENARIO_JOIN
     params: np.ndarray
     cov: np.ndarray
     sigma: float
+    dof: int
+    lower: np.ndarray
+    upper: np.ndarray
     origin: pd.Timestamp
-    last_t: float
+    anchor_t: float  # years from origin to the latest disclosure
+    log_anchor: float  # log tokens per day of the latest disclosure (the middle of its range)
+    anchor_halfwidth: float  # half its stated range in log: paths start anywhere within it
+    anchor_id: str
     log_ceiling: float | None  # fixed by the scenario
     decay: float
     b_end_t: float | None
     b_end_growth: float
     n: int
+    at_bound: str = ""  # which parameter sits on its bound ('' for none): its interval is not valid there
 
-    def _log_curve(self, theta: np.ndarray, t: np.ndarray) -> np.ndarray:
-        """log tokens per day for parameter draws `theta` (k x p) on times `t` (g,): a (k x g) array."""
+    @property
+    def log_cap(self) -> float:
+        """The scenario's fixed log ceiling, which no draw may cross (inf when the ceiling is fitted or none)."""
+        return self.log_ceiling if self.log_ceiling is not None else np.inf
+
+    @property
+    def key(self) -> tuple:
+        """What makes two fits of one series identical, whatever their scenarios are called."""
+        return (self.model, self.log_ceiling, self.decay, self.b_end_t, self.b_end_growth)
+
+    def log_curve(self, theta: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """The fitted (unanchored) log curve for parameter draws `theta` (k x p) on times `t` (g,): (k x g)."""
         t = t[None, :]
         if self.model == "exponential":
-            a, b = theta[:, :1], theta[:, 1:2]
-            tau = np.clip(t - self.last_t, 0.0, None)
-            if self.decay > 0:
-                lam = -np.log1p(-self.decay)
-                ahead = (1 - np.exp(-lam * tau)) / lam
-            else:
-                ahead = tau
-            out = a + b * (np.minimum(t, self.last_t) + ahead)
-            if self.b_end_t is not None and self.b_end_growth:
-                out = out + self.b_end_growth * np.clip(t - max(self.b_end_t, self.last_t), 0.0, None)
-            return out
-        params = theta if self.log_ceiling is None else np.column_stack(
-            [np.full(len(theta), self.log_ceiling), theta])
+            return theta[:, :1] + theta[:, 1:2] * self._exp_time(t)
+        params = self._full(theta)
         f = _logistic if self.model == "logistic" else _gompertz
         return f(t, params[:, :1], params[:, 1:2], params[:, 2:3])
 
-    def median_curve(self, dates) -> np.ndarray:
-        return np.exp(self._log_curve(self.params[None, :], _years(dates, self.origin))[0])
+    def _full(self, theta: np.ndarray) -> np.ndarray:
+        if self.log_ceiling is None:
+            return theta
+        return np.column_stack([np.full(len(theta), self.log_ceiling), theta])
 
-    def quantiles(self, dates, paths: int = 10_000, seed: int = 0) -> pd.DataFrame:
-        """Quantiles of tokens per day on `dates` from `paths` Monte Carlo draws."""
-        rng = np.random.default_rng(seed)
-        theta = rng.multivariate_normal(self.params, self.cov, size=paths, method="eigh")
-        t = _years(dates, self.origin)
-        logy = self._log_curve(theta, t) + rng.normal(0.0, self.sigma, size=(paths, 1))
-        q = np.exp(np.quantile(logy, list(QUANTILES.values()), axis=0))
-        return pd.DataFrame(q.T, columns=list(QUANTILES), index=pd.DatetimeIndex(dates))
+    def _exp_time(self, t: np.ndarray) -> np.ndarray:
+        """Growth-weighted time: after the last disclosure the rate decays by `decay` a year."""
+        tau = np.clip(t - self.anchor_t, 0.0, None)
+        ahead = tau if self.decay == 0 else -np.expm1(np.log1p(-self.decay) * tau) / -np.log1p(-self.decay)
+        return np.minimum(t, self.anchor_t) + ahead
+
+    def anchored(self, theta: np.ndarray, t: np.ndarray, v: np.ndarray | float | None = None) -> np.ndarray:
+        """Log paths (k x g) that pass through the latest disclosure (log level `v`, default its middle) and
+        grow as each draw's model does."""
+        tt = t[None, :]
+        v = self.log_anchor if v is None else v
+        if self.model == "exponential":
+            growth = theta[:, 1:2] * (self._exp_time(tt) - self.anchor_t)
+            out = v + growth
+            if self.b_end_t is not None and self.b_end_growth:
+                out = out + self.b_end_growth * np.clip(tt - max(self.b_end_t, self.anchor_t), 0.0, None)
+            return out
+        params = self._full(theta)
+        log_k = params[:, :1]
+        gap = np.clip(log_k - v, 0.0, None)  # how far the anchor is below the ceiling (K >= anchor by the bounds)
+        if self.model == "logistic":
+            return log_k - np.log1p(np.expm1(gap) * np.exp(-params[:, 1:2] * (tt - self.anchor_t)))
+        return log_k - gap * np.exp(-params[:, 2:3] * (tt - self.anchor_t))
+
+    def median_path(self, dates) -> np.ndarray:
+        """The anchored path at the point estimate, tokens per day."""
+        return np.exp(self.anchored(self.params[None, :], years(dates, self.origin))[0])
+
+    def log_draws(self, dates, k: int, rng: np.random.Generator) -> np.ndarray:
+        """`k` predictive log paths on `dates` (k x g): Student-t parameter and residual draws, anchored."""
+        t = years(dates, self.origin)
+        if self.dof < 1:
+            return np.repeat(self.anchored(self.params[None, :], t), k, axis=0)
+        p = len(self.params)
+        vals, vecs = np.linalg.eigh(self.cov)
+        root = vecs * np.sqrt(np.clip(vals, 0.0, None))
+        scale = np.sqrt(self.dof / rng.chisquare(self.dof, size=(k, 1)))  # one per path: a t draw
+        theta = self.params + scale * (rng.standard_normal((k, p)) @ root.T)
+        theta = np.clip(theta, self.lower, self.upper)
+        # a disclosure strays from the curve as the fitted ones did, from nothing at the anchor to the full
+        # residual spread one typical gap between disclosures later
+        gap = self.anchor_t / max(self.n - 1, 1)
+        ramp = np.sqrt(np.clip((t - self.anchor_t) / gap, 0.0, 1.0)) if gap > 0 else np.ones_like(t)
+        noise = scale * self.sigma * rng.standard_normal((k, 1)) * ramp[None, :]
+        start = self.log_anchor + self.anchor_halfwidth * rng.uniform(-1.0, 1.0, size=(k, 1))
+        return np.minimum(self.anchored(theta, t, start) + noise, self.log_cap)
 
 
 def min_points(model: str, fixed_ceiling: bool) -> int:
     """Parameters plus one degree of freedom for the residual variance."""
     return (2 if model == "exponential" or fixed_ceiling else 3) + 1
+
+
+def _at_bound(params: np.ndarray, lower: np.ndarray, upper: np.ndarray, names: list[str]) -> str:
+    width = np.where(np.isfinite(upper - lower), upper - lower, 1.0)
+    hits = [f"{name} at its {'lower' if abs(v - lo) <= BOUND_TOLERANCE * w else 'upper'} bound"
+            for name, v, lo, hi, w in zip(names, params, lower, upper, width, strict=True)
+            if abs(v - lo) <= BOUND_TOLERANCE * w or abs(hi - v) <= BOUND_TOLERANCE * w]
+    return "; ".join(hits)
 
 
 def fit(obs: pd.DataFrame, model: str, scenario: pd.Series, ledger: pd.DataFrame) -> Fit:
@@ -171,32 +232,41 @@ def fit(obs: pd.DataFrame, model: str, scenario: pd.Series, ledger: pd.DataFrame
     if len(obs) < need:
         raise FitError(f"{model} needs at least {need} disclosures, the series has {len(obs)}")
     origin = obs["date"].iloc[0]
-    t = _years(obs["date"], origin)
+    t = years(obs["date"], origin)
     y = np.log(obs["tokens_per_day"].to_numpy())
     b_end = scenario["b_end_start"]
-    common = {"model": model, "scenario": scenario["scenario"], "origin": origin, "last_t": float(t[-1]),
-              "decay": float(scenario["growth_decay_per_year"]) if model == "exponential" else 0.0,
-              "b_end_t": float(_years([pd.Timestamp(b_end)], origin)[0]) if b_end and model == "exponential"
-              else None, "b_end_growth": float(scenario["b_end_extra_growth"] or 0), "n": len(obs)}
+    common: dict[str, Any] = {
+        "model": model, "scenario": scenario["scenario"], "origin": origin, "anchor_t": float(t[-1]),
+        "log_anchor": float(y[-1]), "anchor_halfwidth": float(np.log(obs["high"].iloc[-1] / obs["low"].iloc[-1]) / 2),
+        "anchor_id": str(obs["id"].iloc[-1]), "n": len(obs),
+        "decay": float(scenario["growth_decay_per_year"]) if model == "exponential" else 0.0,
+        "b_end_t": float(years([pd.Timestamp(b_end)], origin)[0]) if b_end and model == "exponential" else None,
+        "b_end_growth": float(scenario["b_end_extra_growth"] or 0) if model == "exponential" else 0.0}
     if model == "exponential":
-        res = sm.OLS(y, sm.add_constant(t)).fit(cov_type="HC1")
-        return Fit(params=np.asarray(res.params), cov=np.asarray(res.cov_params()),
-                   sigma=float(np.sqrt(res.ssr / (len(y) - 2))), log_ceiling=None, **common)
+        x = np.column_stack([np.ones_like(t), t])
+        params, *_ = np.linalg.lstsq(x, y, rcond=None)
+        dof = len(y) - 2
+        sigma = float(np.sqrt(((y - x @ params) ** 2).sum() / dof))
+        cov = sigma**2 * np.linalg.inv(x.T @ x)
+        inf = np.full(2, np.inf)
+        return Fit(params=params, cov=cov, sigma=sigma, dof=dof, lower=-inf, upper=inf, log_ceiling=None, **common)
     if cap is not None and cap <= obs["tokens_per_day"].max():
         raise FitError(f"scenario {scenario['scenario']}: ceiling {cap:.3g} is not above the highest "
                        f"disclosure {obs['tokens_per_day'].max():.3g}")
-    log_cap = np.log(cap) if cap is not None else None
+    log_cap = float(np.log(cap)) if cap is not None else None
     f = _logistic if model == "logistic" else _gompertz
     span = max(t[-1], 0.25)
     if model == "logistic":
         p0 = [y.max() + np.log(3.0), 4.0 / span, t[-1]]
         bounds = ([y.max(), 1e-3, -20.0], [y.max() + 15.0, 50.0, 50.0])
+        names = ["log_ceiling", "rate", "midpoint"]
     else:
         p0 = [y.max() + np.log(3.0), y.max() + np.log(3.0) - y[0], 1.0 / span]
         bounds = ([y.max(), 1e-6, 1e-4], [y.max() + 15.0, 50.0, 20.0])
+        names = ["log_ceiling", "displacement", "rate"]
     if log_cap is not None:
         func: Callable[..., Any] = lambda tt, p1, p2: f(tt, log_cap, p1, p2)  # noqa: E731
-        p0, bounds = p0[1:], (bounds[0][1:], bounds[1][1:])
+        p0, bounds, names = p0[1:], (bounds[0][1:], bounds[1][1:]), names[1:]
     else:
         func = f
     try:
@@ -209,7 +279,28 @@ def fit(obs: pd.DataFrame, model: str, scenario: pd.Series, ledger: pd.DataFrame
     if not np.all(np.isfinite(cov)):
         raise FitError(f"{model} under {scenario['scenario']}: parameter uncertainty cannot be estimated from "
                        f"{len(y)} points (give it a ceiling with a scenario)")
-    return Fit(params=np.asarray(params), cov=np.asarray(cov), sigma=sigma, log_ceiling=log_cap, **common)
+    lower, upper = np.asarray(bounds[0], dtype=float), np.asarray(bounds[1], dtype=float)
+    return Fit(params=np.asarray(params), cov=np.asarray(cov), sigma=sigma, dof=dof, lower=lower, upper=upper,
+               log_ceiling=log_cap, at_bound=_at_bound(np.asarray(params), lower, upper, names), **common)
+
+
+def fit_specs(obs: pd.DataFrame, models: list[str], scenarios: pd.DataFrame,
+              ledger: pd.DataFrame) -> tuple[list[Fit], pd.DataFrame]:
+    """Every model under every scenario, identical fits merged under all their names; and what was skipped."""
+    merged: dict[tuple, Fit] = {}
+    skipped = []
+    for model in models:
+        for name, scenario in scenarios.iterrows():
+            try:
+                f = fit(obs, model, scenario, ledger)
+            except FitError as exc:
+                skipped.append({"model": model, "scenario": name, "reason": str(exc)})
+                continue
+            if f.key in merged:
+                merged[f.key].scenario += SCENARIO_JOIN + str(name)
+            else:
+                merged[f.key] = f
+    return list(merged.values()), pd.DataFrame(skipped, columns=["model", "scenario", "reason"])
 
 
 def month_grid(start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
@@ -218,100 +309,21 @@ def month_grid(start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(sorted({start.normalize(), *grid, end.normalize()}))
 
 
-@dataclass
-class Fitted:
-    """Every model fitted under every scenario on what was public at one date, and what could not be."""
-
-    fits: dict[tuple[str, str], Fit]
-    skipped: pd.DataFrame  # model, scenario, reason
-    observations: pd.DataFrame  # the disclosures the fits used
+def quantile_table(log_paths: np.ndarray, dates: pd.DatetimeIndex) -> pd.DataFrame:
+    """Quantiles (tokens per day) of log paths (k x g) on `dates`."""
+    q = np.exp(np.quantile(log_paths, list(QUANTILES.values()), axis=0))
+    return pd.DataFrame(q.T, columns=list(QUANTILES)).assign(date=dates)
 
 
-@dataclass
-class Projection(Fitted):
-    table: pd.DataFrame = field(default_factory=pd.DataFrame)  # PROJECTION_COLUMNS
-
-
-def fit_all(ledger: pd.DataFrame, series: str, models: list[str], scenarios: pd.DataFrame,
-            fit_as_of: pd.Timestamp) -> Fitted:
-    """Fit every model under every scenario on the disclosures public at `fit_as_of` (nothing later)."""
-    public = as_of(ledger, fit_as_of)
-    obs = observations(public, series)
-    fits, skipped = {}, []
-    for model in models:
-        for name, scenario in scenarios.iterrows():
-            try:
-                fits[(model, name)] = fit(obs, model, scenario, public)
-            except FitError as exc:
-                skipped.append({"model": model, "scenario": name, "reason": str(exc)})
-    if not fits:
-        reasons = "; ".join(sorted({s["reason"] for s in skipped}))
-        raise ParameterError(f"no model could be fitted to {series} as of {fit_as_of.date()}: {reasons}")
-    return Fitted(fits, pd.DataFrame(skipped, columns=["model", "scenario", "reason"]), obs)
-
-
-def project(ledger: pd.DataFrame, series: str, models: list[str], scenarios: pd.DataFrame, fit_as_of: pd.Timestamp,
-            horizon: pd.Timestamp, paths: int = 10_000) -> Projection:
-    """Fit every model under every scenario on what was public at `fit_as_of`; quantiles up to `horizon`."""
-    fitted = fit_all(ledger, series, models, scenarios, fit_as_of)
-    obs = fitted.observations
-    if horizon <= obs["date"].iloc[-1]:
-        raise ParameterError(f"horizon {horizon.date()} is not after the last disclosure used "
-                             f"({obs['date'].iloc[-1].date()}); pick a later horizon")
-    grid = month_grid(obs["date"].iloc[0], horizon)
-    rows = [f.quantiles(grid, paths).rename_axis("date").reset_index().assign(series=series, model=model,
-                                                                              scenario=name)
-            for (model, name), f in fitted.fits.items()]
-    table = pd.concat(rows, ignore_index=True)[PROJECTION_COLUMNS]
-    return Projection(fitted.fits, fitted.skipped, obs, table)
-
-
-def check_cutoff(ledger: pd.DataFrame, series: str, cutoff: pd.Timestamp) -> None:
-    """A clear error when nothing of `series` was public at `cutoff`."""
-    obs = observations(ledger, series)
-    first = obs["public_from"].min()
-    if cutoff < first:
-        raise ParameterError(f"cutoff {cutoff.date()} is before the first disclosure of {series} "
-                             f"(public {pd.Timestamp(first).date()}); choose a later cutoff, or '' to skip the "
-                             "backtest")
-
-
-def backtest(ledger: pd.DataFrame, series: str, models: list[str], scenarios: pd.DataFrame, cutoff: pd.Timestamp,
-             paths: int = 10_000) -> tuple[pd.DataFrame, Fitted]:
-    """Fit on what was public at `cutoff` (`fit_all`); score each disclosure made public after it."""
-    check_cutoff(ledger, series, cutoff)
-    later = observations(ledger, series)
-    later = later[later["public_from"] > cutoff]
-    if later.empty:
-        raise ParameterError(f"no disclosure of {series} became public after {cutoff.date()}: nothing to score")
-    fitted = fit_all(ledger, series, models, scenarios, cutoff)
-    rows = []
-    for (model, name), f in fitted.fits.items():
-        q = f.quantiles(pd.DatetimeIndex(later["date"]), paths)
-        for target, actual, (_, qq) in zip(later["date"], later["tokens_per_day"], q.iterrows(), strict=True):
-            rows.append({"series": series, "model": model, "cutoff": cutoff.date(), "target_date": target.date(),
-                         "actual": actual, "p50": qq["p50"], "log_error": float(np.log(actual / qq["p50"])),
-                         "in_50": bool(qq["p25"] <= actual <= qq["p75"]),
-                         "in_80": bool(qq["p10"] <= actual <= qq["p90"]), "scenario": name})
-    return pd.DataFrame(rows, columns=[*BACKTEST_COLUMNS, "scenario"]), fitted
-
-
-def scores(bt: pd.DataFrame) -> pd.DataFrame:
-    """Out-of-sample score per model and scenario: mean absolute log error and coverage; best first."""
-    g = bt.groupby(["model", "scenario"])
-    out = pd.DataFrame({"targets": g.size(), "mean_abs_log_error": g["log_error"].apply(lambda s: s.abs().mean()),
-                        "bias_log": g["log_error"].mean(), "coverage_50": g["in_50"].mean(),
-                        "coverage_80": g["in_80"].mean()}).reset_index()
-    return out.sort_values(["mean_abs_log_error", "coverage_80"], ascending=[True, False]).reset_index(drop=True)
-
-
-def reach_dates(table: pd.DataFrame, level: float) -> pd.DataFrame:
-    """First grid date on which p10, p50 and p90 reach `level`, per model and scenario (NaT: not by the horizon)."""
+def reach_dates(table: pd.DataFrame, level: float | pd.Series, label: str) -> pd.DataFrame:
+    """First grid date on which p90, p50 and p10 reach `level` (a number, or a level per date) per model and
+    scenario: for paths that rise with time these are the 10th, 50th and 90th percentiles of the date."""
     rows = []
     for (model, scenario), part in table.groupby(["model", "scenario"], sort=False):
-        row = {"model": model, "scenario": scenario, "level": level}
-        for q in ("p90", "p50", "p10"):
-            hit = part.loc[part[q] >= level, "date"]
-            row[f"date_{q}"] = hit.iloc[0] if len(hit) else pd.NaT
+        target = level if np.isscalar(level) else part["date"].map(level)
+        row = {"target": label, "model": model, "scenario": scenario}
+        for q, name in (("p90", "date_q10"), ("p50", "date_q50"), ("p10", "date_q90")):
+            hit = part.loc[(part[q] >= target).to_numpy(), "date"]
+            row[name] = hit.iloc[0] if len(hit) else pd.NaT
         rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["target", "model", "scenario", "date_q10", "date_q50", "date_q90"])

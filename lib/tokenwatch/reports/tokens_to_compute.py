@@ -87,7 +87,7 @@ class ComputeReport(Report):
         return lines
 
 
-def token_path(projection_dir: str, series: str, model: str, cutoff: pd.Timestamp | None,
+def token_path(projection_dir: str, series: str, model: str,
                horizon: pd.Timestamp) -> tuple[pd.DataFrame, str, str, str | None]:
     """Projection rows of one model (all scenarios), the model, where they came from, the chosen scenario."""
     if projection_dir:
@@ -96,7 +96,8 @@ def token_path(projection_dir: str, series: str, model: str, cutoff: pd.Timestam
         best = summary.get("chosen") or {}
         basis = f"token_projection run in {projection_dir}"
     else:
-        report = token_projection.project_series(series, cutoff, horizon, list(token_projection.P.MODELS), [])
+        report = token_projection.project_series(series, token_projection.AUTO, horizon,
+                                                 list(token_projection.P.MODELS), [])
         table, best = report.projection.table, report.chosen or {}
         for line in report.notices:
             notice(line)
@@ -107,15 +108,17 @@ def token_path(projection_dir: str, series: str, model: str, cutoff: pd.Timestam
             raise ParameterError("no model was chosen out of sample (no backtest); set model to one of "
                                  f"{sorted(table['model'].unique())}")
         model = chosen
-        notice(f"model {model}: the best out-of-sample model of the backtest")
+        notice(f"model {model}, scenario {best.get('scenario')}: the projection's headline forecast")
     part = table[table["model"] == model]
+    head = best.get("scenario") if best.get("model") == model else None
+    part = pd.concat([part[part["scenario"] == head], part[part["scenario"] != head]])  # the headline first
     if part.empty:
         raise ParameterError(f"model {model!r} is not in the projection; models: {sorted(table['model'].unique())}")
     return part, model, f"{basis}, model {model}", best.get("scenario") if best.get("model") == model else None
 
 
 def compute_report(projection_dir: str, series: str, model: str, quantile: str, tokens_per_day: float,
-                   cutoff: pd.Timestamp | None, horizon: pd.Timestamp, a: compute.Assumptions,
+                   horizon: pd.Timestamp, a: compute.Assumptions,
                    ranges: dict[str, list[float]]) -> ComputeReport:
     table = compute.load_accelerators()
     a = a.check(table)
@@ -126,7 +129,7 @@ def compute_report(projection_dir: str, series: str, model: str, quantile: str, 
                              quantile: [tokens_per_day]})
         model, basis, scenario = "", f"a given level of {tokens_per_day:.3g} tokens per day", None
     else:
-        rows, model, basis, scenario = token_path(projection_dir, series, model, cutoff, horizon)
+        rows, model, basis, scenario = token_path(projection_dir, series, model, horizon)
     demand = compute.demand_table(rows, a, table, quantile)
     scenario = scenario or demand["scenario"].iloc[0]
     at = demand[demand["scenario"] == scenario].sort_values("date").iloc[-1]
@@ -170,7 +173,6 @@ class Params(NotebookParams):
     projection_dir: str = parsed(checks.text)
     series: str = parsed(checks.text)
     model: str = parsed(checks.text)
-    cutoff: pd.Timestamp | None = parsed(checks.date_or_none)
     horizon: pd.Timestamp = parsed(checks.as_date)
     quantile: str = parsed(checks.text)
     tokens_per_day: float = parsed(checks.number)
@@ -192,7 +194,7 @@ class Params(NotebookParams):
 def build(p: Params, source: object = None) -> ComputeReport:
     """A token path (or a given level) in FLOP/s, accelerators and capex, with a sensitivity (no prices)."""
     with collect_notices() as notices:
-        report = compute_report(p.projection_dir, p.series, p.model, p.quantile, p.tokens_per_day, p.cutoff,
+        report = compute_report(p.projection_dir, p.series, p.model, p.quantile, p.tokens_per_day,
                                 p.horizon, p.assumptions, dict(p.sensitivity))
     report.notices = notices
     return report

@@ -1,4 +1,4 @@
-"""The `tokenwatch` command: `tokenwatch run ...`."""
+"""The `tokenwatch` command: `tokenwatch run ...`, `list`, `data ...` and `score FORECAST.csv`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import yaml
 
 from tokenwatch.errors import TokenwatchError
@@ -133,6 +134,36 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _score_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("score", help="score an earlier forecast.csv against the token ledger as it is now")
+    p.add_argument("forecast", type=Path, help="a forecast.csv written by token_projection")
+    p.add_argument("--out", type=Path, help="write every scored cell to this CSV as well")
+    p.add_argument("--all-forecasters", action="store_true", help="every model and scenario, not the headline only")
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    """How an archived forecast did on every disclosure made public after its ledger vintage."""
+    from tokenwatch.methods import forecast as F
+    from tokenwatch.tokens import load_ledger
+
+    if not args.forecast.is_file():
+        raise TokenwatchError(f"{args.forecast} is not a file; give the forecast.csv of a token_projection run")
+    table = pd.read_csv(args.forecast, keep_default_na=False, na_values={q: [""] for q in F.P.QUANTILES})
+    scored = F.score_forecasts(table, load_ledger())
+    if not args.all_forecasters and len(scored):
+        scored = scored[(scored["model"] == F.B.ENSEMBLE) & (scored["scenario"] == F.B.ALL)]
+    if args.out:
+        scored.to_csv(args.out, index=False)
+    if scored.empty:
+        print(f"{args.forecast}: no disclosure of its series became public after its vintage within its dates; "
+              "nothing to score yet")
+        return 0
+    summary = F.score_summary(scored)
+    print(f"{args.forecast}: {scored['target_id'].nunique()} later disclosure(s) scored")
+    print(summary.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tokenwatch", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -140,9 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     lister = sub.add_parser("list", help="the notebooks, one line each")
     lister.add_argument("--notebooks-dir", type=Path, default=NOTEBOOKS_DIR, help=argparse.SUPPRESS)
     data_cli.add_parser(sub)
+    _score_parser(sub)
     args = parser.parse_args(argv)
     try:
-        return {"run": cmd_run, "list": cmd_list, "data": data_cli.run}[args.command](args)
+        return {"run": cmd_run, "list": cmd_list, "data": data_cli.run, "score": cmd_score}[args.command](args)
     except TokenwatchError as exc:
         print(f"tokenwatch: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,65 @@
+"""The live forecast: caps by a whole, interpolation, the archive and scoring it later."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tokenwatch.errors import ParameterError
+from tokenwatch.methods import backtest as B
+from tokenwatch.methods import forecast as F
+from tokenwatch.methods import projection as P
+from tokenwatch.tokens import ledger_path, load_ledger
+
+Q = list(P.QUANTILES)
+
+
+def _table(series: str, dates: list[str], p50: list[float]) -> pd.DataFrame:
+    frame = pd.DataFrame({"series": series, "model": B.ENSEMBLE, "scenario": B.ALL, "date": pd.to_datetime(dates),
+                          "calibrated": True, "at_bound": "", "capped_by": ""})
+    for q, mult in zip(Q, [0.25, 0.5, 0.8, 1.0, 1.25, 2.0, 4.0], strict=True):
+        frame[q] = np.array(p50) * mult
+    return frame[F.PROJECTION_COLUMNS]
+
+
+def test_a_part_is_capped_quantile_by_quantile_by_its_whole_and_flagged():
+    part = _table("doubao", ["2025-12-31", "2026-03-31", "2026-06-30"], [50, 80, 120])
+    whole = _table("china-nda", ["2025-12-31", "2026-06-30"], [100, 100])
+    out = F.cap_by(part, whole, "china-nda", after=pd.Timestamp("2025-12-31"))
+    assert out.loc[0, "capped_by"] == "" and out.loc[0, "p95"] == 200  # not after the latest disclosure
+    assert out.loc[1, "capped_by"] == "" and out.loc[1, "p95"] == 320 and out.loc[1, "p95"] < 400
+    row = out.loc[2]
+    assert row["capped_by"] == "china-nda" and row["p05"] == pytest.approx(25)  # 0.25 x 120 = 30, over the 25
+    np.testing.assert_allclose(row[["p50", "p95"]].to_numpy(float), [100, 400])  # the whole's, on 2026-06-30
+    assert (out[Q].diff(axis=1).iloc[:, 1:] >= 0).all().all()  # quantiles stay ordered
+
+
+def test_the_ledger_says_which_series_is_a_part_of_which():
+    parts = F.load_parts()
+    assert F.whole_of("doubao", parts) == "china-nda" and F.whole_of("china-nda", parts) is None
+    assert (parts["source"] != "").all()
+
+
+def test_interpolation_is_linear_in_log_between_grid_dates():
+    t = _table("x", ["2026-01-01", "2026-01-11"], [1.0, 100.0])
+    got = F.interpolate_quantiles(t, pd.Series(pd.to_datetime(["2026-01-06", "2025-12-01"])))
+    assert got.loc[0, "p50"] == pytest.approx(10.0) and np.isnan(got.loc[1, "p50"])
+
+
+def test_an_archived_forecast_is_scored_on_what_was_disclosed_after_it():
+    ledger = load_ledger()
+    when = pd.Timestamp("2025-06-30")
+    forecast = F.archive(_table("doubao", ["2025-06-30", "2025-12-31"], [2e13, 6e13]), when, ledger, ledger_path())
+    last = ledger.loc[ledger["public_from"] <= when, "public_from"].max()  # the ledger's latest row public then
+    assert forecast["vintage"].iloc[0] == last.date() and forecast["cutoff"].iloc[0] == when.date()
+    assert len(forecast["ledger_sha256"].iloc[0]) == 16
+    scored = F.score_forecasts(forecast, ledger)
+    assert list(scored["target_id"]) == ["doubao-2025-09", "doubao-2025-12"]
+    # by hand: 2025-09-30 is 92 of 184 days along, so p50 = 2e13 * 3 ** (92 / 184)
+    first = scored.iloc[0]
+    assert first["p50"] == pytest.approx(2e13 * 3 ** (92 / 184), rel=1e-9)
+    assert first["log_error"] == pytest.approx(np.log(3e13 / first["p50"]))
+    assert bool(first["in_50"]) == (0.8 * first["p50"] <= 3e13 <= 1.25 * first["p50"])
+    summary = F.score_summary(scored)
+    assert summary.loc[0, "cells"] == 2
+    with pytest.raises(ParameterError, match="not a tokenwatch forecast.csv"):
+        F.score_forecasts(forecast.drop(columns="vintage"), ledger)
