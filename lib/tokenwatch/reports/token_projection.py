@@ -159,7 +159,8 @@ class ProjectionReport(Report):
         head = {"series": self.series}
         for r in quotes.itertuples():
             head[f"headline {r.date.date()}"] = f"{r.p50:.3g} ({r.p10:.3g}-{r.p90:.3g})"
-        head["80% coverage (backtest)"] = _pct(cov80)
+        head["80% coverage, backtest"] = (f"models {_pct(self.model_coverage(0.8, True))}; "
+                                          f"headline {_pct(cov80)}")
         return {
             "notebook": "token_projection", "series": self.series, "as_of": self.as_of,
             "cutoff": self.cutoff if self.cutoff is not None else "", "horizon": self.horizon,

@@ -41,8 +41,9 @@ class ComputeReport(Report):
     notices: list[str] = field(default_factory=list)
 
     def at_horizon(self) -> pd.DataFrame:
-        """Each scenario's last date: tokens, FLOP/s, accelerators, capex."""
-        return self.demand.sort_values("date").groupby("scenario").tail(1)
+        """Each scenario's last date: tokens, FLOP/s, accelerators, capex (in the order given: the headline first)."""
+        last = self.demand.sort_values("date").groupby("scenario").tail(1).set_index("scenario", drop=False)
+        return last.loc[list(dict.fromkeys(self.demand["scenario"]))].reset_index(drop=True)
 
     def mix_table(self) -> pd.DataFrame:
         """The accelerators in the mix with their specifications and sources."""
