@@ -1,5 +1,6 @@
 """Tokens to FLOP/s, accelerators and capex by hand."""
 
+import pandas as pd
 import pytest
 
 from tokenwatch.errors import ParameterError
@@ -21,5 +22,43 @@ def test_tokens_to_compute_by_hand():
     assert float(m["accelerators"]) == pytest.approx(1.5 * flops * 3.75 / ((989.4e12 + 800e12) / 2))
     with pytest.raises(ParameterError, match="no sourced price for Ascend 910B"):
         compute.Assumptions(37e9, 0.7, 0.4, 0.15, 1.5, {"Ascend 910B": 1.0}, {}).check(table)
-    sens = compute.sensitivity(1e13, a, table, {"util_decode": [0.05, 0.3]})
+    sens = compute.sensitivity(1e13, 1e13, a, table, {"util_decode": [0.05, 0.3]})
     assert sens.loc[0, "accelerators_low"] > acc > sens.loc[0, "accelerators_high"]
+
+
+def test_attention_flops_per_token_by_hand():
+    # DeepSeek-V3's shape: 61 layers, 128 heads, query-key 192 and value 128 wide per head, 37B active
+    per_token = compute.flops_per_token(37e9, layers=61, heads=128, qk_dim=192, v_dim=128, context=4096)
+    attention = 2 * 61 * 4096 * 128 * (192 + 128)  # QK^T and AV: 2 FLOPs per multiply-add, per context token
+    assert attention == 20_468_203_520
+    assert per_token == 74e9 + attention
+    assert compute.flops_per_token(37e9) == 74e9  # no shape: the weights alone
+    table = compute.load_accelerators()
+    a = compute.Assumptions(37e9, 0.7, 0.4, 0.15, 1.5, {"H200": 1.0}, {}, 61, 128, 192, 128, 4096).check(table)
+    assert float(compute.demand(86_400, a, table)["flops_per_s"]) == pytest.approx(per_token)  # a token a second
+
+
+def test_capex_per_year_buys_growth_and_replacements_by_hand():
+    table = compute.load_accelerators()
+    a = compute.Assumptions(37e9, 0.7, 0.4, 0.15, 1.5, {"H200": 1.0}, {}, service_life=4, server_overhead=0.3,
+                            network_overhead=0.1, datacentre_overhead=0.4, usd_cny=7.0).check(table)
+    fleet = lambda tokens: float(compute.demand(tokens, a, table)["accelerators"])  # noqa: E731
+    before, after = fleet(1e13), fleet(3e13)
+    c = compute.capex_per_year(1e13, 3e13, a, table)
+    bought = (after - before) + before / 4  # growth, plus a quarter of last year's fleet replaced
+    assert float(c["bought"]) == pytest.approx(bought)
+    assert float(c["capex_chips_cny"]) == pytest.approx(bought * 190_000)
+    assert float(c["capex_all_in_cny"]) == pytest.approx(bought * 190_000 * 1.8)
+    shrink = compute.capex_per_year(3e13, 1e13, a, table)  # a shrinking fleet still replaces what it keeps
+    assert float(shrink["bought"]) == pytest.approx(after / 4)
+    grid = pd.DataFrame({"scenario": "s", "date": ["2025-06-30", "2025-12-31", "2026-06-30", "2026-12-31"],
+                         "p10": [1e12, 5e12, 8e12, 1e13], "p50": [2e12, 1e13, 2e13, 3e13],
+                         "p90": [3e12, 2e13, 4e13, 9e13]})
+    by_year = compute.capex_by_year(grid, a, table)
+    assert by_year["year"].tolist() == [2026]  # the only year with a year end before and after it
+    row = by_year.iloc[0]
+    assert row["capex_all_in_cny_p50"] == pytest.approx(float(c["capex_all_in_cny"]))
+    assert row["capex_all_in_usd_p50"] == pytest.approx(row["capex_all_in_cny_p50"] / 7.0)
+    assert row["capex_chips_cny_p10"] < row["capex_chips_cny_p50"] < row["capex_chips_cny_p90"]
+    with pytest.raises(ParameterError, match="service_life"):
+        compute.Assumptions(37e9, 0.7, 0.4, 0.15, 1.5, {"H200": 1.0}, {}, service_life=0).check(table)

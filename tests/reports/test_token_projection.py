@@ -58,6 +58,11 @@ def test_projection_defaults_run_for_every_named_series_and_compute_reads_the_he
                  "-p", "projection_dir", str(doubao)]) == 0
     demand = pd.read_csv(out / "c" / "tokens_to_compute" / "compute_demand.csv")
     assert list(demand.columns) == compute.DEMAND_COLUMNS and (demand["accelerators"] > 0).all()
+    by_year = pd.read_csv(out / "c" / "tokens_to_compute" / "capex_by_year.csv")
+    wanted = ["year", "scenario", *(f"accelerators_{q}" for q in ("p10", "p50", "p90")),
+              *(f"capex_{k}_cny_{q}" for k in ("chips", "all_in") for q in ("p10", "p50", "p90"))]
+    assert set(wanted) <= set(by_year.columns) and by_year["scenario"].iloc[0] == "all"
+    assert (by_year["capex_all_in_cny_p50"] > by_year["capex_chips_cny_p50"]).all()
     head = proj[(proj["model"] == "ensemble") & (proj["scenario"] == "all")]
     costed = demand[demand["scenario"] == "all"]
     assert np.allclose(np.sort(costed["tokens_per_day"]), np.sort(head["p50"].astype(float)))

@@ -1,14 +1,22 @@
 """Tokens per day to sustained FLOP/s, accelerators and capex.
 
 Per token a transformer spends about 2 x active parameters FLOPs in its matrix multiplies, both when it
-reads a prompt (prefill) and when it writes (decode). The two phases use hardware very differently:
+reads a prompt (prefill) and when it writes (decode), plus its attention over the context:
+2 x layers x context x heads x (query-key + value width per head) (Kaplan et al. 2020, "Scaling Laws for
+Neural Language Models", table 1, written per head). The two phases use hardware very differently:
 prefill is compute-bound and runs at a high utilisation, decode is memory-bound and runs at a low one,
 so the share of prefill tokens matters. Accelerators needed:
 
     peak_to_average x 2 N x tokens_per_day / 86,400 x (s / u_prefill + (1 - s) / u_decode) / peak_mix
 
-with N active parameters, s the prefill share of counted tokens, u the utilisations and peak_mix the
-mix-weighted peak dense BF16 FLOP/s of one accelerator; capex is that count times the mix-weighted price.
+with 2 N replaced by the FLOPs per token above, s the prefill share of counted tokens, u the utilisations
+and peak_mix the mix-weighted peak dense BF16 FLOP/s of one accelerator. Capex per year buys the fleet's
+growth over the year plus the replacement of last year's fleet over its service life (straight line):
+
+    bought(y) = max(fleet(y) - fleet(y - 1), 0) + fleet(y - 1) / service_life
+
+chips only at the mix-weighted price, and all-in with server, network and data-centre spending as fractions
+of chip spending (assumptions, set as parameters); in CNY and in USD at a dated rate.
 """
 
 from __future__ import annotations
@@ -48,6 +56,25 @@ class Assumptions:
     peak_to_average: float
     mix: dict[str, float]
     prices_cny: dict[str, float]
+    layers: int = 0  # attention: 0 leaves it out
+    heads: int = 0
+    qk_dim: int = 0  # query-key width per head
+    v_dim: int = 0  # value width per head
+    context: float = 0.0  # tokens attended to, on average, per counted token
+    service_life: float = 4.0  # years an accelerator serves before it is replaced
+    server_overhead: float = 0.0  # server, network and data-centre spending as a fraction of chip spending
+    network_overhead: float = 0.0
+    datacentre_overhead: float = 0.0
+    usd_cny: float = 0.0  # CNY per USD; 0 leaves USD out
+
+    @property
+    def flops_per_token(self) -> float:
+        """2 x active parameters plus attention over the context (forward pass, FLOPs)."""
+        return flops_per_token(self.active_params, self.layers, self.heads, self.qk_dim, self.v_dim, self.context)
+
+    @property
+    def all_in_multiple(self) -> float:
+        return 1.0 + self.server_overhead + self.network_overhead + self.datacentre_overhead
 
     def check(self, table: pd.DataFrame) -> Assumptions:
         """Validate and fill each accelerator's price from the table where the user gave none."""
@@ -60,6 +87,12 @@ class Assumptions:
                 raise ParameterError(f"{name}={getattr(self, name)} must be in (0, 1]")
         if self.peak_to_average < 1:
             raise ParameterError(f"peak_to_average={self.peak_to_average} must be at least 1")
+        for name in ("layers", "heads", "qk_dim", "v_dim", "context", "server_overhead", "network_overhead",
+                     "datacentre_overhead", "usd_cny"):
+            if getattr(self, name) < 0:
+                raise ParameterError(f"{name}={getattr(self, name)} must not be negative")
+        if self.service_life <= 0:
+            raise ParameterError(f"service_life={self.service_life} must be positive (years, e.g. 4)")
         unknown = sorted(set(self.mix) - set(table.index))
         if unknown or not self.mix:
             raise ParameterError(f"accelerator mix {self.mix} names unknown accelerators {unknown}; "
@@ -81,19 +114,75 @@ class Assumptions:
         return replace(self, prices_cny=prices)
 
 
-def flops_per_second(tokens_per_day, active_params: float):
-    """Sustained FLOP/s: 2 x active parameters per token, averaged over the day."""
-    return 2.0 * active_params * np.asarray(tokens_per_day, dtype=float) / SECONDS_PER_DAY
+def flops_per_token(active_params: float, layers: int = 0, heads: int = 0, qk_dim: int = 0, v_dim: int = 0,
+                    context: float = 0.0) -> float:
+    """Forward FLOPs per token: 2 x active parameters plus 2 x layers x context x heads x (qk_dim + v_dim)."""
+    return 2.0 * active_params + 2.0 * layers * context * heads * (qk_dim + v_dim)
+
+
+def flops_per_second(tokens_per_day, per_token: float):
+    """Sustained FLOP/s: FLOPs per token times tokens, averaged over the day."""
+    return per_token * np.asarray(tokens_per_day, dtype=float) / SECONDS_PER_DAY
+
+
+def price(a: Assumptions) -> float:
+    """The mix-weighted price of one accelerator, CNY."""
+    return sum(w * a.prices_cny[n] for n, w in a.mix.items())
 
 
 def demand(tokens_per_day, a: Assumptions, table: pd.DataFrame) -> dict[str, np.ndarray]:
-    """FLOP/s, accelerators and capex (CNY) for tokens per day (scalars or arrays)."""
-    flops = flops_per_second(tokens_per_day, a.active_params)
+    """FLOP/s, accelerators and the fleet's chip value (CNY) for tokens per day (scalars or arrays)."""
+    flops = flops_per_second(tokens_per_day, a.flops_per_token)
     peak = sum(w * table.loc[n, "peak_dense_bf16_tflops"] * 1e12 for n, w in a.mix.items())
-    price = sum(w * a.prices_cny[n] for n, w in a.mix.items())
     per_phase = a.prefill_share / a.util_prefill + (1 - a.prefill_share) / a.util_decode
     accelerators = a.peak_to_average * flops * per_phase / peak
-    return {"flops_per_s": flops, "accelerators": accelerators, "capex_cny": accelerators * price}
+    return {"flops_per_s": flops, "accelerators": accelerators, "capex_cny": accelerators * price(a)}
+
+
+def bought(fleet_before, fleet_after, service_life: float):
+    """Accelerators bought in a year: the fleet's growth plus replacing last year's fleet over its life."""
+    before, after = np.asarray(fleet_before, dtype=float), np.asarray(fleet_after, dtype=float)
+    return np.clip(after - before, 0.0, None) + before / service_life
+
+
+def capex_per_year(tokens_before, tokens_after, a: Assumptions, table: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The year's fleet at its end, accelerators bought, chip and all-in capex (CNY) from year-end tokens."""
+    before = demand(tokens_before, a, table)["accelerators"]
+    after = demand(tokens_after, a, table)["accelerators"]
+    units = bought(before, after, a.service_life)
+    chips = units * price(a)
+    return {"accelerators": after, "bought": units, "capex_chips_cny": chips,
+            "capex_all_in_cny": chips * a.all_in_multiple}
+
+
+def capex_by_year(projection: pd.DataFrame, a: Assumptions, table: pd.DataFrame,
+                  quantiles: tuple[str, ...] = ("p10", "p50", "p90")) -> pd.DataFrame:
+    """capex_by_year.csv: per calendar year with a year-end before and after it on the grid, and scenario.
+
+    Each quantile is costed along its own path (the p90 year-end fleet against the p90 one a year earlier):
+    what the tokens' quantiles imply if the paths keep their rank, as the projection's quantile paths do.
+    """
+    frame = projection.assign(date=pd.to_datetime(projection["date"]))
+    ends = frame[(frame["date"].dt.month == 12) & (frame["date"].dt.day == 31)]
+    rows = []
+    for scenario, part in ends.groupby("scenario", sort=False):
+        part = part.set_index(part["date"].dt.year).sort_index()
+        for year in part.index[1:]:
+            if year - 1 not in part.index:
+                continue
+            row: dict[str, object] = {"year": int(year), "scenario": scenario}
+            for q in quantiles:
+                c = capex_per_year(part.at[year - 1, q], part.at[year, q], a, table)
+                row[f"accelerators_{q}"] = float(c["accelerators"])
+                row[f"bought_{q}"] = float(c["bought"])
+                for kind in ("chips", "all_in"):
+                    cny = float(c[f"capex_{kind}_cny"])
+                    row[f"capex_{kind}_cny_{q}"] = cny
+                    row[f"capex_{kind}_usd_{q}"] = cny / a.usd_cny if a.usd_cny else np.nan
+            rows.append(row)
+    columns = ["year", "scenario", *(f"accelerators_{q}" for q in quantiles), *(f"bought_{q}" for q in quantiles),
+               *(f"capex_{k}_{c}_{q}" for k in ("chips", "all_in") for c in ("cny", "usd") for q in quantiles)]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def demand_table(projection: pd.DataFrame, a: Assumptions, table: pd.DataFrame, quantile: str = "p50") -> pd.DataFrame:
@@ -105,14 +194,15 @@ def demand_table(projection: pd.DataFrame, a: Assumptions, table: pd.DataFrame, 
                          "tokens_per_day": tokens, **d})[DEMAND_COLUMNS]
 
 
-def sensitivity(tokens_per_day: float, a: Assumptions, table: pd.DataFrame,
+def sensitivity(tokens_before: float, tokens_after: float, a: Assumptions, table: pd.DataFrame,
                 ranges: dict[str, list[float]]) -> pd.DataFrame:
-    """Accelerators at each assumption's low and high value, the others at base (for a tornado chart).
+    """All-in capex in one year (tokens at its start and end) and the year-end fleet, at each assumption's low and
+    high value with the others at base, ranked by the swing in capex (for a tornado chart).
 
     `ranges` maps an assumption name (or 'price_scale' for all prices) to [low, high].
     """
-    at_base = demand(tokens_per_day, a, table)
-    base, base_capex = float(at_base["accelerators"]), float(at_base["capex_cny"])
+    at_base = capex_per_year(tokens_before, tokens_after, a, table)
+    base, base_capex = float(at_base["accelerators"]), float(at_base["capex_all_in_cny"])
     rows = []
     fields = asdict(a)
     for name, (low, high) in ranges.items():
@@ -123,11 +213,11 @@ def sensitivity(tokens_per_day: float, a: Assumptions, table: pd.DataFrame,
             if name == "price_scale":
                 alt = replace(a, prices_cny={k: v * value for k, v in a.prices_cny.items()})
             else:
-                alt = replace(a, **{name: value})  # type: ignore[arg-type]  # name is a float field, checked above
+                alt = replace(a, **{name: value})  # type: ignore[arg-type]  # name is a number field, checked above
             alt = alt.check(table)
-            d = demand(tokens_per_day, alt, table)
+            d = capex_per_year(tokens_before, tokens_after, alt, table)
             out[f"accelerators_{end}"] = float(d["accelerators"])
-            out[f"capex_{end}"] = float(d["capex_cny"])
+            out[f"capex_{end}"] = float(d["capex_all_in_cny"])
         rows.append(out)
     frame = pd.DataFrame(rows).assign(base_accelerators=base, base_capex=base_capex)
     frame["swing"] = (frame["capex_high"] - frame["capex_low"]).abs()

@@ -28,7 +28,11 @@ class ComputeReport(Report):
     formats: ClassVar[dict[str, str]] = {
         "peak_dense_bf16_tflops": "{:,.1f}", "price_cny": "{:,.0f}", "accelerators": "{:,.0f}",
         **dict.fromkeys(["tokens_per_day", "flops_per_s", "capex_cny", "low_value", "high_value", "accelerators_low",
-                         "accelerators_high", "capex_low", "capex_high"], "{:.3g}")}
+                         "accelerators_high", "capex_low", "capex_high", "base_capex", "swing"], "{:.3g}"),
+        "base_accelerators": "{:,.0f}",
+        **{f"{k}_{q}": "{:,.0f}" for k in ("accelerators", "bought") for q in ("p10", "p50", "p90")},
+        **{f"capex_{k}_{c}_{q}": "{:.3g}" for k in ("chips", "all_in") for c in ("cny", "usd")
+           for q in ("p10", "p50", "p90")}}
     series: str
     model: str
     quantile: str
@@ -38,7 +42,13 @@ class ComputeReport(Report):
     sensitivity_at: str
     basis: str  # where the token path came from
     accelerators: pd.DataFrame  # data/accelerators.csv as loaded for this run
+    by_year: pd.DataFrame = field(default_factory=pd.DataFrame)  # compute.capex_by_year
+    usd_cny_date: str = ""
     notices: list[str] = field(default_factory=list)
+
+    @property
+    def headline_scenario(self) -> str:
+        return str(self.demand["scenario"].iloc[0])
 
     def at_horizon(self) -> pd.DataFrame:
         """Each scenario's last date: tokens, FLOP/s, accelerators, capex (in the order given: the headline first)."""
@@ -71,19 +81,36 @@ class ComputeReport(Report):
         }
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        return {"compute_demand": cols(self.demand, compute.DEMAND_COLUMNS, "compute_demand"),
-                "sensitivity": self.sensitivity}
+        out = {"compute_demand": cols(self.demand, compute.DEMAND_COLUMNS, "compute_demand"),
+               "sensitivity": self.sensitivity}
+        if len(self.by_year):
+            out["capex_by_year"] = self.by_year
+        return out
 
     @property
     def findings(self) -> list[str]:
-        lines = [f"{r.scenario}: {r.accelerators:,.0f} accelerators and {r.capex_cny / 1e9:,.1f} bn CNY of chips in "
-                 f"service on {r.date}" for r in self.at_horizon().itertuples()][:3]
+        a = self.assumptions
+        attention = a.flops_per_token - 2 * a.active_params
+        lines = [f"{a.flops_per_token:.3g} FLOPs per token: {2 * a.active_params:.3g} for the weights and "
+                 f"{attention:.3g} ({attention / a.flops_per_token:.0%}) for attention over {a.context:,.0f} tokens "
+                 "of context."]
+        head = self.by_year[self.by_year["scenario"] == self.headline_scenario] if len(self.by_year) else self.by_year
+        for r in head.itertuples():
+            usd = (f", {r.capex_all_in_usd_p50 / 1e9:,.1f} bn USD at {a.usd_cny:g} CNY/USD ({self.usd_cny_date})"
+                   if a.usd_cny else "")
+            lines.append(f"{r.year} ({r.scenario}): {r.bought_p50:,.0f} accelerators bought, all-in capex "
+                         f"{r.capex_all_in_cny_p50 / 1e9:,.1f} bn CNY (80% band {r.capex_all_in_cny_p10 / 1e9:,.1f} to "
+                         f"{r.capex_all_in_cny_p90 / 1e9:,.1f}){usd}; chips alone {r.capex_chips_cny_p50 / 1e9:,.1f} "
+                         f"bn CNY; fleet at year end {r.accelerators_p50:,.0f} (80% band {r.accelerators_p10:,.0f} to "
+                         f"{r.accelerators_p90:,.0f}).")
+        if not len(head):
+            lines += [f"{r.scenario}: {r.accelerators:,.0f} accelerators and {r.capex_cny / 1e9:,.1f} bn CNY of chips "
+                      f"in service on {r.date}" for r in self.at_horizon().itertuples()][:3]
         if len(self.sensitivity):
-            s = self.sensitivity
-            top = s.assign(span=(s["accelerators_high"] - s["accelerators_low"]).abs()).sort_values("span").iloc[-1]
-            lines.append(f"The assumption that moves the count most is {top['assumption']} "
-                         f"({top['accelerators_low']:,.0f} to {top['accelerators_high']:,.0f} accelerators "
-                         f"over {top['low_value']:g} to {top['high_value']:g}).")
+            top = self.sensitivity.iloc[-1]
+            lines.append(f"The assumption that moves all-in capex ({self.sensitivity_at}) most is {top['assumption']}: "
+                         f"{top['capex_low'] / 1e9:,.1f} to {top['capex_high'] / 1e9:,.1f} bn CNY over "
+                         f"{top['low_value']:g} to {top['high_value']:g}.")
         lines.append(f"Tokens: {self.basis}.")
         return lines
 
@@ -133,10 +160,23 @@ def compute_report(projection_dir: str, series: str, model: str, quantile: str, 
         rows, model, basis, scenario = token_path(projection_dir, series, model, horizon)
     demand = compute.demand_table(rows, a, table, quantile)
     scenario = scenario or demand["scenario"].iloc[0]
-    at = demand[demand["scenario"] == scenario].sort_values("date").iloc[-1]
-    sens = compute.sensitivity(float(at["tokens_per_day"]), a, table, ranges)
-    return ComputeReport(series, model, quantile, a, demand, sens, f"{at['scenario']} on {at['date']}", basis,
-                         table, [])
+    has_band = {"p10", "p50", "p90"} <= set(rows.columns)
+    by_year = compute.capex_by_year(rows, a, table) if has_band else pd.DataFrame()
+    if not has_band:
+        notice("a single level has no quantiles: no capex_by_year.csv; the sensitivity is of a steady state "
+               "(no growth, replacements only)")
+    ends = rows.assign(date=pd.to_datetime(rows["date"]))
+    ends = ends[(ends["scenario"] == scenario) & (ends["date"].dt.month == 12) & (ends["date"].dt.day == 31)]
+    last = by_year[by_year["scenario"] == scenario]["year"].max() if len(by_year) else None
+    if last is not None and not pd.isna(last):
+        level = ends.set_index(ends["date"].dt.year)[quantile]
+        before, after, at = float(level[last - 1]), float(level[last]), f"{scenario}, {last}"
+    else:
+        at_row = demand[demand["scenario"] == scenario].sort_values("date").iloc[-1]
+        before = after = float(at_row["tokens_per_day"])
+        at = f"{scenario} steady state at {at_row['date']}"
+    sens = compute.sensitivity(before, after, a, table, ranges)
+    return ComputeReport(series, model, quantile, a, demand, sens, at, basis, table, by_year)
 
 
 def demand_chart(r: ComputeReport) -> Figure:
@@ -163,8 +203,9 @@ def tornado_chart(r: ComputeReport) -> Figure:
     ax.set_yticks(y, [f"{n} [{lo:g}, {hi:g}]" for n, lo, hi in zip(s["assumption"], s["low_value"], s["high_value"],
                                                                     strict=True)])
     ax.legend(fontsize=8, frameon=False)
-    return finish(fig, f"Sensitivity of capex at {r.sensitivity_at}", r.source_line,
-                  xlabel="capex, billion CNY (base at the grey line)", ylabel="assumption [low, high]")
+    return finish(fig, f"Sensitivity of all-in capex in a year ({r.sensitivity_at})", r.source_line,
+                  xlabel="all-in capex in the year, billion CNY (base at the grey line)",
+                  ylabel="assumption [low, high]")
 
 
 @dataclass(frozen=True)
@@ -185,17 +226,34 @@ class Params(NotebookParams):
     mix: dict = parsed(checks.mapping)
     prices_cny: dict = parsed(checks.mapping)
     sensitivity: dict = parsed(checks.mapping)
+    layers: int = parsed(checks.number)
+    heads: int = parsed(checks.number)
+    qk_dim: int = parsed(checks.number)
+    v_dim: int = parsed(checks.number)
+    context: float = parsed(checks.number)
+    service_life: float = parsed(checks.number)
+    server_overhead: float = parsed(checks.number)
+    network_overhead: float = parsed(checks.number)
+    datacentre_overhead: float = parsed(checks.number)
+    usd_cny: float = parsed(checks.number)
+    usd_cny_date: pd.Timestamp | None = parsed(checks.date_or_none)
 
     @property
     def assumptions(self) -> compute.Assumptions:
         return compute.Assumptions(self.active_params, self.prefill_share, self.util_prefill, self.util_decode,
-                                   self.peak_to_average, dict(self.mix), dict(self.prices_cny))
+                                   self.peak_to_average, dict(self.mix), dict(self.prices_cny), int(self.layers),
+                                   int(self.heads), int(self.qk_dim), int(self.v_dim), self.context, self.service_life,
+                                   self.server_overhead, self.network_overhead, self.datacentre_overhead, self.usd_cny)
 
 
 def build(p: Params, source: object = None) -> ComputeReport:
     """A token path (or a given level) in FLOP/s, accelerators and capex, with a sensitivity (no prices)."""
     with collect_notices() as notices:
+        if p.usd_cny and p.usd_cny_date is None:
+            raise ParameterError(f"usd_cny={p.usd_cny} needs usd_cny_date, the day the rate is from (a rate without "
+                                 "a date cannot be checked)")
         report = compute_report(p.projection_dir, p.series, p.model, p.quantile, p.tokens_per_day,
                                 p.horizon, p.assumptions, dict(p.sensitivity))
+        report.usd_cny_date = str(p.usd_cny_date.date()) if p.usd_cny_date is not None else ""
     report.notices = notices
     return report
