@@ -66,3 +66,15 @@ def test_projection_defaults_run_for_every_named_series_and_compute_reads_the_he
     head = proj[(proj["model"] == "ensemble") & (proj["scenario"] == "all")]
     costed = demand[demand["scenario"] == "all"]
     assert np.allclose(np.sort(costed["tokens_per_day"]), np.sort(head["p50"].astype(float)))
+
+
+def test_a_named_cutoff_or_a_short_series_says_so_and_still_projects():
+    from tokenwatch.reports._base import collect_notices
+    from tokenwatch.reports.token_projection import project_series
+
+    with collect_notices() as notices:
+        r = project_series("china-nda", pd.Timestamp("2025-06-30"), pd.Timestamp("2027-12-31"), list(P.MODELS), [],
+                           paths=500)
+    assert any("no backtest of its own" in n for n in notices)
+    assert any("cutoff 2025-06-30: no backtest of china-nda starts there" in n for n in notices)
+    assert r.backtest.empty and len(r.projection.headline()) and r.chosen["model"] == "ensemble"
