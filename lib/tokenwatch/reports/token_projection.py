@@ -66,6 +66,7 @@ class ProjectionReport(Report):
     reach: pd.DataFrame
     room: dict
     scenarios: pd.DataFrame
+    ledger: pd.DataFrame  # as public on the forecast date
     notices: list[str] = field(default_factory=list)
 
     # ----- tables
@@ -127,7 +128,13 @@ class ProjectionReport(Report):
                 "reach": self.reach[REACH_COLUMNS]}
 
     def forecast(self) -> pd.DataFrame:
-        return F.archive(self.projection.table, self.as_of, load_ledger(), ledger_path())
+        return F.archive(self.projection.table, self.as_of, self.ledger, ledger_path())
+
+    @property
+    def headline_backtest(self) -> pd.DataFrame:
+        """This series' backtest cells of the headline ensemble."""
+        bt = self.backtest
+        return bt[(bt["model"] == B.ENSEMBLE) & (bt["scenario"] == B.ALL)]
 
     # ----- headline numbers
     def headline_at(self, dates: list[pd.Timestamp]) -> pd.DataFrame:
@@ -245,8 +252,9 @@ def load_and_check(series: str, when: pd.Timestamp, horizon: pd.Timestamp, model
         raise ParameterError(f"scenarios {missing} are not in {data_file('token_scenarios.csv')}: "
                              f"{list(scenarios.index)}")
     scenarios = scenarios.loc[scenario_names] if scenario_names else scenarios
-    ledger = as_of(load_ledger(), when)
-    obs = P.observations(load_ledger(), series)
+    full = load_ledger()
+    ledger = as_of(full, when)
+    obs = P.observations(full, series)
     public = obs[obs["public_from"] <= when]
     if len(public) < P.min_points("exponential", False):
         raise ParameterError(f"series {series} has {len(public)} disclosure(s) public on {when.date()} "
@@ -304,7 +312,7 @@ def project_series(series: str, cutoff: str | pd.Timestamp | None, horizon: pd.T
     reach = reach_table(proj, multiple, lead)
     return ProjectionReport(series, cutoff, when, horizon, multiple, proj, whole, lead,
                             B.evaluated(pool, loso), B.evaluated(pool, real_time), pool.skipped, reach,
-                            room_claim(ledger), scenarios, [])
+                            room_claim(ledger), scenarios, ledger, [])
 
 
 def reach_table(proj: F.Projection, multiple: float, leader: F.Projection | None) -> pd.DataFrame:
