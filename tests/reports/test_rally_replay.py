@@ -27,6 +27,14 @@ def test_rally_replay_runs_and_reports_nvda_and_the_break(snapshot, tmp_path):
     findings = (run / "findings.md").read_text(encoding="utf-8")
     assert f"NVDA over the whole window: {nvda['return_pct']:+.2f}%." in findings
     assert "No: the data do not support a break" in findings
+    tests = pd.read_csv(run / "event_tests.csv")
+    wide = tests.pivot_table(index=["category", "window"], columns="test", values="statistic")
+    assert wide.notna().all().all() and len(wide.columns) == 5
+    # symbols share each session's shock (positive mean residual correlation): the adjustment only shrinks BMP
+    assert (wide["Kolari-Pynnonen BMP"].abs() <= wide["BMP"].abs() + 1e-12).all()
+    by_cat = pd.read_csv(run / "event_study_by_category.csv").set_index(["category", "window"])
+    t_rows = tests[tests["test"] == "t (cross-section)"].set_index(["category", "window"])
+    assert (t_rows["sessions"] == by_cat.loc[t_rows.index, "events"]).all()
     us = phases[(phases["market"] == "us") & phases["phase"].isin(rally.PHASES)]
     for sym, part in us.groupby("symbol"):
         whole = phases[(phases["symbol"] == sym) & (phases["phase"] == "whole window")]["return_pct"].iloc[0]

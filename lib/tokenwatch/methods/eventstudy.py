@@ -8,7 +8,7 @@ adds the estimation error of a and b to the L days of residual variance.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -16,10 +16,12 @@ import statsmodels.api as sm
 from scipy import stats
 
 from tokenwatch.errors import OutOfRangeError, ParameterError
+from tokenwatch.methods import eventtests as E
 
 EVENT_COLUMNS = ["event_date", "session_date", "entity", "category", "headline", "symbol", "window", "car_pct",
                  "t_stat", "p_value"]
 MIN_ESTIMATION = 30
+TEST_COLUMNS = ["test", "category", "window", "statistic", "p_value", "sessions", "observations"]
 
 
 @dataclass(frozen=True)
@@ -34,14 +36,16 @@ class MarketModel:
     def abnormal(self, stock: pd.Series, market: pd.Series) -> pd.Series:
         return stock - (self.alpha + self.beta * market)
 
+    def car_sd(self, market: pd.Series) -> float:
+        """The standard error of a CAR over these market days (with the model's estimation error)."""
+        length = len(market)
+        return float(np.sqrt(self.sigma2 * (length + length**2 / self.n
+                                            + (market.sum() - length * self.market_mean) ** 2 / self.market_sxx)))
+
     def car(self, stock: pd.Series, market: pd.Series) -> tuple[float, float, float]:
         """CAR over the days given, its t-statistic and two-sided p-value (t with n-2 df)."""
-        ar = self.abnormal(stock, market)
-        length = len(ar)
-        var = self.sigma2 * (length + length**2 / self.n
-                             + (market.sum() - length * self.market_mean) ** 2 / self.market_sxx)
-        car = float(ar.sum())
-        t = car / np.sqrt(var)
+        car = float(self.abnormal(stock, market).sum())
+        t = car / self.car_sd(market)
         return car, t, float(2 * stats.t.sf(abs(t), self.n - 2))
 
 
@@ -106,6 +110,7 @@ class EventStudy:
     models: pd.DataFrame  # per symbol: alpha, beta, sigma, n
     estimation: pd.DatetimeIndex
     skipped: pd.DataFrame  # events (or event windows) left out, with the reason
+    tests: pd.DataFrame = field(default_factory=pd.DataFrame)  # TEST_COLUMNS, per category and window
 
     def _repr_html_(self) -> str:
         events = self.results[["event_date", "entity"]].drop_duplicates()
@@ -130,7 +135,7 @@ def run(returns: pd.DataFrame, market: pd.Series, events: pd.DataFrame, windows:
     sessions = pd.DatetimeIndex(all_event_sessions if all_event_sessions is not None else events["session_date"])
     est = estimation_days(days, first_start, estimation_length, sessions, estimation_end)
     models = {s: fit_market_model(returns.loc[est, s], market.loc[est]) for s in returns.columns}
-    rows, skipped = [], []
+    rows, skipped, obs = [], [], []
     for ev in events.itertuples():
         pos = days.get_loc(ev.session_date)
         for w in windows:
@@ -142,6 +147,9 @@ def run(returns: pd.DataFrame, market: pd.Series, events: pd.DataFrame, windows:
             span = days[lo:hi + 1]
             for sym, model in models.items():
                 car, t, p = model.car(returns.loc[span, sym], market.loc[span])
+                obs.append({"category": ev.category, "window": label(w), "session": ev.session_date, "symbol": sym,
+                            "car": car, "sd": model.car_sd(market.loc[span]),
+                            "ar": model.abnormal(returns.loc[span, sym], market.loc[span]).to_numpy()})
                 rows.append({"event_date": ev.date.date(), "session_date": ev.session_date.date(),
                              "entity": ev.entity, "category": ev.category, "headline": ev.headline, "symbol": sym,
                              "window": label(w), "car_pct": 100 * car, "t_stat": t, "p_value": p})
@@ -149,8 +157,38 @@ def run(returns: pd.DataFrame, market: pd.Series, events: pd.DataFrame, windows:
     model_table = pd.DataFrame([{"symbol": s, "alpha_bp": 1e4 * m.alpha, "beta": m.beta,
                                  "resid_sd_pct": 100 * np.sqrt(m.sigma2), "estimation_days": m.n}
                                 for s, m in models.items()])
+    residuals = pd.DataFrame({s: m.abnormal(returns.loc[est, s], market.loc[est]) for s, m in models.items()})
     return EventStudy(results, category_means(results), model_table, est,
-                      pd.DataFrame(skipped, columns=["event_date", "entity", "window", "reason"]))
+                      pd.DataFrame(skipped, columns=["event_date", "entity", "window", "reason"]),
+                      category_tests(pd.DataFrame(obs), residuals, category_means(results)))
+
+
+def category_tests(obs: pd.DataFrame, residuals: pd.DataFrame, means: pd.DataFrame) -> pd.DataFrame:
+    """Every test (eventtests) per category and window, beside the cross-sectional t-test.
+
+    Kolari-Pynnonen: symbols on one session share its shock, with the symbols' mean residual correlation r;
+    observations on different sessions are taken as uncorrelated, so the group's mean correlation is r times
+    the share of its pairs that fall on one session.
+    """
+    if obs.empty:
+        return pd.DataFrame(columns=TEST_COLUMNS)
+    r_symbols = E.mean_pairwise_correlation(residuals.to_numpy())
+    rows = []
+    for (cat, win), g in obs.groupby(["category", "window"], sort=True):
+        n = len(g)
+        same = int((g.groupby("session").size().map(lambda k: k * (k - 1) / 2)).sum())
+        r = r_symbols * same / (n * (n - 1) / 2) if n > 1 else 0.0
+        est = residuals[g["symbol"]].to_numpy().T
+        car, sd = g["car"].to_numpy(), g["sd"].to_numpy()
+        base = {"category": cat, "window": win, "sessions": g["session"].nunique(), "observations": n}
+        t_row = means[(means["category"] == cat) & (means["window"] == win)].iloc[0]
+        results = {"t (cross-section)": (t_row["t_stat"], t_row["p_value"]), "BMP": E.bmp(car, sd),
+                   "Kolari-Pynnonen BMP": E.kolari_pynnonen(car, sd, r),
+                   "Corrado rank": E.corrado_rank(est, np.vstack(g["ar"].to_numpy())),
+                   "generalized sign": E.generalized_sign(car, est)}
+        for test, (stat, p) in results.items():
+            rows.append({"test": test, "statistic": stat, "p_value": p, **base})
+    return pd.DataFrame(rows, columns=TEST_COLUMNS)
 
 
 def by_event(results: pd.DataFrame) -> pd.DataFrame:

@@ -133,6 +133,7 @@ class RallyReport(Report):
         return {"phase_returns": cols(phases, [*PHASE_COLUMNS, "market"], "phase_returns"),
                 "event_study": cols(self.study.results, eventstudy.EVENT_COLUMNS, "event_study"),
                 "event_study_by_category": self.study.by_category,
+                "event_tests": cols(self.study.tests, eventstudy.TEST_COLUMNS, "event_tests"),
                 "breaks": cols(self.break_table(), breaks.BREAK_COLUMNS, "breaks"),
                 "leaders": self.leaders_table()}
 
