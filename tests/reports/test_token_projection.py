@@ -78,3 +78,11 @@ def test_a_named_cutoff_or_a_short_series_says_so_and_still_projects():
     assert any("no backtest of its own" in n for n in notices)
     assert any("cutoff 2025-06-30: no backtest of china-nda starts there" in n for n in notices)
     assert r.backtest.empty and len(r.projection.headline()) and r.chosen["model"] == "ensemble"
+
+
+def test_the_headline_is_quoted_at_quarter_ends_a_quarter_after_the_latest_disclosure():
+    from tokenwatch.reports.token_projection import quarter_ends_after
+
+    # Doubao's latest is 2025-12-09: 2025-12-31 is too close to be a forecast, so 2026-03-31 and 2026-06-30
+    assert quarter_ends_after(pd.Timestamp("2025-12-09")) == [pd.Timestamp("2026-03-31"), pd.Timestamp("2026-06-30")]
+    assert quarter_ends_after(pd.Timestamp("2025-10-01"))[0] == pd.Timestamp("2025-12-31")  # 91 days: far enough

@@ -308,12 +308,6 @@ def coverage(scored: pd.DataFrame) -> pd.DataFrame:
                          for nominal in NOMINALS])
 
 
-def calibration_table(scored: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """nominal, coverage, n per group of `by` (pooled across series, horizons and cutoffs within a group)."""
-    return pd.concat([coverage(g).assign(**dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True)))
-                      for key, g in scored.groupby(by, sort=False)], ignore_index=True)
-
-
 def model_scores(scored: pd.DataFrame) -> pd.DataFrame:
     """Per forecaster (model, scenario) and calibration: cells, coverage, interval scores, CRPS, log error."""
     g = scored.groupby(["model", "scenario", "calibrated"], sort=False)

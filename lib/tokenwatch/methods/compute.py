@@ -155,6 +155,12 @@ def capex_per_year(tokens_before, tokens_after, a: Assumptions, table: pd.DataFr
             "capex_all_in_cny": chips * a.all_in_multiple}
 
 
+def year_ends(projection: pd.DataFrame) -> pd.DataFrame:
+    """The rows dated 31 December, with `date` as timestamps: where a calendar year's fleet is read."""
+    frame = projection.assign(date=pd.to_datetime(projection["date"]))
+    return frame[(frame["date"].dt.month == 12) & (frame["date"].dt.day == 31)]
+
+
 def capex_by_year(projection: pd.DataFrame, a: Assumptions, table: pd.DataFrame,
                   quantiles: tuple[str, ...] = ("p10", "p50", "p90")) -> pd.DataFrame:
     """capex_by_year.csv: per calendar year with a year-end before and after it on the grid, and scenario.
@@ -162,8 +168,7 @@ def capex_by_year(projection: pd.DataFrame, a: Assumptions, table: pd.DataFrame,
     Each quantile is costed along its own path (the p90 year-end fleet against the p90 one a year earlier):
     what the tokens' quantiles imply if the paths keep their rank, as the projection's quantile paths do.
     """
-    frame = projection.assign(date=pd.to_datetime(projection["date"]))
-    ends = frame[(frame["date"].dt.month == 12) & (frame["date"].dt.day == 31)]
+    ends = year_ends(projection)
     rows = []
     for scenario, part in ends.groupby("scenario", sort=False):
         part = part.set_index(part["date"].dt.year).sort_index()

@@ -112,6 +112,11 @@ class EventStudy:
     skipped: pd.DataFrame  # events (or event windows) left out, with the reason
     tests: pd.DataFrame = field(default_factory=pd.DataFrame)  # TEST_COLUMNS, per category and window
 
+    def test_p_values(self) -> pd.DataFrame:
+        """One row per category and window, one column of p-values per test (`tests`, side by side)."""
+        return self.tests.pivot_table(index=["category", "window", "sessions", "observations"], columns="test",
+                                      values="p_value", sort=True).round(3).reset_index()
+
     def _repr_html_(self) -> str:
         events = self.results[["event_date", "entity"]].drop_duplicates()
         head = (f"<p>Market-model event study: {len(events)} event(s), estimation window "

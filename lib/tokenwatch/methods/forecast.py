@@ -69,6 +69,7 @@ def project(ledger: pd.DataFrame, series: str, models: list[str], scenarios: pd.
     rng = np.random.default_rng(seed)
     draws = np.empty((len(fits), paths, len(grid)))
     rows = []
+    terms, _ = cal.terms(series, when)
     for i, f in enumerate(fits):
         up, down = cal.kappa(series, when, f.model)
         h = np.clip(P.years(grid, f.origin) - f.anchor_t, 0.0, None)
@@ -76,7 +77,6 @@ def project(ledger: pd.DataFrame, series: str, models: list[str], scenarios: pd.
         if np.isfinite(up):
             draws[i] += np.sqrt(h)[None, :] * B.widening(rng.standard_normal((paths, 1)), up, down)
             np.minimum(draws[i], f.log_cap, out=draws[i])
-        terms, _ = cal.terms(series, when)
         rows.append({"model": f.model, "scenario": f.scenario, "points": f.n, "anchor_id": f.anchor_id,
                      "at_bound": f.at_bound, "kappa_up": up, "kappa_down": down,
                      "kappa_targets": int(terms["n_targets"].get(f.model, 0)),

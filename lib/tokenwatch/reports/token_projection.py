@@ -107,15 +107,16 @@ class ProjectionReport(Report):
                                            scheme=scheme, calibrated=calibrated))
         return pd.concat(frames, ignore_index=True)[CALIBRATION_COLUMNS]
 
-    def headline_coverage(self, nominal: float, scheme: str = B.LOSO) -> pd.Series:
-        c = self.calibration
-        return c[(c["model"] == "ensemble") & (c["scope"] == "pooled") & (c["scheme"] == scheme)
-                 & (c["nominal"] == nominal)].iloc[0]
+    @property
+    def pooled_calibration(self) -> pd.DataFrame:
+        return self.calibration[self.calibration["scope"] == "pooled"]
 
-    def model_coverage(self, nominal: float, calibrated: bool, scheme: str = B.LOSO) -> pd.Series:
-        c = self.calibration
-        return c[(c["model"] == "each model") & (c["scope"] == "pooled") & (c["scheme"] == scheme)
-                 & (c["nominal"] == nominal) & (c["calibrated"] == calibrated)].iloc[0]
+    def coverage(self, nominal: float, model: str = "ensemble", calibrated: bool = True,
+                 scheme: str = B.LOSO) -> pd.Series:
+        """One pooled row of `calibration`: the headline ('ensemble') or 'each model', by scheme."""
+        c = self.pooled_calibration
+        return c[(c["model"] == model) & (c["scheme"] == scheme) & (c["nominal"] == nominal)
+                 & (c["calibrated"] == calibrated)].iloc[0]
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {"projection": cols(self.projection.table, F.PROJECTION_COLUMNS, "projection"),
@@ -162,11 +163,11 @@ class ProjectionReport(Report):
 
     def summary(self) -> dict:
         quotes = self.headline_at(self.quote_dates)
-        cov80 = self.headline_coverage(0.8)
+        cov80 = self.coverage(0.8)
         head = {"series": self.series}
         for r in quotes.itertuples():
             head[f"headline {r.date.date()}"] = f"{r.p50:.3g} ({r.p10:.3g}-{r.p90:.3g})"
-        head["80% coverage, backtest"] = (f"models {_pct(self.model_coverage(0.8, True))}; "
+        head["80% coverage, backtest"] = (f"models {_pct(self.coverage(0.8, 'each model'))}; "
                                           f"headline {_pct(cov80)}")
         return {
             "notebook": "token_projection", "series": self.series, "as_of": self.as_of,
@@ -196,14 +197,14 @@ class ProjectionReport(Report):
                            for r in self.headline_at(self.quote_dates).itertuples())
         if quotes:
             lines.append(f"Headline (ensemble of {n_fc} forecasters, weighted {self.projection.weighting}): {quotes}.")
-        c80, c50 = self.headline_coverage(0.8), self.headline_coverage(0.5)
-        m80, m50, b80 = (self.model_coverage(n, c) for n, c in ((0.8, True), (0.5, True), (0.8, False)))
+        c80, c50 = self.coverage(0.8), self.coverage(0.5)
+        m80, m50, b80 = (self.coverage(n, "each model", c) for n, c in ((0.8, True), (0.5, True), (0.8, False)))
         lines.append(f"Rolling backtest, pooled over {c80['targets']} later disclosures of "
                      f"{self.scored['series'].nunique()} series and every cutoff: calibrated leave-one-series-out, "
                      f"the models' 80% intervals covered {_pct(m80)} and their 50% intervals {_pct(m50)} "
                      f"({_pct(b80)} at 80% before widening); the headline's covered {_pct(c80)} and {_pct(c50)}.")
         lines.append(f"Real-time check (widened only by errors already public at each cutoff): the headline's 80% "
-                     f"intervals covered {_pct(self.headline_coverage(0.8, B.AS_OF))}.")
+                     f"intervals covered {_pct(self.coverage(0.8, scheme=B.AS_OF))}.")
         fc = self.projection.forecasters.drop_duplicates("model").dropna(subset=["kappa_up"])
         if len(fc):
             lines.append("Widening learned from the other series' backtest, log tokens per sqrt-year: " + ", ".join(
@@ -402,7 +403,7 @@ def calibration_chart(report: ProjectionReport) -> Figure:
     """Nominal against actual coverage in the pooled backtest, and the headline's PIT histogram."""
     fig, axes = new_figure(ncols=2, figsize=(11, 4.8))
     ax, ax2 = np.asarray(axes).ravel()
-    c = report.calibration[report.calibration["scope"] == "pooled"]
+    c = report.pooled_calibration
     ax.plot([0, 1], [0, 1], color="#999999", lw=1, label="perfect calibration")
     for (model, scheme, calibrated), g in c.groupby(["model", "scheme", "calibrated"], sort=False):
         what = "headline ensemble" if model == "ensemble" else ("models" if calibrated else "models, before widening")

@@ -165,8 +165,8 @@ def compute_report(projection_dir: str, series: str, model: str, quantile: str, 
     if not has_band:
         notice("a single level has no quantiles: no capex_by_year.csv; the sensitivity is of a steady state "
                "(no growth, replacements only)")
-    ends = rows.assign(date=pd.to_datetime(rows["date"]))
-    ends = ends[(ends["scenario"] == scenario) & (ends["date"].dt.month == 12) & (ends["date"].dt.day == 31)]
+    ends = compute.year_ends(rows)
+    ends = ends[ends["scenario"] == scenario]
     last = by_year[by_year["scenario"] == scenario]["year"].max() if len(by_year) else None
     if last is not None and not pd.isna(last):
         level = ends.set_index(ends["date"].dt.year)[quantile]
