@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from tokenwatch.errors import ParameterError
+from tokenwatch.errors import DataValidationError, ParameterError
 from tokenwatch.methods import compute
 
 
@@ -20,8 +20,8 @@ def test_tokens_to_compute_by_hand():
                                 {"Ascend 910C": 100_000}).check(table)
     m = compute.demand(1e13, mixed, table)
     assert float(m["accelerators"]) == pytest.approx(1.5 * flops * 3.75 / ((989.4e12 + 800e12) / 2))
-    with pytest.raises(ParameterError, match="no sourced price for Ascend 910B"):
-        compute.Assumptions(37e9, 0.7, 0.4, 0.15, 1.5, {"Ascend 910B": 1.0}, {}).check(table)
+    with pytest.raises(ParameterError, match="no sourced price for Ascend 910C"):
+        compute.Assumptions(37e9, 0.7, 0.4, 0.15, 1.5, {"Ascend 910C": 1.0}, {}).check(table)
     sens = compute.sensitivity(1e13, 1e13, a, table, {"util_decode": [0.05, 0.3]})
     assert sens.loc[0, "accelerators_low"] > acc > sens.loc[0, "accelerators_high"]
 
@@ -62,3 +62,66 @@ def test_capex_per_year_buys_growth_and_replacements_by_hand():
     assert row["capex_chips_cny_p10"] < row["capex_chips_cny_p50"] < row["capex_chips_cny_p90"]
     with pytest.raises(ParameterError, match="service_life"):
         compute.Assumptions(37e9, 0.7, 0.4, 0.15, 1.5, {"H200": 1.0}, {}, service_life=0).check(table)
+
+
+def test_serving_precision_by_hand():
+    table = compute.load_accelerators()
+    at = lambda precision, mix: compute.Assumptions(  # noqa: E731
+        37e9, 0.7, 0.4, 0.15, 1.5, mix, {}, precision=precision).check(table)
+    per_day = 1e13
+    need = 1.5 * 2 * 37e9 * per_day / 86_400 * (0.7 / 0.4 + 0.3 / 0.15)  # FLOP/s at the utilisations
+    assert float(compute.demand(per_day, at("fp8", {"H200": 1.0}), table)["accelerators"]) == pytest.approx(
+        need / 1978.9e12)  # dense FP8: half the chips of dense BF16 (989.4)
+    domestic = {"H20": 0.75, "Ascend 910B": 0.25}
+    assert float(compute.demand(per_day, at("int8", domestic), table)["accelerators"]) == pytest.approx(
+        need / ((0.75 * 296 + 0.25 * 640) * 1e12))
+    with pytest.raises(ParameterError, match=r"H20, Ascend 910B: no published FP8 peak.*\['bf16', 'int8'\]"):
+        at("fp8", domestic)
+    with pytest.raises(ParameterError, match="precision='fp4'"):
+        at("fp4", {"H200": 1.0})
+
+
+def test_named_mix_weighs_included_units_and_every_row_is_sourced():
+    table = compute.load_accelerators()
+    mix = compute.named_mix("domestic", table)
+    assert mix == pytest.approx({"H20": 2_200_000 / 3_012_000, "Ascend 910B": 812_000 / 3_012_000})
+    assert (table["spec_source"] != "").all() and (table["price_source"] != "").all()
+    for name in ("B200", "GB200 (per GPU)", "H800", "MLU590", "Hygon DCU"):
+        assert name in table.index
+    with pytest.raises(ParameterError, match="mix_name='nowhere'.*domestic"):
+        compute.named_mix("nowhere", table)
+
+
+def test_unsourced_accelerator_row_is_refused(tmp_path):
+    path = tmp_path / "accelerators.csv"
+    text = (compute.data_dir() / "accelerators.csv").read_text(encoding="utf-8")
+    path.write_text(text.replace("https://glennklockwood.com/garden/processors/B200,no source found", ",", 1),
+                    encoding="utf-8")
+    with pytest.raises(DataValidationError, match=r"\['B200'.*no source found"):
+        compute.load_accelerators(path)
+
+
+def test_measured_throughput_route_by_hand():
+    table = compute.load_accelerators()
+    ref = compute.measured("H800")
+    assert (ref.prefill, ref.decode, ref.precision) == (73_700 / 8, 14_800 / 8, "fp8")  # DeepSeek, per node of 8
+    same = compute.Assumptions(37e9, 0.7, 0.4, 0.15, 1.5, {"H800": 1.0}, {"H800": 1.0}, precision="fp8").check(table)
+    per_day = 1e13
+    by_hand = 1.5 * per_day / 86_400 * (0.7 / 9212.5 + 0.3 / 1850)  # on the measured chip itself, no scaling
+    assert float(compute.measured_accelerators(per_day, same, table, ref)) == pytest.approx(by_hand)
+    h20 = compute.Assumptions(37e9, 0.7, 0.4, 0.15, 1.5, {"H20": 1.0}, {}, precision="int8").check(table)
+    scale = compute.route_scales(ref, h20, table)
+    assert scale == pytest.approx({"prefill": 296 / 1978.9, "decode": 4.0 / 3.35})
+    assert float(compute.measured_accelerators(per_day, h20, table, ref)) == pytest.approx(
+        1.5 * per_day / 86_400 * (0.7 / (9212.5 * 296 / 1978.9) + 0.3 / (1850 * 4.0 / 3.35)))
+    u = compute.implied_utilisation(ref, same, table)
+    assert u == pytest.approx({"prefill": 9212.5 * 74e9 / 1978.9e12, "decode": 1850 * 74e9 / 1978.9e12})
+    grid = pd.DataFrame({"scenario": "s", "date": ["2025-12-31", "2026-06-30"], "p50": [1e13, 2e13]})
+    paths = compute.routes(grid, h20, table, ref)
+    assert paths["date"].astype(str).tolist() == ["2025-12-31", "2026-06-30"]  # a year end and the last date
+    assert paths["ratio"].iloc[0] == pytest.approx(
+        float(compute.demand(1e13, h20, table)["accelerators"]) / float(compute.measured_accelerators(1e13, h20, table,
+                                                                                                     ref)))
+    with pytest.raises(ParameterError, match="memory_bandwidth_tbs is missing for \\['MLU590'\\]"):
+        mlu = compute.Assumptions(37e9, 0.7, 0.4, 0.15, 1.5, {"MLU590": 1.0}, {"MLU590": 1.0}).check(table)
+        compute.measured_accelerators(per_day, mlu, table, ref)

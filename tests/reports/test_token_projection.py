@@ -66,6 +66,13 @@ def test_projection_defaults_run_for_every_named_series_and_compute_reads_the_he
     head = proj[(proj["model"] == "ensemble") & (proj["scenario"] == "all")]
     costed = demand[demand["scenario"] == "all"]
     assert np.allclose(np.sort(costed["tokens_per_day"]), np.sort(head["p50"].astype(float)))
+    summary = json.loads((out / "c" / "tokens_to_compute" / "summary.json").read_text(encoding="utf-8"))
+    mix = pd.read_csv(out / "c" / "tokens_to_compute" / "mix.csv")
+    assert summary["mix_name"] == "domestic" and summary["assumptions"]["precision"] == "int8"
+    assert set(mix["accelerator"]) == {"H20", "Ascend 910B"} and mix["share"].sum() == pytest.approx(1)
+    routes = pd.read_csv(out / "c" / "tokens_to_compute" / "routes.csv")
+    assert list(routes.columns) == compute.ROUTE_COLUMNS and (routes["accelerators_measured"] > 0).all()
+    assert summary["implied_utilisation"]["decode"] < summary["implied_utilisation"]["prefill"]
 
 
 def test_a_named_cutoff_or_a_short_series_says_so_and_still_projects():

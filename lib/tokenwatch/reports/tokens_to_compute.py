@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import ClassVar
 
 import matplotlib.dates as mdates
@@ -26,7 +26,9 @@ from tokenwatch.reports._base import Report, collect_notices, notice, parsed
 class ComputeReport(Report):
     run_name: ClassVar[str] = "tokens_to_compute"
     formats: ClassVar[dict[str, str]] = {
-        "peak_dense_bf16_tflops": "{:,.1f}", "price_cny": "{:,.0f}", "accelerators": "{:,.0f}",
+        **dict.fromkeys(compute.PRECISIONS.values(), "{:,.1f}"), "price_cny": "{:,.0f}", "accelerators": "{:,.0f}",
+        "units": "{:,.0f}", "share": "{:.1%}", "memory_bandwidth_tbs": "{:.2f}", "ratio": "{:.2f}",
+        "accelerators_flops": "{:,.0f}", "accelerators_measured": "{:,.0f}",
         **dict.fromkeys(["tokens_per_day", "flops_per_s", "capex_cny", "low_value", "high_value", "accelerators_low",
                          "accelerators_high", "capex_low", "capex_high", "base_capex", "swing"], "{:.3g}"),
         "base_accelerators": "{:,.0f}",
@@ -44,6 +46,10 @@ class ComputeReport(Report):
     accelerators: pd.DataFrame  # data/accelerators.csv as loaded for this run
     by_year: pd.DataFrame = field(default_factory=pd.DataFrame)  # compute.capex_by_year
     usd_cny_date: str = ""
+    mix_name: str = ""  # the named mix in data/accelerator_mixes.csv, or "" for shares given as a parameter
+    mixes: pd.DataFrame = field(default_factory=pd.DataFrame)  # that mix's rows, left-out ones included
+    reference: compute.Measured | None = None  # route 2's measured throughput
+    routes: pd.DataFrame = field(default_factory=pd.DataFrame)  # compute.ROUTE_COLUMNS
     notices: list[str] = field(default_factory=list)
 
     @property
@@ -56,16 +62,29 @@ class ComputeReport(Report):
         return last.loc[list(dict.fromkeys(self.demand["scenario"]))].reset_index(drop=True)
 
     def mix_table(self) -> pd.DataFrame:
-        """The accelerators in the mix with their specifications and sources."""
-        return self.accelerators.loc[list(self.assumptions.mix), [
-            "accelerator", "vendor", "peak_dense_bf16_tflops", "memory_gb", "price_cny", "confidence", "spec_source",
-            "price_source"]]
+        """The accelerators in the mix with their share, specifications and sources."""
+        table = self.accelerators.loc[list(self.assumptions.mix), [
+            "accelerator", "vendor", *compute.PRECISIONS.values(), "memory_bandwidth_tbs", "memory_gb", "price_cny",
+            "confidence", "spec_source", "price_source"]]
+        return table.assign(share=[self.assumptions.mix[n] for n in table.index]).reset_index(drop=True)
+
+    def left_out(self) -> pd.DataFrame:
+        """Rows of the named mix that carry no weight, each with the reason in its notes."""
+        if self.mixes.empty:
+            return self.mixes
+        return self.mixes[self.mixes["included"] == "no"][["accelerator", "units", "source", "notes"]]
+
+    @property
+    def utilisation(self) -> dict[str, float]:
+        """What route 1's utilisations would be on the measured accelerator for the two routes to agree."""
+        return compute.implied_utilisation(self.reference, self.assumptions, self.accelerators) if self.reference \
+            else {}
 
     @property
     def source_line(self) -> str:
-        return (f"Tokens: {self.basis}. Accelerators: {data_file('accelerators.csv')} (peak dense BF16, sourced per "
-                "row); "
-                "utilisations, model size, prefill share and peak-to-average are assumptions set as parameters.")
+        return (f"Tokens: {self.basis}. Accelerators: {data_file('accelerators.csv')} (dense "
+                f"{self.assumptions.precision.upper()} peaks, sourced per row); utilisations, model size, prefill "
+                "share and peak-to-average are assumptions set as parameters.")
 
     def summary(self) -> dict:
         last = self.at_horizon()
@@ -73,11 +92,16 @@ class ComputeReport(Report):
         return {
             "notebook": "tokens_to_compute", "series": self.series, "model": self.model, "quantile": self.quantile,
             "basis": self.basis, "assumptions": asdict(self.assumptions),
-            "at_horizon": last.to_dict("records"), "sensitivity_at": self.sensitivity_at,
+            "at_horizon": last.to_dict("records"), "sensitivity_at": self.sensitivity_at, "mix_name": self.mix_name,
+            "routes": self.routes.to_dict("records"), "implied_utilisation": self.utilisation,
+            "measured": asdict(self.reference) if self.reference else None,
             "sensitivity": self.sensitivity.to_dict("records"), "notices": self.notices,
             "headline": dict(list(head.items())[:4]),
             "sources": [file_source(data_dir() / "accelerators.csv", len(self.accelerators),
-                                    "accelerator peak throughput and memory, each row with its source")],
+                                    "accelerator peak throughput and memory, each row with its source"),
+                        file_source(data_dir() / "accelerator_mixes.csv", len(self.mixes),
+                                    f"the {self.mix_name or 'given'} mix's units, with sources"),
+                        file_source(data_dir() / "serving_throughput.csv", 2, "measured serving throughput")],
         }
 
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -85,6 +109,9 @@ class ComputeReport(Report):
                "sensitivity": self.sensitivity}
         if len(self.by_year):
             out["capex_by_year"] = self.by_year
+        if len(self.routes):
+            out["routes"] = self.routes
+        out["mix"] = self.mix_table()
         return out
 
     @property
@@ -106,6 +133,7 @@ class ComputeReport(Report):
         if not len(head):
             lines += [f"{r.scenario}: {r.accelerators:,.0f} accelerators and {r.capex_cny / 1e9:,.1f} bn CNY of chips "
                       f"in service on {r.date}" for r in self.at_horizon().itertuples()][:3]
+        lines += self.route_findings()
         if len(self.sensitivity):
             top = self.sensitivity.iloc[-1]
             lines.append(f"The assumption that moves all-in capex ({self.sensitivity_at}) most is {top['assumption']}: "
@@ -113,6 +141,26 @@ class ComputeReport(Report):
                          f"{top['low_value']:g} to {top['high_value']:g}.")
         lines.append(f"Tokens: {self.basis}.")
         return lines
+
+    def route_findings(self) -> list[str]:
+        """The two routes at the headline's last year end (or last date), their gap and what explains it."""
+        if self.routes.empty or self.reference is None:
+            return []
+        head = self.routes[self.routes["scenario"] == self.headline_scenario]
+        ends = head[pd.to_datetime(head["date"]).dt.strftime("%m-%d") == "12-31"]
+        r = (ends if len(ends) else head).iloc[-1]
+        ref, u, a = self.reference, self.utilisation, self.assumptions
+        k = compute.route_scales(ref, a, self.accelerators)
+        return [f"Two routes on {r['date']} ({r['scenario']}): {r['accelerators_flops']:,.0f} accelerators from FLOPs "
+                f"at {a.util_prefill:.0%} prefill and {a.util_decode:.0%} decode utilisation of the mix's "
+                f"{a.precision.upper()} peak against {r['accelerators_measured']:,.0f} from {ref.model}'s measured "
+                f"throughput on the {ref.accelerator} ({ref.prefill:,.0f} prefill and {ref.decode:,.0f} decode tokens "
+                f"a second per accelerator, {ref.interactivity}), a ratio of {r['ratio']:.2f}.",
+                f"The gap: one accelerator of the mix counts as {k['prefill']:.2f} {ref.accelerator} when prefilling "
+                f"(peak) but {k['decode']:.2f} when decoding (memory bandwidth), and the {ref.accelerator}'s measured "
+                f"rates use {u['prefill']:.0%} (prefill) and {u['decode']:.0%} (decode) of its {ref.precision.upper()} "
+                f"peak at {a.flops_per_token:.3g} FLOPs a token, the utilisations at which the routes would agree on "
+                f"that accelerator."]
 
 
 def token_path(projection_dir: str, series: str, model: str,
@@ -146,9 +194,19 @@ def token_path(projection_dir: str, series: str, model: str,
 
 
 def compute_report(projection_dir: str, series: str, model: str, quantile: str, tokens_per_day: float,
-                   horizon: pd.Timestamp, a: compute.Assumptions,
-                   ranges: dict[str, list[float]]) -> ComputeReport:
+                   horizon: pd.Timestamp, a: compute.Assumptions, ranges: dict[str, list[float]],
+                   mix_name: str = "", measured_on: str = "") -> ComputeReport:
     table = compute.load_accelerators()
+    mixes = compute.load_mixes()
+    if not a.mix:
+        a = replace(a, mix=compute.named_mix(mix_name, table, mixes))
+        mixes = mixes[mixes["mix"] == mix_name]
+        if (mixes["included"] == "no").any():
+            left = mixes[mixes["included"] == "no"]
+            notice(f"mix {mix_name}: {', '.join(left['accelerator'])} left out of the weights "
+                   f"({left['units'].sum():,.0f} units; reasons in {data_file('accelerator_mixes.csv')})")
+    else:
+        mixes, mix_name = mixes.iloc[:0], ""
     a = a.check(table)
     if quantile not in token_projection.P.QUANTILES:
         raise ParameterError(f"quantile={quantile!r} is not one of {list(token_projection.P.QUANTILES)}")
@@ -176,7 +234,10 @@ def compute_report(projection_dir: str, series: str, model: str, quantile: str, 
         before = after = float(at_row["tokens_per_day"])
         at = f"{scenario} steady state at {at_row['date']}"
     sens = compute.sensitivity(before, after, a, table, ranges)
-    return ComputeReport(series, model, quantile, a, demand, sens, at, basis, table, by_year)
+    reference = compute.measured(measured_on) if measured_on else None
+    paths = compute.routes(rows, a, table, reference, quantile) if reference else pd.DataFrame()
+    return ComputeReport(series, model, quantile, a, demand, sens, at, basis, table, by_year, mix_name=mix_name,
+                         mixes=mixes, reference=reference, routes=paths)
 
 
 def demand_chart(r: ComputeReport) -> Figure:
@@ -189,6 +250,22 @@ def demand_chart(r: ComputeReport) -> Figure:
     mix = ", ".join(f"{k} {v:.0%}" for k, v in r.assumptions.mix.items())
     return finish(fig, f"Accelerators implied by {r.series} tokens ({r.model or 'given level'}, {r.quantile}; "
                   f"mix {mix})", r.source_line, xlabel="date", ylabel="accelerators in service (log scale)")
+
+
+def routes_chart(r: ComputeReport) -> Figure:
+    """The headline's accelerators by both routes at each year end and the last date."""
+    head = r.routes[r.routes["scenario"] == r.headline_scenario]
+    fig, ax = new_figure()
+    x = np.arange(len(head))
+    ax.bar(x - 0.2, head["accelerators_flops"], 0.4, color="C0", label="route 1: FLOPs at assumed utilisation")
+    ax.bar(x + 0.2, head["accelerators_measured"], 0.4, color="C1",
+           label=f"route 2: measured throughput ({r.reference.model if r.reference else ''})")
+    ax.set_xticks(x, [str(d) for d in head["date"]])
+    ax.legend(fontsize=8, frameon=False)
+    ref = r.reference
+    source = (f"{r.source_line} Measured: {ref.accelerator}, {ref.period}, {ref.source}" if ref else r.source_line)
+    return finish(fig, f"Accelerators by two routes ({r.headline_scenario}, {r.quantile})", source,
+                  xlabel="date", ylabel="accelerators in service")
 
 
 def tornado_chart(r: ComputeReport) -> Figure:
@@ -237,13 +314,17 @@ class Params(NotebookParams):
     datacentre_overhead: float = parsed(checks.number)
     usd_cny: float = parsed(checks.number)
     usd_cny_date: pd.Timestamp | None = parsed(checks.date_or_none)
+    mix_name: str = parsed(checks.text)
+    precision: str = parsed(checks.text)
+    measured_on: str = parsed(checks.text)
 
     @property
     def assumptions(self) -> compute.Assumptions:
         return compute.Assumptions(self.active_params, self.prefill_share, self.util_prefill, self.util_decode,
                                    self.peak_to_average, dict(self.mix), dict(self.prices_cny), int(self.layers),
                                    int(self.heads), int(self.qk_dim), int(self.v_dim), self.context, self.service_life,
-                                   self.server_overhead, self.network_overhead, self.datacentre_overhead, self.usd_cny)
+                                   self.server_overhead, self.network_overhead, self.datacentre_overhead, self.usd_cny,
+                                   self.precision)
 
 
 def build(p: Params, source: object = None) -> ComputeReport:
@@ -253,7 +334,7 @@ def build(p: Params, source: object = None) -> ComputeReport:
             raise ParameterError(f"usd_cny={p.usd_cny} needs usd_cny_date, the day the rate is from (a rate without "
                                  "a date cannot be checked)")
         report = compute_report(p.projection_dir, p.series, p.model, p.quantile, p.tokens_per_day,
-                                p.horizon, p.assumptions, dict(p.sensitivity))
+                                p.horizon, p.assumptions, dict(p.sensitivity), p.mix_name, p.measured_on)
         report.usd_cny_date = str(p.usd_cny_date.date()) if p.usd_cny_date is not None else ""
     report.notices = notices
     return report
