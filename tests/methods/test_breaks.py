@@ -58,3 +58,26 @@ def test_the_verdict_states_the_level_it_tested_at():
     given, search = breaks.chow(y, y.index[30], alpha=0.10), breaks.sup_f(y, permutations=99, alpha=0.10)
     assert "at the 10% level" in breaks.verdict(search, given, alpha=0.10)
     assert "at the 5% level" in breaks.verdict(search, given)
+
+
+def test_cusum_tests_by_hand():
+    from scipy import stats
+
+    days = pd.bdate_range("2025-01-01", periods=40)
+    y = pd.Series(np.r_[np.zeros(20), np.ones(20)] + 0.1 * np.sin(np.arange(40)), index=days, name="step")
+    e = (y - y.mean()).to_numpy()
+    by_hand = np.abs(np.cumsum(e)).max() / np.sqrt((e**2).sum() / 39 * 40)  # sigma with one parameter, times sqrt(n)
+    ols = breaks.ols_cusum(y)
+    assert ols.statistic == pytest.approx(by_hand)
+    assert ols.p_value == pytest.approx(stats.kstwobign.sf(by_hand)) and ols.verdict == "break at 5%"
+    assert ols.break_date == days[20]  # the cumulative residual turns where the mean steps up
+    v = y.to_numpy()
+    w = np.array([(v[t] - v[:t].mean()) * np.sqrt(t / (t + 1)) for t in range(1, 40)])  # recursive residuals
+    cusum = np.cumsum(w) / w.std(ddof=1)
+    bound = 0.948 * (np.sqrt(39) + 2 * np.arange(39) / np.sqrt(39))  # Brown-Durbin-Evans 5% lines
+    rec = breaks.recursive_cusum(y)
+    assert rec.statistic == pytest.approx((np.abs(cusum) / bound).max())
+    crossed = np.flatnonzero(np.abs(cusum) > bound)
+    assert rec.verdict == ("break at 5%" if len(crossed) else "no break at 5%")
+    flat = pd.Series(0.1 * np.sin(np.arange(40)), index=days, name="flat")
+    assert breaks.ols_cusum(flat).verdict == "no break at 5%"

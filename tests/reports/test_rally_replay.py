@@ -27,7 +27,8 @@ def test_rally_replay_runs_and_reports_nvda_and_the_break(snapshot, tmp_path):
     findings = (run / "findings.md").read_text(encoding="utf-8")
     assert f"NVDA over the whole window: {nvda['return_pct']:+.2f}%." in findings
     assert "No: the data do not support a break" in findings
-    tests = pd.read_csv(run / "event_tests.csv")
+    every = pd.read_csv(run / "event_tests.csv")
+    tests = every[every["sample"] == "all sessions"]
     wide = tests.pivot_table(index=["category", "window"], columns="test", values="statistic")
     assert wide.notna().all().all() and len(wide.columns) == 5
     # symbols share each session's shock (positive mean residual correlation): the adjustment only shrinks BMP
@@ -43,14 +44,30 @@ def test_rally_replay_runs_and_reports_nvda_and_the_break(snapshot, tmp_path):
     assert events[["car_pct", "t_stat", "p_value"]].notna().all().all()
     assert not (events["category"] == "market").any()
     assert set(events["window"]) == {"[-1,+1]", "[+0,+5]"}
+    # confounding: clean sessions only carry one category; the decomposition counts each session once
+    sessions = pd.read_csv(run / "event_sessions.csv")
+    assert (sessions["confounded"] == sessions["categories"].str.contains("+", regex=False)).all()
+    assert sessions["session_date"].is_unique
+    clean = every[every["sample"] == "clean sessions"]
+    assert "tokens" not in set(clean["category"])  # all three token sessions share capex or earnings news
+    dec = pd.read_csv(run / "event_decomposition.csv").set_index(["category", "window"])
+    assert dec.loc[("tokens", "[+0,+5]"), "clean_sessions"] == 0 and dec.loc[("tokens", "[+0,+5]"), "sessions"] == 3
     summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
-    assert summary["phases"]["phase 2"]["from_close"] == "2025-05-20"
-    assert summary["report_break_date"] == "2025-05-21"
+    # the clock rule: Google I/O (13:00 ET on 2025-05-20) first moves the 2025-05-20 session
+    assert summary["phases"]["phase 2"]["from_close"] == "2025-05-19"
+    assert summary["phase2_start"] == "2025-05-20" and summary["report_break_date"] == "2025-05-21"
+    bounds = pd.read_csv(run / "phase_boundaries.csv").set_index("boundary")
+    assert bounds.loc["the clock rule", ["nvda_phase1_pct", "nvda_phase2_pct"]].tolist() == pytest.approx(
+        [39.9, 16.4], abs=0.05)
+    assert bounds.loc["the report's own date", ["nvda_phase1_pct", "nvda_phase2_pct"]].tolist() == pytest.approx(
+        [38.7, 17.4], abs=0.05)
     assert isinstance(summary["break_agrees_with_report"], bool)
     assert summary["break_verdict"].startswith("Yes" if summary["break_agrees_with_report"] else "No")
-    assert "2025-05-21" in summary["break_statement"]
-    methods = pd.read_csv(run / "breaks.csv")["method"]
-    assert {m.split(" ")[0].rstrip(":,") for m in methods} == {"Chow", "sup-F", "Bai-Perron"}
+    assert "2025-05-20" in summary["break_statement"]
+    table = pd.read_csv(run / "breaks.csv")
+    assert {m.split(" ")[0].rstrip(":,") for m in table["method"]} == {"Chow", "sup-F", "Bai-Perron", "OLS-CUSUM",
+                                                                       "recursive"}
+    assert table["verdict"].notna().all() and table["method"].str.contains("report's own date").sum() == 1
 
 
 @pytest.mark.notebook

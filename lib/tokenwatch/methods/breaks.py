@@ -5,6 +5,10 @@ y_t = m1 before the break, m2 from the break on. For a date fixed in advance, th
 distribution. A date found by searching does not, so the sup-F (Andrews 1993) p-value and critical
 value come from permutations of the series itself (exact under no break and exchangeable days). The
 95% band for the date is Bai's (1997): k +- 11.03 s^2 / d^2 sessions, with d the estimated shift.
+
+Two fluctuation tests from statsmodels sit beside them: the OLS-CUSUM (Ploberger and Kramer 1992: the largest
+scaled cumulative OLS residual, against a Brownian bridge) and the recursive CUSUM (Brown, Durbin and Evans 1975:
+the cumulative recursive residuals against their 5% boundary lines).
 """
 
 from __future__ import annotations
@@ -14,11 +18,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import statsmodels.api as sm
 from scipy import stats
+from statsmodels.stats.diagnostic import breaks_cusumolsresid, recursive_olsresiduals
 
 from tokenwatch.errors import ParameterError
 
-BREAK_COLUMNS = ["series", "method", "break_date", "lower", "upper", "statistic", "critical_value", "p_value"]
+BREAK_COLUMNS = ["series", "method", "break_date", "lower", "upper", "statistic", "critical_value", "p_value",
+                 "verdict"]
 BAI_95 = 11.03  # 95% quantile of |argmax| of a two-sided Brownian motion with drift (Bai 1997, table 1)
 
 
@@ -52,11 +59,22 @@ class BreakResult:
     p_value: float
     shift: float  # mean after minus mean before
 
+    @property
+    def verdict(self) -> str:
+        """'break' or 'no break' at 5%: by the p-value, else by the statistic against its 5% critical value; a
+        Bai-Perron row is a break chosen by BIC."""
+        if self.method.startswith("Bai-Perron"):
+            return "break (chosen by BIC)"
+        if np.isfinite(self.p_value):
+            return "break at 5%" if self.p_value < 0.05 else "no break at 5%"
+        return "break at 5%" if self.statistic > self.critical_value else "no break at 5%"
+
     def row(self) -> dict:
         return {"series": self.series, "method": self.method, "break_date": self.break_date.date(),
                 "lower": self.lower.date() if self.lower is not None else None,
                 "upper": self.upper.date() if self.upper is not None else None,
-                "statistic": self.statistic, "critical_value": self.critical_value, "p_value": self.p_value}
+                "statistic": self.statistic, "critical_value": self.critical_value, "p_value": self.p_value,
+                "verdict": self.verdict}
 
     def summary(self) -> str:
         band = f", 95% band {self.lower.date()} to {self.upper.date()}" if self.lower is not None and self.upper else ""
@@ -181,3 +199,34 @@ def bai_perron(y: pd.Series, max_breaks: int = 3, trim: float = 0.15) -> list[Br
                                y.index[k], y.index[max(0, k - half)], y.index[min(n - 1, k + half)],
                                float(bic[m] - bic[0]), np.nan, np.nan, shift))
     return out
+
+
+def ols_cusum(y: pd.Series) -> BreakResult:
+    """OLS-CUSUM of a constant mean (statsmodels): sup |cumulative residual| / (sigma sqrt(n)), p-value from the
+    Brownian bridge; the date is where the cumulative residual is farthest from zero (the likeliest turn)."""
+    y = _checked(y)
+    resid = (y - y.mean()).to_numpy()
+    stat, p, crit = breaks_cusumolsresid(resid, ddof=1)
+    k = int(np.argmax(np.abs(np.cumsum(resid))))
+    turn = min(k + 1, len(y) - 1)  # the first session after the farthest point
+    v = y.to_numpy()
+    return BreakResult(str(y.name), "OLS-CUSUM (Ploberger-Kramer; date: largest cumulative residual)", y.index[turn],
+                       None, None, float(stat), float(dict(crit)[5]), float(p),
+                       float(v[turn:].mean() - v[:turn].mean()))
+
+
+def recursive_cusum(y: pd.Series) -> BreakResult:
+    """Recursive CUSUM of a constant mean (statsmodels): the largest ratio of the cumulative recursive residual
+    to its 5% boundary (above 1: the boundary is crossed); the date is the first crossing, else the largest."""
+    y = _checked(y)
+    fit = sm.OLS(y.to_numpy(), np.ones(len(y))).fit()
+    cusum, bounds = recursive_olsresiduals(fit)[5:7]
+    cusum = cusum[-bounds.shape[1]:]  # the first value is the start, before any recursive residual
+    ratio = np.abs(cusum) / bounds[1]
+    crossed = np.flatnonzero(ratio > 1)
+    k = int(crossed[0] if len(crossed) else np.argmax(ratio))
+    at = len(y) - len(cusum) + k
+    v = y.to_numpy()
+    return BreakResult(str(y.name), "recursive CUSUM (Brown-Durbin-Evans; statistic: largest |CUSUM| / 5% bound)",
+                       y.index[at], None, None, float(ratio.max()), 1.0, np.nan,
+                       float(v[at:].mean() - v[:at].mean()) if at > 0 else np.nan)

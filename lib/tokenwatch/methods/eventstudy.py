@@ -4,6 +4,11 @@ The market model R_i = a + b R_m + e is fitted by OLS (statsmodels) on an estima
 before the first event window and leaves out every event session. The variance of a CAR over L days
 follows Campbell, Lo and MacKinlay (1997, ch. 4): s^2 (L + L^2/T + (sum R_m - L mean_m)^2 / Sxx), which
 adds the estimation error of a and b to the L days of residual variance.
+
+A session that carries events of several categories is confounded: its abnormal return cannot be put on
+one of them. Tests are given on every session, on clean sessions only, and from a decomposition that
+regresses the basket's daily abnormal return on one dummy per category (1 on the days of that category's
+event windows), with Newey-West standard errors, so that each day, and so each session, counts once.
 """
 
 from __future__ import annotations
@@ -21,7 +26,10 @@ from tokenwatch.methods import eventtests as E
 EVENT_COLUMNS = ["event_date", "session_date", "entity", "category", "headline", "symbol", "window", "car_pct",
                  "t_stat", "p_value"]
 MIN_ESTIMATION = 30
-TEST_COLUMNS = ["test", "category", "window", "statistic", "p_value", "sessions", "observations"]
+TEST_COLUMNS = ["test", "category", "window", "statistic", "p_value", "sessions", "observations", "sample"]
+DECOMPOSITION_COLUMNS = ["category", "window", "car_pct", "t_stat", "p_value", "sessions", "clean_sessions", "days"]
+ALL, CLEAN, REGRESSION = "all sessions", "clean sessions", "dummy regression"
+DUMMY_TEST = "dummy regression (daily basket AR, Newey-West)"
 
 
 @dataclass(frozen=True)
@@ -110,12 +118,29 @@ class EventStudy:
     models: pd.DataFrame  # per symbol: alpha, beta, sigma, n
     estimation: pd.DatetimeIndex
     skipped: pd.DataFrame  # events (or event windows) left out, with the reason
-    tests: pd.DataFrame = field(default_factory=pd.DataFrame)  # TEST_COLUMNS, per category and window
+    tests: pd.DataFrame = field(default_factory=pd.DataFrame)  # TEST_COLUMNS, per category, window and sample
+    sessions: pd.DataFrame = field(default_factory=pd.DataFrame)  # per session: categories, confounded
+    decomposition: pd.DataFrame = field(default_factory=pd.DataFrame)  # DECOMPOSITION_COLUMNS
 
-    def test_p_values(self) -> pd.DataFrame:
+    def test_p_values(self, sample: str = ALL) -> pd.DataFrame:
         """One row per category and window, one column of p-values per test (`tests`, side by side)."""
-        return self.tests.pivot_table(index=["category", "window", "sessions", "observations"], columns="test",
-                                      values="p_value", sort=True).round(3).reset_index()
+        part = self.tests[self.tests["sample"] == sample]
+        return part.pivot_table(index=["category", "window", "sessions", "observations"], columns="test",
+                                values="p_value", sort=True).round(3).reset_index()
+
+    def survivors(self, window: str, alpha: float = 0.05) -> pd.DataFrame:
+        """Per category: the Kolari-Pynnonen p on all and on clean sessions and the decomposition's p in one
+        window; a category survives when the decomposition rejects and, where it has clean sessions, so does
+        Kolari-Pynnonen on them."""
+        kp = self.tests[(self.tests["test"] == "Kolari-Pynnonen BMP") & (self.tests["window"] == window)]
+        wide = kp.pivot_table(index="category", columns="sample", values="p_value")
+        dec = self.decomposition[self.decomposition["window"] == window].set_index("category")
+        out = dec[["car_pct", "p_value", "sessions", "clean_sessions"]].rename(columns={"p_value": "p_decomposition"})
+        out["p_all"] = wide.get(ALL)
+        out["p_clean"] = wide.get(CLEAN)
+        clean_ok = out["p_clean"].isna() & (out["clean_sessions"] == 0) | (out["p_clean"] < alpha)
+        out["survives"] = (out["p_decomposition"] < alpha) & clean_ok
+        return out.reset_index()
 
     def _repr_html_(self) -> str:
         events = self.results[["event_date", "entity"]].drop_duplicates()
@@ -163,9 +188,78 @@ def run(returns: pd.DataFrame, market: pd.Series, events: pd.DataFrame, windows:
                                  "resid_sd_pct": 100 * np.sqrt(m.sigma2), "estimation_days": m.n}
                                 for s, m in models.items()])
     residuals = pd.DataFrame({s: m.abnormal(returns.loc[est, s], market.loc[est]) for s, m in models.items()})
-    return EventStudy(results, category_means(results), model_table, est,
+    # two events of one category on one session are one observation per symbol, not two
+    observations = pd.DataFrame(obs)
+    if len(observations):
+        observations = observations.drop_duplicates(["category", "window", "session", "symbol"])
+    per_session = session_categories(events)
+    clean = set(per_session.loc[~per_session["confounded"], "session_date"])
+    unique = results.drop_duplicates(["category", "window", "session_date", "symbol"])
+    clean_results = unique[pd.to_datetime(unique["session_date"]).isin(clean)]
+    tests = [category_tests(observations, residuals, category_means(unique)).assign(sample=ALL)]
+    if len(observations) and observations["session"].isin(clean).any():
+        tests.append(category_tests(observations[observations["session"].isin(clean)], residuals,
+                                    category_means(clean_results)).assign(sample=CLEAN))
+    portfolio = pd.DataFrame({s: m.abnormal(returns[s], market) for s, m in models.items()}).mean(axis=1)
+    decomposition = decompose(portfolio, est, per_session, days, windows)
+    tests.append(pd.DataFrame({"test": DUMMY_TEST, "category": decomposition["category"],
+                               "window": decomposition["window"], "statistic": decomposition["t_stat"],
+                               "p_value": decomposition["p_value"], "sessions": decomposition["sessions"],
+                               "observations": decomposition["days"], "sample": REGRESSION}))
+    return EventStudy(results, category_means(unique), model_table, est,
                       pd.DataFrame(skipped, columns=["event_date", "entity", "window", "reason"]),
-                      category_tests(pd.DataFrame(obs), residuals, category_means(results)))
+                      pd.concat([t for t in tests if len(t)], ignore_index=True)[TEST_COLUMNS], per_session,
+                      decomposition)
+
+
+def session_categories(events: pd.DataFrame) -> pd.DataFrame:
+    """Per event session: its categories (sorted, joined by '+') and whether it is confounded (more than one)."""
+    if events.empty:
+        return pd.DataFrame(columns=["session_date", "categories", "events", "confounded"])
+    grouped = events.groupby("session_date")
+    cats = grouped["category"].agg(lambda c: "+".join(sorted(set(c))))
+    return pd.DataFrame({"session_date": cats.index, "categories": cats.to_numpy(),
+                         "events": grouped.size().to_numpy(),
+                         "confounded": cats.str.contains("+", regex=False).to_numpy()}).reset_index(drop=True)
+
+
+def dummy_regression(ar: pd.Series, dummies: pd.DataFrame, maxlags: int) -> pd.DataFrame:
+    """OLS of a daily abnormal return on category dummies, no constant (abnormal returns are zero on
+    average outside the windows by construction), with Newey-West (HAC) standard errors."""
+    fit = sm.OLS(ar.to_numpy(), dummies.to_numpy(dtype=float)).fit(cov_type="HAC", cov_kwds={"maxlags": maxlags})
+    return pd.DataFrame({"category": dummies.columns, "coef": fit.params, "t_stat": fit.tvalues,
+                         "p_value": fit.pvalues})
+
+
+def decompose(ar: pd.Series, estimation: pd.DatetimeIndex, sessions: pd.DataFrame, days: pd.DatetimeIndex,
+              windows: list[tuple[int, int]]) -> pd.DataFrame:
+    """DECOMPOSITION_COLUMNS per category and window: the category's share of the basket's abnormal return,
+    as a CAR over the window (coefficient x window length), from `dummy_regression` on the estimation days
+    and every event window's days."""
+    rows = []
+    if sessions.empty:
+        return pd.DataFrame(columns=DECOMPOSITION_COLUMNS)
+    per_cat = sessions.assign(category=sessions["categories"].str.split("+")).explode("category")
+    for w in windows:
+        marks: dict[str, set[pd.Timestamp]] = {}
+        for r in per_cat.itertuples():
+            pos = days.get_loc(r.session_date)
+            if pos + w[0] < 0 or pos + w[1] >= len(days):
+                continue
+            marks.setdefault(str(r.category), set()).update(days[pos + w[0]:pos + w[1] + 1])
+        if not marks:
+            continue
+        sample = estimation.union(pd.DatetimeIndex(sorted(set().union(*marks.values())))).intersection(ar.index)
+        dummies = pd.DataFrame({c: sample.isin(list(d)) for c, d in sorted(marks.items())}, index=sample)
+        fit = dummy_regression(ar.loc[sample], dummies, maxlags=w[1] - w[0] + 1)
+        length = w[1] - w[0] + 1
+        for r in fit.itertuples():
+            cat_sessions = per_cat[per_cat["category"] == r.category]
+            rows.append({"category": r.category, "window": label(w), "car_pct": 100 * r.coef * length,
+                         "t_stat": r.t_stat, "p_value": r.p_value, "sessions": len(cat_sessions),
+                         "clean_sessions": int((~cat_sessions["confounded"]).sum()),
+                         "days": int(dummies[r.category].sum())})
+    return pd.DataFrame(rows, columns=DECOMPOSITION_COLUMNS)
 
 
 def category_tests(obs: pd.DataFrame, residuals: pd.DataFrame, means: pd.DataFrame) -> pd.DataFrame:

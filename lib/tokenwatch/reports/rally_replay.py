@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 import matplotlib.dates as mdates
@@ -63,6 +63,29 @@ class RallyReport(Report):
     mirror_names: dict[str, str]
     notices: list[str] = field(default_factory=list)
     prices: list[Prices] = field(default_factory=list)
+    more_breaks: list[BreakResult] = field(default_factory=list)  # Chow at the report's date, CUSUMs
+    report_bounds: Boundaries | None = None  # the phases with the report's own phase-2 start (an alternative)
+    report_phases: pd.DataFrame = field(default_factory=pd.DataFrame)  # phase returns on report_bounds
+    boundary_from: str = "the date given"  # or "the clock rule": phase 2 starts at its first event's session
+
+    def boundary_table(self) -> pd.DataFrame:
+        """One row per phase-2 boundary (the one in use, and the report's own date as the alternative): its first
+        session and the basket's, the benchmark's and NVDA's returns in phases 1 and 2."""
+        rows = []
+        for name, bounds, table in ((self.boundary_from, self.bounds, self.phases),
+                                    ("the report's own date", self.report_bounds, self.report_phases)):
+            if bounds is None or table.empty:
+                continue
+            row: dict[str, object] = {"boundary": name, "phase2_from_close": bounds.closes[2].date()}
+            for phase in PHASES[1:]:
+                part = table[table["phase"] == phase]
+                key = phase.replace(" ", "")
+                row[f"basket_{key}_pct"] = part["return_pct"].mean()
+                row[f"benchmark_{key}_pct"] = part["benchmark_pct"].iloc[0]
+                nvda = part[part["symbol"] == "NVDA"]["return_pct"]
+                row[f"nvda_{key}_pct"] = nvda.iloc[0] if len(nvda) else np.nan
+            rows.append(row)
+        return pd.DataFrame(rows)
 
     @property
     def leaders(self) -> dict[str, list[str]]:
@@ -89,18 +112,21 @@ class RallyReport(Report):
     def verdict(self) -> str:
         given, search = self.breaks[0], self.breaks[1]
         day = given.break_date.date()
+        where = f"the phase-2 start ({day}, by {self.boundary_from})"
         if self.agrees:
-            return (f"Yes: the data support a break at the report's phase-2 start ({day}) in {search.series}: the "
-                    f"searched break {search.break_date.date()} has a 95% band that contains it.")
-        return (f"No: the data do not support a break at the report's phase-2 start ({day}) in {search.series} "
-                f"(searched break p = {search.p_value:.2f}; Chow at {day} p = {given.p_value:.2f}).")
+            return (f"Yes: the data support a break at {where} in {search.series}: the searched break "
+                    f"{search.break_date.date()} has a 95% band that contains it.")
+        return (f"No: the data do not support a break at {where} in {search.series} (searched break p = "
+                f"{search.p_value:.2f}; Chow at {day} p = {given.p_value:.2f}).")
 
     def break_table(self) -> pd.DataFrame:
-        rows = [b.row() for b in self.breaks]
+        """Every break test in one table, each with its verdict at 5%."""
+        rows = [b.row() for b in [*self.breaks, *self.more_breaks]]
         for series, found in self.multiple.items():
             rows += [b.row() for b in found] or [{
                 "series": series, "method": "Bai-Perron: BIC chooses no break (max 3)", "break_date": None,
-                "lower": None, "upper": None, "statistic": np.nan, "critical_value": np.nan, "p_value": np.nan}]
+                "lower": None, "upper": None, "statistic": np.nan, "critical_value": np.nan, "p_value": np.nan,
+                "verdict": "no break (BIC)"}]
         return pd.DataFrame(rows, columns=breaks.BREAK_COLUMNS)
 
     def summary(self) -> dict:
@@ -113,7 +139,12 @@ class RallyReport(Report):
             "mirror_phases": self.mirror_bounds.as_dict(),
             "detected_breaks": [b.row() for b in self.breaks if b.method.startswith("sup-F")]
             + [b.row() for found in self.multiple.values() for b in found],
-            "report_break_date": given.break_date,
+            "phase2_start": given.break_date, "phase2_boundary": self.boundary_from,
+            "report_break_date": self.report_chow.break_date if self.report_chow else None,
+            "phase_boundaries": self.boundary_table().to_dict("records"),
+            "event_sessions_confounded": int(self.study.sessions["confounded"].sum()),
+            "survivors": {w: self.study.survivors(w).to_dict("records")
+                          for w in self.study.decomposition["window"].unique()},
             "break_agrees_with_report": self.agrees,
             "break_verdict": self.verdict(),
             "break_statement": self.break_text,
@@ -134,6 +165,10 @@ class RallyReport(Report):
                 "event_study": cols(self.study.results, eventstudy.EVENT_COLUMNS, "event_study"),
                 "event_study_by_category": self.study.by_category,
                 "event_tests": cols(self.study.tests, eventstudy.TEST_COLUMNS, "event_tests"),
+                "event_sessions": self.study.sessions,
+                "event_decomposition": cols(self.study.decomposition, eventstudy.DECOMPOSITION_COLUMNS,
+                                            "event_decomposition"),
+                "phase_boundaries": self.boundary_table(),
                 "breaks": cols(self.break_table(), breaks.BREAK_COLUMNS, "breaks"),
                 "leaders": self.leaders_table()}
 
@@ -150,6 +185,11 @@ class RallyReport(Report):
         """Display names of the mirror's members and its benchmark, from the universe."""
         bench = parse_symbols([CN_BENCHMARK])[0]
         return {**self.mirror_names, bench.code: names([bench])[bench]}
+
+    @property
+    def report_chow(self) -> BreakResult | None:
+        """The Chow test at the report's own phase-2 date, when one is given as the alternative."""
+        return next((b for b in self.more_breaks if b.method.startswith("Chow")), None)
 
     @property
     def report_break(self) -> BreakResult:
@@ -173,15 +213,38 @@ class RallyReport(Report):
                          f"for {self.benchmark}; leader {part.sort_values('return_pct').iloc[-1]['symbol']}.")
         if ("NVDA", "whole window") in ph.index:
             lines.append(f"NVDA over the whole window: {ph.loc[('NVDA', 'whole window'), 'return_pct']:+.2f}%.")
+        table = self.boundary_table()
+        if len(table) == 2:
+            a, b = table.iloc[0], table.iloc[1]
+            lines.append(f"Phase 2 starts after the {a['phase2_from_close']} close by {a['boundary']} (the report's "
+                         f"own date gives {b['phase2_from_close']}): NVDA {a['nvda_phase1_pct']:+.1f}% / "
+                         f"{a['nvda_phase2_pct']:+.1f}% in phases 1 / 2, against {b['nvda_phase1_pct']:+.1f}% / "
+                         f"{b['nvda_phase2_pct']:+.1f}% on the report's date.")
         lines.append(self.verdict())
-        lines.append(f"{int(self.events['tested'].sum())} events tested in the market-model event study.")
+        lines.append(f"{int(self.events['tested'].sum())} events tested in the market-model event study; "
+                     f"{self.confounding()}")
         return lines
 
+    def confounding(self) -> str:
+        """Which categories survive confounding, in the longest window (a computed sentence)."""
+        st = self.study
+        if st.decomposition.empty:
+            return "no window left for the decomposition."
+        window = max(st.decomposition["window"].unique(), key=lambda w: int(w.split(",")[1].strip("]+")))
+        surv = st.survivors(window)
+        keep = surv[surv["survives"]]
+        bad = int(st.sessions["confounded"].sum())
+        text = (f"{bad} of {len(st.sessions)} event sessions carry several categories (confounded). In {window}, "
+                f"{', '.join(keep['category']) or 'no category'} survive{'s' if len(keep) == 1 else ''} "
+                "(decomposition p < 0.05 and, where clean sessions exist, Kolari-Pynnonen on them)")
+        notes = [f"{r.category} has no clean session, so rests on the decomposition alone "
+                 f"({r.car_pct:+.2f}% CAR, p = {r.p_decomposition:.3f})" for r in keep.itertuples()
+                 if r.clean_sessions == 0]
+        return text + ("; " + "; ".join(notes) if notes else "") + "."
 
-def events_in_window(bounds: Boundaries, us_days: pd.DatetimeIndex,
-                     categories: list[str]) -> tuple[pd.DataFrame, pd.DatetimeIndex]:
-    """Events whose US session falls in the window, flagged `tested` (category chosen and confirmed),
-    and every event session in the file (left out of the estimation window)."""
+
+def us_events(us_days: pd.DatetimeIndex, categories: list[str]) -> pd.DataFrame:
+    """data/events.csv with each event's first US session (day 0), the categories checked."""
     events = load_events()
     known = sorted(events["category"].unique())
     unknown = sorted(set(categories) - set(known))
@@ -190,6 +253,13 @@ def events_in_window(bounds: Boundaries, us_days: pd.DatetimeIndex,
     events = with_sessions(events, "us", us_days)
     for row in events[events["session_date"].isna()].itertuples():
         notice(f"event {row.date.date()} {row.entity}: {row.session_note}")
+    return events
+
+
+def events_in_window(bounds: Boundaries, events: pd.DataFrame,
+                     categories: list[str]) -> tuple[pd.DataFrame, pd.DatetimeIndex]:
+    """Events whose US session falls in the window, flagged `tested` (category chosen and confirmed),
+    and every event session in the file (left out of the estimation window)."""
     inside = events[(events["session_date"] > bounds.closes[0]) & (events["session_date"] <= bounds.closes[-1])]
     inside = inside.assign(tested=inside["category"].isin(categories) & (inside["confidence"] != "unconfirmed"))
     for row in inside[~inside["tested"] & (inside["confidence"] == "unconfirmed")].itertuples():
@@ -260,6 +330,21 @@ def break_tests(series: list[tuple[pd.Series, pd.Timestamp]], max_breaks: int = 
                                f"are: {chosen}.")
 
 
+def _boundary(name: str, value: object) -> pd.Timestamp | None:
+    """A phase start: a date, or "events" (None) for the first session that can react to the phase's first event."""
+    return None if isinstance(value, str) and value.strip() == EVENTS else checks.as_date(name, value)
+
+
+EVENTS = "events"
+
+
+def clock_starts(events: pd.DataFrame) -> dict[str, pd.Timestamp]:
+    """The first US session that can react to each phase's first event (data/events.csv's `phase`, on the clock
+    rule of event day 0): the boundaries the events themselves give."""
+    dated = events.dropna(subset=["session_date"])
+    return {str(k): v for k, v in dated.groupby("phase")["session_date"].min().items()}
+
+
 def _windows(name: str, value: object) -> list[tuple[int, int]]:
     return eventstudy.parse_windows(checks.as_list(name, value))
 
@@ -270,8 +355,9 @@ class Params(NotebookParams):
 
     start: pd.Timestamp = parsed(checks.as_date)
     end: pd.Timestamp = parsed(checks.as_date)
-    phase1_start: pd.Timestamp = parsed(checks.as_date)
-    phase2_start: pd.Timestamp = parsed(checks.as_date)
+    phase1_start: pd.Timestamp | None = parsed(_boundary)
+    phase2_start: pd.Timestamp | None = parsed(_boundary)
+    report_phase2_start: pd.Timestamp | None = parsed(checks.date_or_none)
     symbols: list[str] = parsed(checks.text_list)
     benchmark: str = parsed(checks.text)
     estimation_days: int = parsed(checks.positive_int)
@@ -299,8 +385,17 @@ def _replay(p: Params, source: PriceSource) -> RallyReport:
     if bench.code in {s.code for s in syms}:
         raise ParameterError(f"{bench.code} is the benchmark; take it out of symbols")
     us_days = source.calendar("us")
-    bounds = phase_boundaries(us_days, p.start, p.end, p.phase1_start, p.phase2_start)
-    events, all_sessions = events_in_window(bounds, us_days, p.event_categories)
+    every = us_events(us_days, p.event_categories)
+    by_clock = clock_starts(every)
+    starts = []
+    for given, phase in ((p.phase1_start, "phase1"), (p.phase2_start, "phase2")):
+        if given is None and phase not in by_clock:
+            raise ParameterError(f"no event in {data_file('events.csv')} has phase {phase!r}; give the start as a date")
+        starts.append(given if given is not None else by_clock[phase])
+    bounds = phase_boundaries(us_days, p.start, p.end, starts[0], starts[1])
+    alternative = (phase_boundaries(us_days, p.start, p.end, starts[0], p.report_phase2_start)
+                   if p.report_phase2_start is not None else None)
+    events, all_sessions = events_in_window(bounds, every, p.event_categories)
     study_events = events[events["tested"]]
 
     # prices from before the estimation window to the end of the last event window
@@ -319,13 +414,22 @@ def _replay(p: Params, source: PriceSource) -> RallyReport:
 
     mirror = a_share_mirror(bounds, us_days, p.mirror_basket, source)
     report_day = report_break_date(bounds, us_days)
+    us_excess = basket_excess(window_panel, bench.code, f"US basket excess over {bench.code}")
     results, multiple, text = break_tests([
-        (basket_excess(window_panel, bench.code, f"US basket excess over {bench.code}"), report_day),
-        (mirror.excess, mirror.report_day),
+        (us_excess, report_day), (mirror.excess, mirror.report_day),
         ((100 * window_panel[bench.code].pct_change().iloc[1:]).rename(f"{bench.code} daily return"), report_day)])
-    return RallyReport(bounds, [s.code for s in syms], bench.code, window_panel,
-                       phase_returns(window_panel, bench.code, bounds), events, study, results, text, multiple,
-                       mirror.bounds, mirror.panel, mirror.phases, mirror.names, [], [prices, mirror.prices])
+    phases = phase_returns(window_panel, bench.code, bounds)
+    extra: list[BreakResult] = []
+    report_phases = pd.DataFrame(columns=PHASE_COLUMNS)
+    if alternative is not None:
+        report_phases = phase_returns(window_panel, bench.code, alternative)
+        alt_day = report_break_date(alternative, us_days)
+        extra.append(replace(breaks.chow(us_excess, alt_day), method="Chow (the report's own date)"))
+    cusums = [t(y) for y in (us_excess, mirror.excess) for t in (breaks.ols_cusum, breaks.recursive_cusum)]
+    return RallyReport(bounds, [s.code for s in syms], bench.code, window_panel, phases, events, study, results,
+                       text, multiple, mirror.bounds, mirror.panel, mirror.phases, mirror.names, [],
+                       [prices, mirror.prices], extra + cusums, alternative, report_phases,
+                       "the clock rule" if p.phase2_start is None else "the date given")
 
 
 
