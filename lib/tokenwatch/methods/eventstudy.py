@@ -121,6 +121,12 @@ class EventStudy:
     tests: pd.DataFrame = field(default_factory=pd.DataFrame)  # TEST_COLUMNS, per category, window and sample
     sessions: pd.DataFrame = field(default_factory=pd.DataFrame)  # per session: categories, confounded
     decomposition: pd.DataFrame = field(default_factory=pd.DataFrame)  # DECOMPOSITION_COLUMNS
+    basket_ar: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))  # equal-weight daily AR
+    days: pd.DatetimeIndex = field(default_factory=pd.DatetimeIndex)  # the sessions of the returns
+
+    def compare(self, window: tuple[int, int], first: str, second: str) -> dict[str, float]:
+        """`difference` of two categories' decomposed CARs in one window, on this study's basket."""
+        return difference(self.basket_ar, self.estimation, self.sessions, self.days, window, first, second)
 
     def test_p_values(self, sample: str = ALL) -> pd.DataFrame:
         """One row per category and window, one column of p-values per test (`tests`, side by side)."""
@@ -176,6 +182,11 @@ def run(returns: pd.DataFrame, market: pd.Series, events: pd.DataFrame, windows:
                 continue
             span = days[lo:hi + 1]
             for sym, model in models.items():
+                if returns.loc[span, sym].isna().any():
+                    gap = span[returns.loc[span, sym].isna().to_numpy()][0]
+                    skipped.append({"event_date": ev.date.date(), "entity": ev.entity, "window": label(w),
+                                    "reason": f"{sym} has no return on {gap.date()} (not traded): left out"})
+                    continue
                 car, t, p = model.car(returns.loc[span, sym], market.loc[span])
                 obs.append({"category": ev.category, "window": label(w), "session": ev.session_date, "symbol": sym,
                             "car": car, "sd": model.car_sd(market.loc[span]),
@@ -209,7 +220,7 @@ def run(returns: pd.DataFrame, market: pd.Series, events: pd.DataFrame, windows:
     return EventStudy(results, category_means(unique), model_table, est,
                       pd.DataFrame(skipped, columns=["event_date", "entity", "window", "reason"]),
                       pd.concat([t for t in tests if len(t)], ignore_index=True)[TEST_COLUMNS], per_session,
-                      decomposition)
+                      decomposition, portfolio, days)
 
 
 def session_categories(events: pd.DataFrame) -> pd.DataFrame:
@@ -226,9 +237,30 @@ def session_categories(events: pd.DataFrame) -> pd.DataFrame:
 def dummy_regression(ar: pd.Series, dummies: pd.DataFrame, maxlags: int) -> pd.DataFrame:
     """OLS of a daily abnormal return on category dummies, no constant (abnormal returns are zero on
     average outside the windows by construction), with Newey-West (HAC) standard errors."""
-    fit = sm.OLS(ar.to_numpy(), dummies.to_numpy(dtype=float)).fit(cov_type="HAC", cov_kwds={"maxlags": maxlags})
+    fit = _dummy_fit(ar, dummies, maxlags)
     return pd.DataFrame({"category": dummies.columns, "coef": fit.params, "t_stat": fit.tvalues,
                          "p_value": fit.pvalues})
+
+
+def _dummy_fit(ar: pd.Series, dummies: pd.DataFrame, maxlags: int):  # noqa: ANN202 - a statsmodels result
+    return sm.OLS(ar.to_numpy(), dummies.to_numpy(dtype=float)).fit(cov_type="HAC", cov_kwds={"maxlags": maxlags})
+
+
+def window_dummies(ar: pd.Series, estimation: pd.DatetimeIndex, sessions: pd.DataFrame, days: pd.DatetimeIndex,
+                   window: tuple[int, int]) -> pd.DataFrame:
+    """One 0/1 column per category, over the estimation days and every day of the category's event windows
+    (`sessions` from `session_categories`); windows that run past the prices are left out."""
+    per_cat = sessions.assign(category=sessions["categories"].str.split("+")).explode("category")
+    marks: dict[str, set[pd.Timestamp]] = {}
+    for r in per_cat.itertuples():
+        pos = days.get_loc(r.session_date)
+        if pos + window[0] < 0 or pos + window[1] >= len(days):
+            continue
+        marks.setdefault(str(r.category), set()).update(days[pos + window[0]:pos + window[1] + 1])
+    if not marks:
+        return pd.DataFrame()
+    sample = estimation.union(pd.DatetimeIndex(sorted(set().union(*marks.values())))).intersection(ar.index)
+    return pd.DataFrame({c: sample.isin(list(d)) for c, d in sorted(marks.items())}, index=sample)
 
 
 def decompose(ar: pd.Series, estimation: pd.DatetimeIndex, sessions: pd.DataFrame, days: pd.DatetimeIndex,
@@ -241,18 +273,11 @@ def decompose(ar: pd.Series, estimation: pd.DatetimeIndex, sessions: pd.DataFram
         return pd.DataFrame(columns=DECOMPOSITION_COLUMNS)
     per_cat = sessions.assign(category=sessions["categories"].str.split("+")).explode("category")
     for w in windows:
-        marks: dict[str, set[pd.Timestamp]] = {}
-        for r in per_cat.itertuples():
-            pos = days.get_loc(r.session_date)
-            if pos + w[0] < 0 or pos + w[1] >= len(days):
-                continue
-            marks.setdefault(str(r.category), set()).update(days[pos + w[0]:pos + w[1] + 1])
-        if not marks:
+        dummies = window_dummies(ar, estimation, sessions, days, w)
+        if dummies.empty:
             continue
-        sample = estimation.union(pd.DatetimeIndex(sorted(set().union(*marks.values())))).intersection(ar.index)
-        dummies = pd.DataFrame({c: sample.isin(list(d)) for c, d in sorted(marks.items())}, index=sample)
-        fit = dummy_regression(ar.loc[sample], dummies, maxlags=w[1] - w[0] + 1)
         length = w[1] - w[0] + 1
+        fit = dummy_regression(ar.loc[dummies.index], dummies, maxlags=length)
         for r in fit.itertuples():
             cat_sessions = per_cat[per_cat["category"] == r.category]
             rows.append({"category": r.category, "window": label(w), "car_pct": 100 * r.coef * length,
@@ -260,6 +285,23 @@ def decompose(ar: pd.Series, estimation: pd.DatetimeIndex, sessions: pd.DataFram
                          "clean_sessions": int((~cat_sessions["confounded"]).sum()),
                          "days": int(dummies[r.category].sum())})
     return pd.DataFrame(rows, columns=DECOMPOSITION_COLUMNS)
+
+
+def difference(ar: pd.Series, estimation: pd.DatetimeIndex, sessions: pd.DataFrame, days: pd.DatetimeIndex,
+               window: tuple[int, int], first: str, second: str) -> dict[str, float]:
+    """The decomposition's CAR of `first` minus that of `second` in one window, with its Wald t and p
+    (Newey-West): does one kind of news move prices more than the other?"""
+    dummies = window_dummies(ar, estimation, sessions, days, window)
+    missing = [c for c in (first, second) if c not in dummies.columns]
+    if missing:
+        raise ParameterError(f"no event window of {missing} in {label(window)}: nothing to compare")
+    length = window[1] - window[0] + 1
+    fit = _dummy_fit(ar.loc[dummies.index], dummies, maxlags=length)
+    contrast = np.zeros(len(dummies.columns))
+    contrast[list(dummies.columns).index(first)], contrast[list(dummies.columns).index(second)] = 1.0, -1.0
+    test = fit.t_test(contrast)
+    return {"difference_pct": float(100 * length * np.asarray(test.effect).item()),
+            "t_stat": float(np.asarray(test.tvalue).item()), "p_value": float(np.asarray(test.pvalue).item())}
 
 
 def category_tests(obs: pd.DataFrame, residuals: pd.DataFrame, means: pd.DataFrame) -> pd.DataFrame:

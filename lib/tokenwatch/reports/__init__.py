@@ -18,6 +18,7 @@ RUNS: dict[str, str] = {
     "tokens_to_compute": "05_tokens_to_compute.ipynb",
     "domestic_chain": "06_domestic_chain.ipynb",
     "rating_scorecard": "07_rating_scorecard.ipynb",
+    "token_catalysts": "08_token_catalysts.ipynb",
 }
 
 

@@ -1,0 +1,331 @@
+"""Notebook 08: do A-share compute names react to token news, and more or less than to capex news?
+
+Events are every token disclosure in the ledger dated to the day (Doubao and Volcano Engine, the National Data
+Administration, Google, Microsoft, NVIDIA, OpenAI, OpenRouter...), one event per entity and day, each on the first
+A-share session that can react to it by the clock rule of data/events.csv (a Beijing-time disclosure after 15:00
+moves the next session; a US-time one the next A-share session). The comparison is the capex and earnings events
+of data/events.csv on the same clock. Subjects are the report's nine names and each segment of the compute-chain
+basket (equal-weight), with a market model against CSI 300; tests are those of the rally replay, with confounded
+sessions marked, clean-session results and the category-dummy decomposition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from tokenwatch import params as checks
+from tokenwatch.artifacts import select_columns as cols
+from tokenwatch.artifacts import sources
+from tokenwatch.errors import DataValidationError, ParameterError
+from tokenwatch.events import ASSUMED_TIME, load_events, with_sessions
+from tokenwatch.market import Prices, PriceSource, default_source, load_prices
+from tokenwatch.methods import eventstudy
+from tokenwatch.paths import data_file
+from tokenwatch.plots import finish, new_figure
+from tokenwatch.reports._base import Params as NotebookParams
+from tokenwatch.reports._base import Report, collect_notices, notice, parsed
+from tokenwatch.tokens.ledger import load_ledger
+from tokenwatch.universe import load_basket, parse_symbols
+
+TOKENS = "tokens"
+CATALYST_COLUMNS = ["event_date", "session_date", "category", "entity", "headline", "time_assumed", "confounded",
+                    "window"]
+LEFT_OUT_COLUMNS = ["event_date", "entity", "reason"]
+MIN_LEAD_LAG = 24  # months of a regular token series a lead-lag estimate needs
+
+
+def token_events(ledger: pd.DataFrame, cn_days: pd.DatetimeIndex) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One event per entity and disclosure day (disclosures dated to the day), on its first A-share session; and
+    the disclosures left out, with the reason (a month or an unknown day cannot be put on a session)."""
+    dated = ledger[ledger["disclosed_date_precision"] == "day"]
+    left = ledger[ledger["disclosed_date_precision"] != "day"]
+    out = [{"event_date": r.disclosed_date.date(), "entity": r.entity,
+            "reason": f"disclosed_date precision {r.disclosed_date_precision!r}: no day to put on a session"}
+           for r in left.itertuples()]
+    rows = []
+    for (day, entity), g in dated.groupby(["disclosed_date", "entity"], sort=True):
+        first = g.iloc[0]
+        tz, at = str(first["tz"]), str(first["time_local"])
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise DataValidationError(f"{data_file('tokens/disclosures.csv')} {first['id']}: tz {tz!r} is not an IANA "
+                                      "time zone such as Asia/Shanghai or America/New_York") from None
+        when = pd.Timestamp.combine(day.date(), pd.Timestamp(at).time() if at else ASSUMED_TIME[""])
+        rows.append({"date": day, "moment": when.tz_localize(tz), "time_assumed": not at, "entity": entity,
+                     "category": TOKENS, "headline": "; ".join(g["series"].unique()) + " token disclosure",
+                     "confidence": "high"})
+    events = with_sessions(pd.DataFrame(rows), "cn", cn_days)
+    for r in events[events["session_date"].isna()].itertuples():
+        out.append({"event_date": r.date.date(), "entity": r.entity, "reason": r.session_note})
+    return events.dropna(subset=["session_date"]), pd.DataFrame(out, columns=LEFT_OUT_COLUMNS)
+
+
+def comparison_events(categories: list[str], cn_days: pd.DatetimeIndex) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """data/events.csv's confirmed events of `categories` on their first A-share session."""
+    events = load_events()
+    unknown = sorted(set(categories) - set(events["category"]))
+    if unknown:
+        raise ParameterError(f"comparison categories {unknown} are not in {data_file('events.csv')}; categories: "
+                             f"{sorted(events['category'].unique())}")
+    events = with_sessions(events[events["category"].isin(categories) & (events["confidence"] != "unconfirmed")],
+                           "cn", cn_days)
+    left = events[events["session_date"].isna()]
+    return (events.dropna(subset=["session_date"]),
+            pd.DataFrame({"event_date": left["date"].dt.date, "entity": left["entity"],
+                          "reason": left["session_note"]}, columns=LEFT_OUT_COLUMNS))
+
+
+def lead_lag_note(ledger: pd.DataFrame, series: str) -> dict[str, object]:
+    """Whether domestic token growth can be led or lagged against the basket: the series' dated points, their
+    spacing, and the verdict (a regular monthly series of MIN_LEAD_LAG months is needed)."""
+    part = ledger[(ledger["series"] == series)].sort_values("midpoint")
+    gaps = part["midpoint"].diff().dt.days.dropna()
+    months = int(part["midpoint"].dt.to_period("M").nunique())
+    span = (f"{part['midpoint'].min().date()} to {part['midpoint'].max().date()}" if len(part) else "none")
+    return {"series": series, "points": len(part), "months_with_a_point": months, "span": span,
+            "median_gap_days": float(gaps.median()) if len(gaps) else np.nan,
+            "estimable": months >= MIN_LEAD_LAG and len(gaps) > 0 and float(gaps.max()) <= 45,
+            "verdict": (f"cannot be estimated: {series} has {len(part)} points over {span} (median gap "
+                        f"{gaps.median():.0f} days); a lead-lag against daily or monthly returns needs a regular "
+                        f"monthly series of at least {MIN_LEAD_LAG} months") if months < MIN_LEAD_LAG or not len(gaps)
+            else f"{series} is regular enough to test"}
+
+
+@dataclass
+class CatalystReport(Report):
+    run_name: ClassVar[str] = "token_catalysts"
+    formats: ClassVar[dict[str, str]] = {"statistic": "{:.2f}", "p_value": "{:.3f}", "t_stat": "{:.2f}",
+                                         "alpha_bp": "{:+.1f}", "beta": "{:.2f}", "resid_sd_pct": "{:.2f}"}
+    subjects: dict[str, str]  # column -> display name
+    benchmark: str
+    events: pd.DataFrame  # every event tested, with its A-share session
+    left_out: pd.DataFrame  # LEFT_OUT_COLUMNS
+    study: eventstudy.EventStudy
+    windows: list[tuple[int, int]]
+    comparison: list[str]
+    lead_lag: dict[str, object]
+    prices: list[Prices] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def window(self) -> tuple[int, int]:
+        """The longest window: where the verdict is read."""
+        return max(self.windows, key=lambda w: w[1] - w[0])
+
+    def catalysts(self) -> pd.DataFrame:
+        """catalysts.csv: one row per event and window, one CAR column (%) per subject."""
+        res = self.study.results
+        wide = res.pivot_table(index=["event_date", "session_date", "category", "entity", "window"],
+                               columns="symbol", values="car_pct", sort=True).reset_index()
+        wide = wide.rename(columns={c: f"car_pct_{self.subjects.get(c, c)}" for c in self.subjects})
+        meta = self.events.assign(event_date=self.events["date"].dt.date,
+                                  session_date=self.events["session_date"].dt.date)
+        meta = meta[["event_date", "session_date", "category", "entity", "headline", "time_assumed"]].drop_duplicates(
+            ["event_date", "session_date", "category", "entity"])
+        confounded = set(self.study.sessions.loc[self.study.sessions["confounded"], "session_date"].dt.date)
+        out = wide.merge(meta, on=["event_date", "session_date", "category", "entity"], how="left")
+        out["confounded"] = out["session_date"].isin(confounded)
+        cars = [c for c in out.columns if c.startswith("car_pct_")]
+        return out[[*CATALYST_COLUMNS, *cars]]
+
+    def tests_table(self) -> pd.DataFrame:
+        return cols(self.study.tests, eventstudy.TEST_COLUMNS, "tests")
+
+    def answer(self) -> dict[str, object]:
+        """The verdict in numbers: token news and capex news in the longest window, on the basket of all subjects."""
+        w = eventstudy.label(self.window)
+        dec = self.study.decomposition
+        dec = dec[dec["window"] == w].set_index("category")
+        surv = self.study.survivors(w).set_index("category")
+        out: dict[str, object] = {"window": w}
+        for cat in [TOKENS, *self.comparison]:
+            if cat in dec.index:
+                out[cat] = {"car_pct": float(dec.at[cat, "car_pct"]),
+                            "p_decomposition": float(dec.at[cat, "p_value"]),
+                            "sessions": int(dec.at[cat, "sessions"]),
+                            "clean_sessions": int(dec.at[cat, "clean_sessions"]),
+                            "p_kolari_pynnonen_clean": float(surv.at[cat, "p_clean"]),
+                            "survives": bool(surv.at[cat, "survives"])}
+        if TOKENS in dec.index and "capex" in dec.index:
+            out["tokens_minus_capex"] = self.study.compare(self.window, TOKENS, "capex")
+        return out
+
+    def verdict(self) -> str:
+        a = self.answer()
+        tok = a.get(TOKENS)
+        if not isinstance(tok, dict):
+            return "No token event falls inside the prices: nothing to test."
+        moves = "moves" if tok["survives"] else "does not detectably move"
+        text = (f"Token news {moves} the domestic chain: {tok['car_pct']:+.2f}% over {a['window']} on "
+                f"{tok['sessions']} sessions ({tok['clean_sessions']} clean), decomposition p = "
+                f"{tok['p_decomposition']:.3f}, Kolari-Pynnonen on clean sessions p = "
+                f"{tok['p_kolari_pynnonen_clean']:.3f}.")
+        diff = a.get("tokens_minus_capex")
+        capex = a.get("capex")
+        if isinstance(diff, dict) and isinstance(capex, dict):
+            word = "more" if diff["difference_pct"] > 0 else "less"
+            sig = "significantly" if diff["p_value"] < 0.05 else "not significantly"
+            text += (f" Against capex news ({capex['car_pct']:+.2f}% on {capex['sessions']} sessions), token news "
+                     f"moves it {word}, {sig}: a difference of {diff['difference_pct']:+.2f} pp (p = "
+                     f"{diff['p_value']:.3f}).")
+        return text
+
+    @property
+    def findings(self) -> list[str]:
+        st = self.study
+        bad = int(st.sessions["confounded"].sum())
+        lines = [self.verdict(),
+                 f"{int((self.events['category'] == TOKENS).sum())} token events and "
+                 f"{int(self.events['category'].isin(self.comparison).sum())} {' and '.join(self.comparison)} events "
+                 f"on {len(st.sessions)} A-share sessions; {bad} sessions carry both kinds (confounded); "
+                 f"{len(self.left_out)} items left out (disclosures without a day, events outside the prices or before "
+                 "start, windows in which a name did not trade), each with its reason in left_out.csv.",
+                 f"{len(self.subjects)} subjects against {self.benchmark}, market model estimated on "
+                 f"{len(st.estimation)} sessions ({st.estimation[0].date()} to {st.estimation[-1].date()}).",
+                 f"Lead-lag of domestic token growth: {self.lead_lag['verdict']}.",
+                 "Caveats: disclosure times are mostly unknown (assumed noon local, flagged); few sessions; a market "
+                 "model fitted before the first event and held for two years."]
+        return lines
+
+    @property
+    def source_line(self) -> str:
+        return (self.prices[0].source_line() + f"; events: {data_file('tokens/disclosures.csv')} and "
+                f"{data_file('events.csv')}")
+
+    def summary(self) -> dict:
+        answer = self.answer()
+        found = answer.get(TOKENS)
+        tok: dict = found if isinstance(found, dict) else {}
+        return {"notebook": "token_catalysts", "benchmark": self.benchmark, "subjects": self.subjects,
+                "answer": answer, "verdict": self.verdict(), "lead_lag": self.lead_lag, "notices": self.notices,
+                "headline": {"token CAR %": round(tok.get("car_pct", np.nan), 2),
+                             "token p (decomposition)": round(tok.get("p_decomposition", np.nan), 3),
+                             "token sessions": tok.get("sessions")},
+                "sources": sources(*(p.provenance for p in self.prices))}
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {"catalysts": self.catalysts(), "tests": self.tests_table(), "sessions": self.study.sessions,
+                "decomposition": self.study.decomposition, "left_out": self.left_out, "models": self.study.models}
+
+
+def subject_returns(basket: str, names_basket: str, benchmark: str, lo: pd.Timestamp, hi: pd.Timestamp,
+                    estimation: int, source: PriceSource) -> tuple[pd.DataFrame, pd.Series, dict[str, str], Prices]:
+    """Daily returns of each named company and each segment of the basket (equal-weight over the members trading
+    that day), the benchmark's, display names, and the prices. A name needs every return of the first
+    `estimation` sessions (the market model's); a day it does not trade leaves its event windows out, flagged."""
+    named, chain = load_basket(names_basket), load_basket(basket)
+    bench = parse_symbols([benchmark])[0]
+    prices = load_prices([*named["symbol"], *chain["symbol"], bench], lo, hi, source=source, strict=False)
+    for row in prices.missing.itertuples():
+        notice(f"{row.symbol}: {row.reason}")
+    closes = prices.close()
+    returns = closes.pct_change(fill_method=None).iloc[1:]
+    if bench.code not in returns or returns[bench.code].isna().any():
+        raise ParameterError(f"benchmark {benchmark} lacks closes between {lo.date()} and {hi.date()}")
+    before = returns.loc[: returns.index[min(estimation, len(returns) - 1)]]
+    usable = [c for c in returns.columns if c != bench.code and before[c].notna().all()]
+    for c in sorted(set(returns.columns) - set(usable) - {bench.code}):
+        notice(f"{c} lacks returns in the estimation window: left out of the subjects")
+    out, labels = {}, {}
+    for r in named.itertuples():
+        if r.code in usable:
+            out[r.code], labels[r.code] = returns[r.code], f"{r.name}"
+    for segment, g in chain.groupby("segment", sort=False):
+        members = [c for c in g["code"] if c in usable]
+        if members:
+            key = f"segment:{segment}"
+            out[key], labels[key] = returns[members].mean(axis=1), f"{segment} ({len(members)})"
+    if not out:
+        raise ParameterError("no subject traded on every session of the window")
+    return pd.DataFrame(out), returns[bench.code], labels, prices
+
+
+def last_common_session(names_basket: str, days: pd.DatetimeIndex, source: PriceSource) -> pd.Timestamp:
+    """The last session on which every named company has a close (the default end), said as a notice."""
+    named = load_basket(names_basket)
+    closes = load_prices(list(named["symbol"]), days[0], days[-1], source=source, strict=False).close()
+    complete = closes.reindex(days).notna().all(axis=1)
+    end = complete[complete].index[-1]
+    notice(f"end defaults to {end.date()}, the last session on which all {len(named)} named companies have a close")
+    return end
+
+
+def _windows(name: str, value: object) -> list[tuple[int, int]]:
+    return eventstudy.parse_windows(checks.as_list(name, value))
+
+
+@dataclass(frozen=True)
+class Params(NotebookParams):
+    """Notebook 08's parameters, checked once."""
+
+    names_basket: str = parsed(checks.text)
+    basket: str = parsed(checks.text)
+    benchmark: str = parsed(checks.text)
+    start: pd.Timestamp = parsed(checks.as_date)
+    end: pd.Timestamp | None = parsed(checks.date_or_none)
+    estimation_days: int = parsed(checks.positive_int)
+    event_windows: list[tuple[int, int]] = parsed(_windows)
+    comparison: list[str] = parsed(checks.text_list)
+    token_series: str = parsed(checks.text)
+
+
+def build(p: Params, source: PriceSource | None = None) -> CatalystReport:
+    """The token-catalyst event study of the domestic chain, from the ledger, data/events.csv and prices."""
+    source = source or default_source()
+    with collect_notices() as notices:
+        report = _study(p, source)
+    report.notices = notices
+    return report
+
+
+def _study(p: Params, source: PriceSource) -> CatalystReport:
+    cn_days = source.calendar("cn_index")
+    end = p.end if p.end is not None else last_common_session(p.names_basket, cn_days, source)
+    days = cn_days[(cn_days >= cn_days[0]) & (cn_days <= end)]
+    ledger = load_ledger()
+    tokens, left = token_events(ledger, days)
+    others, left_others = comparison_events(p.comparison, days)
+    events = pd.concat([tokens, others], ignore_index=True)
+    early = events[events["session_date"] < p.start]
+    left = pd.concat([left, pd.DataFrame({"event_date": early["date"].dt.date, "entity": early["entity"],
+                                          "reason": f"before start {p.start.date()}"})], ignore_index=True)
+    events = events[events["session_date"] >= p.start].sort_values("session_date")
+    if not (events["category"] == TOKENS).any():
+        raise ParameterError(f"no dated token disclosure has an A-share session from {p.start.date()} to "
+                             f"{end.date()}; move start earlier")
+    first = days.get_loc(events["session_date"].min()) + min(w[0] for w in p.event_windows)
+    lo = days[max(0, first - p.estimation_days - 1)]
+    returns, market, labels, prices = subject_returns(p.basket, p.names_basket, p.benchmark, lo, end,
+                                                      p.estimation_days + 1, source)
+    study = eventstudy.run(returns, market, events, p.event_windows, p.estimation_days)
+    left = pd.concat([x for x in (left, left_others) if len(x)] + [pd.DataFrame(
+        [{"event_date": r.event_date, "entity": r.entity, "reason": r.reason} for r in study.skipped.itertuples()],
+        columns=LEFT_OUT_COLUMNS)], ignore_index=True)
+    return CatalystReport(labels, p.benchmark, events, left, study, p.event_windows, p.comparison,
+                          lead_lag_note(ledger, p.token_series), [prices])
+
+
+def car_chart(r: CatalystReport) -> Figure:
+    """Mean CAR per subject for token and comparison sessions in the longest window."""
+    w = eventstudy.label(r.window)
+    res = r.study.results[r.study.results["window"] == w]
+    table = res.pivot_table(index="symbol", columns="category", values="car_pct", aggfunc="mean")
+    table = table.rename(index=r.subjects)
+    fig, ax = new_figure(figsize=(9, max(4.0, 0.4 * len(table) + 1.5)))
+    y = np.arange(len(table))
+    height = 0.8 / max(1, len(table.columns))
+    for i, cat in enumerate(table.columns):
+        ax.barh(y + (i - (len(table.columns) - 1) / 2) * height, table[cat], height, label=cat)
+    ax.set_yticks(y, table.index)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.legend(fontsize=8, frameon=False)
+    return finish(fig, f"A-share compute names around token, capex and earnings news (CAR {w})", r.source_line,
+                  xlabel="mean cumulative abnormal return over the events, % (market model on CSI 300)",
+                  ylabel="subject")
