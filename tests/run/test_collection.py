@@ -80,6 +80,16 @@ def test_weekly_tracker_sweeps_a_quarter_and_reports_a_bad_week(snapshot, tmp_pa
     assert "week_end='not-a-date' is not a date" in bad["error"]
     holiday = json.loads((tmp_path / "weekly_tracker" / "week_end=2025-10-03" / "summary.json").read_text())
     assert holiday["week"]["end"] == "2025-09-30" and holiday["week"]["prev_close"] == "2025-09-26"
+    # the sweep's view: one row per run from its summary.json, segment means by week, and a chart
+    from tokenwatch.run.brief import sweep_groups, sweep_table
+
+    index = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert "Across the weekly_tracker sweep (15 runs)" in index and 'alt="weekly_tracker sweep chart"' in index
+    table = sweep_table(sweep_groups(pd.read_csv(tmp_path / "runs.csv", dtype=str, keep_default_na=False))
+                        ["weekly_tracker"], tmp_path).set_index("week_end")
+    june = json.loads((tmp_path / "weekly_tracker" / "week_end=2025-06-27" / "summary.json").read_text())
+    assert table.loc["2025-06-27", "PCB/CCL mean %"] == june["headline"]["PCB/CCL mean %"]
+    assert html.escape(june["headline"]["PCB/CCL mean %"]) in index
 
 
 @pytest.mark.notebook
@@ -107,7 +117,7 @@ def test_markup_in_a_basket_never_runs_in_the_exports(snapshot, tmp_path):
                  ).to_csv(basket, index=False)
     assert _run(tmp_path / "out", "-p", "baskets", str(basket)) == 0
     run = tmp_path / "out" / "weekly_tracker"
-    for page in ["report.html", "notebook.html"]:
+    for page in ["report.html"]:
         text = (run / page).read_text(encoding="utf-8")
         assert not re.search(r"<[^>]*(onerror|onmouseover)", text), page
         assert 'alert("name")</script>' not in text, page
@@ -139,13 +149,18 @@ def test_make_report_from_the_repository_root_keeps_every_table(snapshot, tmp_pa
             assert findings and "Key findings" in page, name  # the report shows what was found, computed
             assert html.escape(findings[0][2:60], quote=False) in page, name
         index = (root / out / "index.html").read_text(encoding="utf-8")
+        brief = index.split('id="runs"')[0]
+        for name in NOTEBOOKS:  # the brief: a section per notebook, linking to a report that opens with its findings
+            assert f'<section id="{name}">' in brief and f'href="{name}/report.html"' in brief, name
+            page = (root / out / name / "report.html").read_text(encoding="utf-8")
+            assert page.index('id="key-findings"') < page.index("<h2"), name
         for name in NOTEBOOKS:  # every run's headline reaches the index
             headline = json.loads((root / out / name / "summary.json").read_text(encoding="utf-8"))["headline"]
             assert headline and html.escape(next(iter(headline))) in index, name
         assert sorted(p.name for p in NOTEBOOKS_DIR.iterdir()) == before  # nothing written beside the notebooks
         private = [str(root), str(Path(os.environ["TOKENWATCH_SNAPSHOT"]).resolve()), str(Path.home())]
         for path in (root / out).rglob("*"):
-            if path.is_file() and path.suffix in {".html", ".ipynb", ".json", ".csv"}:
+            if path.is_file() and path.suffix in {".html", ".ipynb", ".json", ".csv", ".md"}:
                 text = path.read_text(encoding="utf-8")
                 leaked = [p for p in private if p in text]
                 assert not leaked, f"{path.relative_to(root / out)} shows {leaked}"

@@ -1,5 +1,6 @@
 """The runner on a tiny fixture notebook: planning, sweeps, failures, atomic reruns, the index."""
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -52,17 +53,21 @@ def test_a_failing_run_does_not_stop_the_others(tmp_path):
     failed = runs.loc[runs["status"] == "failed"].iloc[0]
     assert "ValueError: asked to fail" in failed["error"]
     failed_dir = out / failed["output_folder"]
-    assert "asked to fail" in (failed_dir / "notebook.html").read_text(encoding="utf-8")
+    assert "asked to fail" in (failed_dir / "report.html").read_text(encoding="utf-8")
     assert (failed_dir / "echo.ipynb").exists()
     ok_dir = out / "echo" / "label=a"
-    expected = {"echo.csv", "summary.json", "report.html", "notebook.html", "echo.ipynb"}
+    expected = {"echo.csv", "summary.json", "report.html", "echo.ipynb"}
     assert expected <= {p.name for p in ok_dir.iterdir()}
     report = (ok_dir / "report.html").read_text(encoding="utf-8")
-    assert "data:image/png;base64" in report and "Provenance" in report and "<script src=\"http" not in report
-    code_cell = "highlight hl-ipython3"  # highlighted code: only in the export with code
-    assert code_cell not in report and code_cell in (ok_dir / "notebook.html").read_text(encoding="utf-8")
+    assert re.search(r'<img[^>]+src="data:image/png;base64', report), "the figure is not in the report"
+    assert "Provenance" in report and "<script src=\"http" not in report
+    # one file: the code is in it, hidden until the reader ticks the toggle; the findings come first
+    assert "highlight hl-ipython3" in report and 'id="tw-code"' in report
+    assert report.index('id="key-findings"') < report.index("highlight hl-ipython3")
     index = (out / "index.html").read_text(encoding="utf-8")
-    assert index.count("<tr>") == 4 and "rows: 2" in index and "asked to fail" in index
+    runs_table = index.split('id="runs"')[1]
+    assert runs_table.count("<tr>") == 4 and "rows: 2" in runs_table and "asked to fail" in runs_table
+    assert "Across the echo sweep (3 runs)" in index  # the sweep's view, from its summary.json files
     assert not (out / ".staging").exists()
 
 

@@ -61,7 +61,7 @@ def test_a_failed_rerun_keeps_the_good_run(tmp_path, bad):
     assert _run(tmp_path, "-p", "label", bad) == 1
     assert {name: (good / name).read_bytes() for name in kept} == kept  # untouched, byte for byte
     failed = tmp_path / "echo.failed"
-    assert (failed / "echo.ipynb").is_file() and (failed / "notebook.html").is_file()
+    assert (failed / "echo.ipynb").is_file() and (failed / "report.html").is_file()
     runs = pd.read_csv(tmp_path / "runs.csv", dtype=str, keep_default_na=False)
     assert len(runs) == 1
     row = runs.iloc[0]

@@ -124,6 +124,10 @@ class EventStudy:
     basket_ar: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))  # equal-weight daily AR
     days: pd.DatetimeIndex = field(default_factory=pd.DatetimeIndex)  # the sessions of the returns
 
+    def session_table(self) -> pd.DataFrame:
+        """`sessions` with the session as a date (for tables and CSV)."""
+        return self.sessions.assign(session_date=pd.to_datetime(self.sessions["session_date"]).dt.date)
+
     def compare(self, window: tuple[int, int], first: str, second: str) -> dict[str, float]:
         """`difference` of two categories' decomposed CARs in one window, on this study's basket."""
         return difference(self.basket_ar, self.estimation, self.sessions, self.days, window, first, second)

@@ -165,7 +165,7 @@ class RallyReport(Report):
                 "event_study": cols(self.study.results, eventstudy.EVENT_COLUMNS, "event_study"),
                 "event_study_by_category": self.study.by_category,
                 "event_tests": cols(self.study.tests, eventstudy.TEST_COLUMNS, "event_tests"),
-                "event_sessions": self.study.sessions,
+                "event_sessions": self.study.session_table(),
                 "event_decomposition": cols(self.study.decomposition, eventstudy.DECOMPOSITION_COLUMNS,
                                             "event_decomposition"),
                 "phase_boundaries": self.boundary_table(),

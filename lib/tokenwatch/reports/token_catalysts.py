@@ -211,7 +211,7 @@ class CatalystReport(Report):
                 "sources": sources(*(p.provenance for p in self.prices))}
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        return {"catalysts": self.catalysts(), "tests": self.tests_table(), "sessions": self.study.sessions,
+        return {"catalysts": self.catalysts(), "tests": self.tests_table(), "sessions": self.study.session_table(),
                 "decomposition": self.study.decomposition, "left_out": self.left_out, "models": self.study.models}
 
 

@@ -47,6 +47,9 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--help-params", action="store_true",
                    help="list each named notebook's parameters with types, defaults and help, and stop")
+    p.add_argument("--pdf", action="store_true",
+                   help="also print each report and the brief to PDF with headless Chromium (skipped, said once, "
+                        "where Chromium is missing)")
     p.add_argument("--live", action="store_true",
                    help="let notebooks fetch prices the cache lacks through akshare (sets TOKENWATCH_LIVE=1)")
 
@@ -119,6 +122,14 @@ def cmd_run(args: argparse.Namespace) -> int:
               f"(index: {out / 'index.html'})", file=sys.stderr)
         return 130
     print(results_table(results))
+    if args.pdf:
+        from tokenwatch.run.pdf import print_collection
+
+        pdfs, messages = print_collection(out, [r.folder for r in results if r.status == "ok"], jobs=args.jobs or 2)
+        for line in messages:
+            print(f"pdf: {line}", file=sys.stderr)
+        if pdfs:
+            print(f"pdf: {len(pdfs)} written (brief: {out / 'brief.pdf'})")
     print(f"index: {out / 'index.html'}")
     return 1 if any(r.status != "ok" for r in results) else 0
 

@@ -44,6 +44,7 @@ from tokenwatch.paths import scrub_paths
 from tokenwatch.run.notebooks import INJECTED, check_parameters, discover, inspect
 
 KERNEL_NAME = "tokenwatch"
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 WARM_UP = ("import numpy, pandas, scipy, statsmodels.api, matplotlib.pyplot\n"
            "import tokenwatch.market, tokenwatch.plots, tokenwatch.artifacts\n"
            "tokenwatch.plots.use_style()")
@@ -53,7 +54,7 @@ RUNS_COLUMNS = ["notebook", "run_id", "parameters", "status", "seconds", "output
 RUN_RECORD = "run.json"
 FAILED_SUFFIX = ".failed"
 STAGING = ".staging"
-REQUIRED = ("summary.json", "report.html", "notebook.html")  # besides the executed notebook
+REQUIRED = ("summary.json", "report.html")  # besides the executed notebook
 
 
 @dataclass
@@ -233,7 +234,9 @@ class WarmKernel:
             self.discard()
             self._sockets = tempfile.mkdtemp(prefix="tokenwatch-kernel-")
             self.km = KernelManager(kernel_name=self.name, transport="ipc", ip=os.path.join(self._sockets, "k"))
-            self.km.start_kernel(cwd=self.cwd)
+            # figures must reach the notebook: a shell's MPLBACKEND=Agg (CI sets it) would silence every chart
+            env = {**os.environ, "MPLBACKEND": INLINE_BACKEND}
+            self.km.start_kernel(cwd=self.cwd, env=env)
             if self.warm:
                 self._execute(WARM_UP, timeout=120)
         return self.km
@@ -276,7 +279,9 @@ def execute_one(spec: RunSpec, out_root: Path, staging_root: Path, kernel: WarmK
     from papermill.exceptions import PapermillExecutionError
 
     from tokenwatch.artifacts import read_summary
+    from tokenwatch.run.brief import findings_first, for_readers, read_findings, with_code_toggle
     from tokenwatch.run.export import notebook_html, provenance_footer, sanitize_outputs
+    from tokenwatch.run.notebooks import INJECTED, inspect
 
     started = time.perf_counter()
     ran_at = datetime.now(UTC).isoformat(timespec="seconds")
@@ -314,8 +319,13 @@ def execute_one(spec: RunSpec, out_root: Path, staging_root: Path, kernel: WarmK
                 summary = None
             footer = provenance_footer(spec.params, summary, ran_at)
             clean = sanitize_outputs(nb)  # once for both exports
-            for name, code in (("report.html", False), ("notebook.html", True)):
-                atomic_write_text(staging / name, notebook_html(clean, with_code=code, footer=footer, sanitized=True))
+            shown = {k: v for k, v in {**inspect(spec.path).parameters, **spec.params}.items() if k not in INJECTED}
+            # one file: findings first, the code exported once and hidden behind a toggle (benchmarks/bench_export.py:
+            # half the time of a report and a notebook page)
+            page = with_code_toggle(notebook_html(for_readers(clean), with_code=True, footer=footer, sanitized=True))
+            atomic_write_text(staging / "report.html",
+                              scrub_paths(findings_first(page, read_findings(staging), shown, summary or {}),
+                                          _named_paths(staging, out_root)))
     except Exception as exc:  # noqa: BLE001
         status, error = "failed", error or f"export: {type(exc).__name__}: {exc}"
     result = RunResult(spec, status, time.perf_counter() - started, error)
