@@ -238,6 +238,9 @@ def _load_all_cn(path: str, _mtime: float) -> tuple[pd.DataFrame, dict[str, slic
 
 def _read_parquet(path: str, **kwargs) -> pd.DataFrame:
     """pd.read_parquet, naming the file when its bytes are not a readable parquet file."""
+    from tokenwatch import reads
+
+    reads.note(path)  # pyarrow opens it in C: tell the execution cache
     import pyarrow as pa
 
     try:

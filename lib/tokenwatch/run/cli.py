@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from tokenwatch.errors import TokenwatchError
+from tokenwatch.errors import ParameterError, TokenwatchError
 from tokenwatch.market import LIVE_ENV
 from tokenwatch.paths import PROJECT_ROOT
 from tokenwatch.run import data_cli
@@ -47,6 +47,12 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--help-params", action="store_true",
                    help="list each named notebook's parameters with types, defaults and help, and stop")
+    p.add_argument("--scheduler", default=None, metavar="local|tcp://HOST:8786",
+                   help="run on a Dask cluster: 'local' starts a LocalCluster of --jobs workers; an address joins "
+                        "a running scheduler (also TOKENWATCH_SCHEDULER); default: the local process pool")
+    p.add_argument("--force", action="store_true",
+                   help="rerun every run, even one whose notebook, parameters, data, library and versions are "
+                        "unchanged since it last succeeded (otherwise reused from the execution cache)")
     p.add_argument("--pdf", action="store_true",
                    help="also print each report and the brief to PDF with headless Chromium (skipped, said once, "
                         "where Chromium is missing)")
@@ -92,6 +98,17 @@ def _collect_params(args: argparse.Namespace, defaults: dict[str, Any]) -> tuple
     return params, sweeps
 
 
+SCHEDULER_ENV = "TOKENWATCH_SCHEDULER"
+
+
+def _scheduler_address(value: str | None) -> str | None:
+    """--scheduler, else TOKENWATCH_SCHEDULER, else None (the local process pool)."""
+    value = value or os.environ.get(SCHEDULER_ENV, "").strip() or None
+    if value and value != "local" and not value.startswith(("tcp://", "tls://")):
+        raise ParameterError(f"--scheduler {value!r}: give 'local' or a scheduler address such as tcp://HOST:8786")
+    return value
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from tokenwatch.run.runner import plan, results_table, run_all
 
@@ -115,8 +132,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     specs = plan(paths, params, sweeps)
     out = args.out.expanduser().resolve()  # kernels run in notebooks/: a relative path would land there
     try:
-        results = run_all(specs, out, jobs=args.jobs, cell_timeout=args.cell_timeout,
-                          warm=not args.fresh_kernels, progress=not args.no_progress)
+        address = _scheduler_address(args.scheduler)
+        if address:
+            from tokenwatch.run.distributed import run_on_cluster
+            from tokenwatch.run.runner import default_jobs
+
+            results = run_on_cluster(specs, out, address, jobs=args.jobs or default_jobs(),
+                                     cell_timeout=args.cell_timeout, progress=not args.no_progress, force=args.force)
+        else:
+            results = run_all(specs, out, jobs=args.jobs, cell_timeout=args.cell_timeout,
+                              warm=not args.fresh_kernels, progress=not args.no_progress, force=args.force)
     except KeyboardInterrupt:
         print(f"tokenwatch: interrupted; finished runs are in place, unfinished ones were discarded "
               f"(index: {out / 'index.html'})", file=sys.stderr)

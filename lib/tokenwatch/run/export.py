@@ -8,12 +8,14 @@ import json
 import re
 import subprocess
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import nbformat
 import nh3
-import pandas as pd
-from nbconvert import HTMLExporter
+
+if TYPE_CHECKING:
+    import nbformat
+    import pandas as pd
+    from nbconvert import HTMLExporter
 
 from tokenwatch import __version__
 from tokenwatch.paths import PROJECT_ROOT
@@ -25,6 +27,8 @@ _REMOTE_MODULE = re.compile(r"<script type=\"module\">(?:(?!</script>).)*?import
 
 @lru_cache(maxsize=2)
 def _exporter(with_code: bool) -> HTMLExporter:
+    from nbconvert import HTMLExporter  # imported when a page is exported, not for the index
+
     exporter = HTMLExporter(template_name="lab", embed_images=True)
     exporter.exclude_input = not with_code
     exporter.exclude_input_prompt = not with_code
@@ -129,6 +133,7 @@ def index_html(runs: pd.DataFrame, out_dir) -> str:
                                             ("summary.json", "summary.json")]
                            if (folder / f).exists())
         colour = "#1e8449" if r.status == "ok" else "#c0392b"
+        cached = " · cached" if str(getattr(r, "cached", "")).lower() == "true" else ""
         error = f'<br><small>{html.escape(str(r.error))}</small>' if isinstance(r.error, str) and r.error else ""
         kept = str(getattr(r, "last_good_folder", "") or "")
         if kept:
@@ -136,7 +141,7 @@ def index_html(runs: pd.DataFrame, out_dir) -> str:
                       f'is kept: <a href="{html.escape(kept)}/report.html">{html.escape(kept)}/</a></small>')
         rows.append(
             f"<tr><td>{html.escape(r.notebook)}</td><td><code>{html.escape(str(r.parameters))}</code></td>"
-            f'<td style="color:{colour}"><b>{html.escape(r.status)}</b>{error}</td><td>{r.seconds:.1f}</td>'
+            f'<td style="color:{colour}"><b>{html.escape(r.status)}</b>{cached}{error}</td><td>{r.seconds:.1f}</td>'
             f"<td>{_headline(folder / 'summary.json')}</td><td>{links}</td></tr>")
     from tokenwatch.run.brief import brief_sections, sweep_views
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import ast
+import contextlib
+import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import papermill
 import yaml
 
 from tokenwatch.errors import ParameterError
@@ -83,9 +85,31 @@ def resolve(names: list[str], directory: Path | None = None) -> list[Path]:
     return out
 
 
+def _inspect_cache() -> Path:
+    """Where papermill's reading of each notebook's parameters is kept, by the notebook's checksum (papermill
+    takes 1.5 s to import: a rerun that reuses every run should not pay it)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tokenwatch" / "inspect"
+
+
+def _papermill_parameters(path: str) -> dict[str, dict[str, Any]]:
+    key = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    kept = _inspect_cache() / f"{key}.json"
+    with contextlib.suppress(OSError, ValueError):
+        return json.loads(kept.read_text(encoding="utf-8"))
+    import papermill
+
+    raw = {n: dict(p) for n, p in papermill.inspect_notebook(path).items()}
+    with contextlib.suppress(OSError):  # no cache folder: inspect again next time
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        tmp = kept.with_name(f".{kept.name}.{os.getpid()}")
+        tmp.write_text(json.dumps(raw, default=str), encoding="utf-8")
+        os.replace(tmp, kept)
+    return raw
+
+
 @lru_cache(maxsize=64)
 def _inspect(path: str, _mtime: float) -> NotebookInfo:
-    raw = papermill.inspect_notebook(path)
+    raw = _papermill_parameters(path)
     defaults = {}
     for name, p in raw.items():
         try:

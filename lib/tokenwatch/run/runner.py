@@ -41,16 +41,21 @@ from tokenwatch.artifacts import atomic_write_text
 from tokenwatch.errors import ParameterError, TokenwatchError
 from tokenwatch.market.fetch import DOWN_ENV
 from tokenwatch.paths import scrub_paths
+from tokenwatch.run import cache
 from tokenwatch.run.notebooks import INJECTED, check_parameters, discover, inspect
 
 KERNEL_NAME = "tokenwatch"
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+KERNEL_START_TRIES = 3
+READS_START = "import tokenwatch.reads as _tw_reads\n_tw_reads.start()\ndel _tw_reads"
+READS_STOP = "import tokenwatch.reads as _tw_reads\n_tw_reads.stop({path!r})\ndel _tw_reads"
+READS_FILE = ".reads.json"
 WARM_UP = ("import numpy, pandas, scipy, statsmodels.api, matplotlib.pyplot\n"
            "import tokenwatch.market, tokenwatch.plots, tokenwatch.artifacts\n"
            "tokenwatch.plots.use_style()")
 RESET = "%reset -f\nimport matplotlib.pyplot as _plt, os as _os\n_plt.close('all')\n_os.chdir({cwd!r})\ndel _plt, _os"
 RUNS_COLUMNS = ["notebook", "run_id", "parameters", "status", "seconds", "output_folder", "error", "ran_at",
-                "last_good_folder", "finished"]
+                "last_good_folder", "cached", "finished"]
 RUN_RECORD = "run.json"
 FAILED_SUFFIX = ".failed"
 STAGING = ".staging"
@@ -82,6 +87,7 @@ class RunResult:
     error: str = ""
     folder: str = ""  # where this attempt's files are, relative to the output root
     last_good_folder: str = ""  # a failed rerun leaves the good run here
+    cached: bool = False  # reused: nothing it depends on changed since it ran
 
 
 def slug(params: dict[str, Any]) -> str:
@@ -186,7 +192,7 @@ def _record(result: RunResult, ran_at: str) -> dict[str, Any]:
             "parameters": json.dumps(s.params, ensure_ascii=False, sort_keys=True, default=str),
             "status": result.status, "seconds": round(result.seconds, 2), "output_folder": result.folder,
             "error": result.error, "ran_at": ran_at, "last_good_folder": result.last_good_folder,
-            "finished": time.time()}  # orders two attempts of one run, even within a second
+            "cached": result.cached, "finished": time.time()}  # orders two attempts of one run, even within a second
 
 
 def _locks(out_root: Path) -> Path:
@@ -236,10 +242,23 @@ class WarmKernel:
             self.km = KernelManager(kernel_name=self.name, transport="ipc", ip=os.path.join(self._sockets, "k"))
             # figures must reach the notebook: a shell's MPLBACKEND=Agg (CI sets it) would silence every chart
             env = {**os.environ, "MPLBACKEND": INLINE_BACKEND}
-            self.km.start_kernel(cwd=self.cwd, env=env)
+            for attempt in range(KERNEL_START_TRIES):  # a kernel that fails to start (a port race) is retried
+                try:
+                    self.km.start_kernel(cwd=self.cwd, env=env)
+                    break
+                except Exception:
+                    if attempt == KERNEL_START_TRIES - 1:
+                        raise
+                    with contextlib.suppress(Exception):
+                        self.km.cleanup_resources()
+                    time.sleep(0.5 * (attempt + 1))
             if self.warm:
                 self._execute(WARM_UP, timeout=120)
         return self.km
+
+    def execute(self, code: str, timeout: float) -> None:
+        """Run `code` in the kernel outside any notebook (set-up, the execution cache's read record)."""
+        self._execute(code, timeout)
 
     def _execute(self, code: str, timeout: float) -> None:
         if self.km is None:
@@ -274,6 +293,16 @@ class WarmKernel:
 def execute_one(spec: RunSpec, out_root: Path, staging_root: Path, kernel: WarmKernel | None,
                 cell_timeout: float) -> RunResult:
     """Execute one run through papermill in its own staging folder, export HTML, swap it into place."""
+    staging = staging_root / f"{spec.run_id}-{uuid.uuid4().hex[:8]}"
+    staging.mkdir(parents=True)
+    result, ran_at = execute_staged(spec, staging, out_root, kernel, cell_timeout)
+    return finish_run(result, staging, out_root, ran_at)
+
+
+def execute_staged(spec: RunSpec, staging: Path, out_root: Path, kernel: WarmKernel | None,
+                   cell_timeout: float) -> tuple[RunResult, str]:
+    """Execute one run in `staging` (an empty folder) and export it: the result and when it ran. `out_root` only
+    names paths in the exports; the swap into place is `finish_run`'s (here or, for a cluster, on the client)."""
     import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -285,8 +314,6 @@ def execute_one(spec: RunSpec, out_root: Path, staging_root: Path, kernel: WarmK
 
     started = time.perf_counter()
     ran_at = datetime.now(UTC).isoformat(timespec="seconds")
-    staging = staging_root / f"{spec.run_id}-{uuid.uuid4().hex[:8]}"
-    staging.mkdir(parents=True)
     executed = staging / f"{spec.notebook}.ipynb"
     params = {**spec.params, "output_dir": str(staging)}
     status: RunStatus = "ok"
@@ -295,9 +322,11 @@ def execute_one(spec: RunSpec, out_root: Path, staging_root: Path, kernel: WarmK
     kernel = kernel or WarmKernel(KERNEL_NAME, str(spec.cwd), warm=False)
     try:
         extra = {"km": kernel.get()}
+        kernel.execute(READS_START, timeout=30)
         papermill.execute_notebook(str(spec.path), str(executed), parameters=params, kernel_name=KERNEL_NAME,
                                    execution_timeout=cell_timeout, progress_bar=False, log_output=False,
                                    cwd=str(spec.cwd), **extra)
+        kernel.execute(READS_STOP.format(path=str(staging / READS_FILE)), timeout=30)
     except PapermillExecutionError as exc:
         first = next((line for line in exc.source.splitlines() if line.strip()), "")
         status, error = "failed", (f"cell {exc.cell_index + 1} of the executed notebook (starting {first[:60]!r}): "
@@ -328,8 +357,14 @@ def execute_one(spec: RunSpec, out_root: Path, staging_root: Path, kernel: WarmK
                                           _named_paths(staging, out_root)))
     except Exception as exc:  # noqa: BLE001
         status, error = "failed", error or f"export: {type(exc).__name__}: {exc}"
-    result = RunResult(spec, status, time.perf_counter() - started, error)
-    return finish_run(result, staging, out_root, ran_at)
+    reads = staging / READS_FILE
+    if status == "ok" and reads.is_file():
+        try:
+            cache.write_record(staging, cache.run_key(spec.path, spec.params), reads)
+        except (OSError, ValueError) as exc:  # no record: the run is simply not reused next time
+            error = f"cache record not written: {exc}"
+    reads.unlink(missing_ok=True)
+    return RunResult(spec, status, time.perf_counter() - started, "" if status == "ok" else error), ran_at
 
 
 def _named_paths(staging: Path, out_root: Path) -> dict[str, str]:
@@ -401,8 +436,26 @@ def check_output_root(out_root: Path) -> Path:
     return out_root
 
 
+def reuse(spec: RunSpec, out_root: Path) -> RunResult | None:
+    """The finished run of `spec` as a cached result when nothing it depends on changed (run.json says so)."""
+    started = time.perf_counter()
+    folder = out_root / spec.folder
+    try:
+        if cache.stale(folder, cache.run_key(spec.path, spec.params)):
+            return None
+    except OSError:  # an input that cannot be read is not proven unchanged
+        return None
+    record = json.loads((folder / RUN_RECORD).read_text(encoding="utf-8"))
+    result = RunResult(spec, "ok", time.perf_counter() - started, folder=spec.folder, cached=True)
+    record.update(cached=True, seconds=round(result.seconds, 3), finished=time.time(),
+                  reused_at=datetime.now(UTC).isoformat(timespec="seconds"))
+    with FileLock(str(_locks(out_root) / f"{spec.notebook}.lock")):
+        atomic_write_text(folder / RUN_RECORD, json.dumps(record, ensure_ascii=False, indent=1))
+    return result
+
+
 def run_all(specs: list[RunSpec], out_root: Path, *, jobs: int | None = None, cell_timeout: float = 600,
-            warm: bool = True, progress: bool = True) -> list[RunResult]:
+            warm: bool = True, progress: bool = True, force: bool = False) -> list[RunResult]:
     """Run every spec, `jobs` at a time; failures are recorded, never raised.
 
     Ctrl-C stops the workers, removes this invocation's staging and rebuilds the index from the
@@ -410,14 +463,20 @@ def run_all(specs: list[RunSpec], out_root: Path, *, jobs: int | None = None, ce
     """
     if cell_timeout <= 0:
         raise ParameterError(f"--cell-timeout {cell_timeout:g}: give the seconds a cell may take, above 0")
-    check_kernel()
     out_root = check_output_root(out_root)
+    reused = {} if force else {i: r for i, spec in enumerate(specs) if (r := reuse(spec, out_root)) is not None}
+    todo = [spec for i, spec in enumerate(specs) if i not in reused]
+    if not todo:
+        write_index(out_root)
+        return [reused[i] for i in range(len(specs))]
+    check_kernel()
     staging_root = out_root / STAGING / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
     staging_root.mkdir(parents=True)
     previous = os.environ.get(DOWN_ENV)
     os.environ[DOWN_ENV] = str(staging_root / "unreachable.jsonl")  # kernels inherit it
     try:
-        results = _run_specs(specs, out_root, staging_root, jobs, cell_timeout, warm, progress)
+        fresh = iter(_run_specs(todo, out_root, staging_root, jobs, cell_timeout, warm, progress))
+        results = [reused[i] if i in reused else next(fresh) for i in range(len(specs))]
     finally:
         if previous is None:
             os.environ.pop(DOWN_ENV, None)
@@ -522,8 +581,8 @@ def write_index(out_root: Path, lock_timeout: float = 60) -> pd.DataFrame:
 
 
 def results_table(results: list[RunResult]) -> str:
-    rows = [(r.spec.folder, json.dumps(r.spec.params, ensure_ascii=False, default=str)[:60], r.status,
-             f"{r.seconds:.1f}") for r in results]
+    rows = [(r.spec.folder, json.dumps(r.spec.params, ensure_ascii=False, default=str)[:60],
+             r.status + (" (cached)" if r.cached else ""), f"{r.seconds:.1f}") for r in results]
     head = ("run", "parameters", "status", "seconds")
     widths = [max(len(str(x[i])) for x in [head, *rows]) for i in range(4)]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in [head, *rows]]

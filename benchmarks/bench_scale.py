@@ -1,0 +1,140 @@
+"""Sweeps and the collection: the local pool, a Dask LocalCluster, the execution cache, the plain CLIs and the floor.
+
+    TOKENWATCH_SNAPSHOT=../shared/market python benchmarks/bench_scale.py [--weeks 52] [--jobs 2]
+
+Measured in one run, each case once, on the same machine:
+- a `--weeks`-week weekly_tracker sweep through the local pool, a LocalCluster of `--jobs` workers and the plain
+  CLIs (`papermill` then `jupyter nbconvert --to html` per run);
+- the whole collection cold (`--force`), warm (every run reused from the execution cache) and through the plain CLIs;
+- the floor: every notebook's code in one process with no kernel (imports once, cells executed, the same figures
+  rendered to PNG) plus one HTML export of each executed notebook, serial and spread over `--jobs` cores.
+Prints seconds and the ratios the README's table quotes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def timed(args: list[str]) -> float:
+    t0 = time.perf_counter()
+    done = subprocess.run(args, capture_output=True, text=True)
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(args[:4])} failed:\n{done.stderr[-2000:]}")
+    return time.perf_counter() - t0
+
+
+def ours(out: Path, *args: str) -> float:
+    return timed([str(BIN / "tokenwatch"), "run", *args, "--out", str(out), "--no-progress"])
+
+
+def plain(runs: list[tuple[Path, dict[str, str]]], out: Path) -> float:
+    t0 = time.perf_counter()
+    for i, (path, params) in enumerate(runs):
+        folder = out / f"run{i}"
+        folder.mkdir(parents=True)
+        executed = folder / path.name
+        args = [str(BIN / "papermill"), str(path), str(executed), "-k", "tokenwatch", "--no-progress-bar",
+                "-p", "output_dir", str(folder)]
+        for k, v in params.items():
+            args += ["-p", k, v]
+        subprocess.run(args, check=True, capture_output=True)
+        subprocess.run([str(BIN / "jupyter"), "nbconvert", "--to", "html", str(executed)], check=True,
+                       capture_output=True)
+    return time.perf_counter() - t0
+
+
+FLOOR = r'''
+import json, sys, time, io
+t0 = time.perf_counter()
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy, pandas, scipy, statsmodels.api, nbformat
+import tokenwatch.market, tokenwatch.plots, tokenwatch.artifacts
+from tokenwatch.run.export import notebook_html, sanitize_outputs
+from tokenwatch.run.notebooks import discover
+imports = time.perf_counter() - t0
+compute, render, export = 0.0, 0.0, 0.0
+out = sys.argv[1]
+for name, path in discover().items():
+    nb = nbformat.read(path, as_version=4)
+    ns = {"__name__": "__main__", "display": lambda *a, **k: None}
+    t = time.perf_counter()
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        source = "".join(cell.source)
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            source += f"\noutput_dir = {out + '/' + name!r}"
+        exec(compile(source, name, "exec"), ns)
+    compute += time.perf_counter() - t
+    t = time.perf_counter()
+    for number in plt.get_fignums():  # the figures the notebook drew, rendered as the kernel would
+        plt.figure(number).savefig(io.BytesIO(), format="png", bbox_inches="tight")
+    plt.close("all")
+    render += time.perf_counter() - t
+    executed = nbformat.read(sys.argv[2] + f"/{name}/{name}.ipynb", as_version=4)
+    t = time.perf_counter()
+    notebook_html(sanitize_outputs(executed), with_code=True)
+    export += time.perf_counter() - t
+print(json.dumps({"imports": imports, "compute": compute, "render": render, "export": export}))
+'''
+
+
+def floor(out: Path, executed: Path) -> dict[str, float]:
+    done = subprocess.run([sys.executable, "-c", FLOOR, str(out), str(executed)], capture_output=True, text=True,
+                          cwd=Path(__file__).parents[1] / "notebooks", env={**os.environ, "MPLBACKEND": "Agg"})
+    if done.returncode:
+        raise SystemExit(f"floor failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    from tokenwatch.run.notebooks import discover
+    from tokenwatch.sessions import trading_days, week_ends
+
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--weeks", type=int, default=52)
+    ap.add_argument("--jobs", type=int, default=2)
+    opts = ap.parse_args()
+    books = discover()
+    weeks = [d.date().isoformat() for d in week_ends("2024-06-01", "2026-06-30", trading_days("cn"))][-opts.weeks:]
+    rows: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        sweep = ["weekly_tracker", "--sweep", "week_end=" + ",".join(weeks), "--jobs", str(opts.jobs), "--force"]
+        rows["sweep: local pool"] = ours(tmp / "pool", *sweep)
+        rows["sweep: LocalCluster"] = ours(tmp / "dask", *sweep, "--scheduler", "local")
+        rows["sweep: plain CLIs"] = plain([(books["weekly_tracker"], {"week_end": w}) for w in weeks], tmp / "plain1")
+        rows["collection: cold"] = ours(tmp / "all", "--all", "--force", "--jobs", str(opts.jobs))
+        rows["collection: warm (cache)"] = ours(tmp / "all", "--all", "--jobs", str(opts.jobs))
+        rows["collection: plain CLIs"] = plain([(p, {}) for p in books.values()], tmp / "plain2")
+        parts = floor(tmp / "floor", tmp / "all")
+    work = parts["compute"] + parts["render"] + parts["export"]
+    floor_serial = parts["imports"] + work
+    floor_cores = parts["imports"] + work / opts.jobs
+    print(f"{len(weeks)}-week sweep, {len(books)} notebooks, {opts.jobs} jobs")
+    for name, seconds in rows.items():
+        print(f"{name:28s} {seconds:8.2f} s")
+    print("floor parts: " + ", ".join(f"{k} {v:.2f} s" for k, v in parts.items()))
+    print(f"floor (serial / over {opts.jobs} cores): {floor_serial:.2f} s / {floor_cores:.2f} s")
+    print(f"sweep: pool / plain {rows['sweep: local pool'] / rows['sweep: plain CLIs']:.3f}, "
+          f"LocalCluster / plain {rows['sweep: LocalCluster'] / rows['sweep: plain CLIs']:.3f}, "
+          f"LocalCluster / pool {rows['sweep: LocalCluster'] / rows['sweep: local pool']:.2f}")
+    print(f"collection: cold / plain {rows['collection: cold'] / rows['collection: plain CLIs']:.3f}, "
+          f"warm / plain {rows['collection: warm (cache)'] / rows['collection: plain CLIs']:.4f}, "
+          f"cold / floor over cores {rows['collection: cold'] / floor_cores:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""Runs on a Dask cluster (dask.distributed): `tokenwatch run ... --scheduler local|tcp://HOST:8786`.
+
+Each worker keeps one warm kernel (a worker plugin). A task carries its notebook's text, runs in its own staging
+folder on the worker and returns every file it wrote as bytes, so workers need not share the client's file system;
+the client writes them into its own staging folder and swaps the run into place as a local run is (a failed run
+beside the good one, never over it). A worker that dies mid-run has its run retried once elsewhere, then reported
+failed; a failed run never stops the others. A worker needs the package installed and, for offline data, its own
+TOKENWATCH_SNAPSHOT (or a parquet cache) set in its environment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from distributed import Client, LocalCluster, as_completed, get_worker
+from distributed.diagnostics.plugin import WorkerPlugin
+
+from tokenwatch.run.runner import (
+    KERNEL_NAME,
+    STAGING,
+    RunResult,
+    RunSpec,
+    WarmKernel,
+    execute_staged,
+    finish_run,
+    reuse,
+)
+
+PLUGIN = "tokenwatch-kernel"
+RETRIES = 1  # a run whose worker died is tried once more elsewhere
+
+
+class KernelPlugin(WorkerPlugin):
+    """One warm kernel per worker, started on its first run and shut down with the worker."""
+
+    name = PLUGIN
+
+    def setup(self, worker: Any) -> None:
+        self.kernel: WarmKernel | None = None
+
+    def get(self, cwd: str) -> WarmKernel:
+        if self.kernel is None:
+            self.kernel = WarmKernel(KERNEL_NAME, cwd)
+        self.kernel.cwd = cwd
+        return self.kernel
+
+    def teardown(self, worker: Any) -> None:
+        if self.kernel is not None:
+            self.kernel.discard()
+
+
+def run_task(spec: RunSpec, notebook_text: str, out_root: str, cell_timeout: float) -> dict[str, Any]:
+    """On a worker: the run in a private staging folder; its result and every file it wrote, as bytes."""
+    plugin = get_worker().plugins[PLUGIN]
+    assert isinstance(plugin, KernelPlugin)
+    root = Path(tempfile.mkdtemp(prefix="tokenwatch-task-"))
+    try:
+        source = root / spec.path.name  # the client's notebook, written here: no shared file system needed
+        source.write_text(notebook_text, encoding="utf-8")
+        cwd = spec.cwd if spec.cwd.is_dir() else root
+        local = replace(spec, path=source, cwd=cwd)
+        staging = root / "run"
+        staging.mkdir()
+        result, ran_at = execute_staged(local, staging, Path(out_root), plugin.get(str(cwd)), cell_timeout)
+        files = {p.relative_to(staging).as_posix(): p.read_bytes() for p in staging.rglob("*") if p.is_file()}
+        return {"status": result.status, "seconds": result.seconds, "error": result.error, "ran_at": ran_at,
+                "files": files, "worker": get_worker().address}
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def connect(address: str, jobs: int) -> tuple[Client, LocalCluster | None]:
+    """A client of the scheduler at `address`, or of a new LocalCluster of `jobs` worker processes."""
+    if address == "local":
+        cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=":0")
+        return Client(cluster), cluster
+    return Client(address, timeout="30s"), None
+
+
+def run_on_cluster(specs: list[RunSpec], out_root: Path, address: str, *, jobs: int, cell_timeout: float,
+                   progress: bool = True, force: bool = False, client: Client | None = None) -> list[RunResult]:
+    """Run every spec on the cluster; each result swapped into `out_root` on the client as it completes."""
+    from tqdm.auto import tqdm
+
+    from tokenwatch.run.runner import check_output_root, write_index
+
+    out_root = check_output_root(out_root)
+    reused = {} if force else {i: r for i, s in enumerate(specs) if (r := reuse(s, out_root)) is not None}
+    todo = [i for i in range(len(specs)) if i not in reused]
+    own, cluster = (None, None) if client is not None else connect(address, jobs)
+    client = client or own
+    assert client is not None
+    staging_root = out_root / STAGING / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    staging_root.mkdir(parents=True)
+    done: dict[int, RunResult] = dict(reused)
+    try:
+        if todo:
+            client.register_plugin(KernelPlugin(), name=PLUGIN)
+            print(f"dask dashboard: {client.dashboard_link}")
+            futures = {client.submit(run_task, specs[i], specs[i].path.read_text(encoding="utf-8"), str(out_root),
+                                     cell_timeout, key=f"tokenwatch-{specs[i].run_id}-{uuid.uuid4().hex[:6]}",
+                                     retries=RETRIES, pure=False): i for i in todo}
+            bar = tqdm(total=len(todo), desc="runs", unit="run", disable=not progress)
+            for future in as_completed(futures):
+                i = futures[future]
+                done[i] = _land(specs[i], future, staging_root, out_root)
+                bar.set_postfix_str(f"{specs[i].folder}: {done[i].status}")
+                bar.update()
+            bar.close()
+    finally:
+        shutil.rmtree(staging_root, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            (out_root / STAGING).rmdir()  # only when no other invocation is staging there
+        if own is not None:
+            own.close()
+        if cluster is not None:
+            cluster.close()
+        write_index(out_root)
+    return [done[i] for i in range(len(specs))]
+
+
+def _land(spec: RunSpec, future: Any, staging_root: Path, out_root: Path) -> RunResult:
+    """Write a task's files into a client staging folder and swap it into place (a lost worker: a failed run)."""
+    staging = staging_root / f"{spec.run_id}-{uuid.uuid4().hex[:8]}"
+    staging.mkdir(parents=True)
+    ran_at = datetime.now(UTC).isoformat(timespec="seconds")
+    try:
+        got = future.result()
+    except Exception as exc:  # noqa: BLE001 - a worker lost twice, a task that raised: the run failed
+        return finish_run(RunResult(spec, "failed", 0.0, f"on the cluster: {type(exc).__name__}: {exc}"), staging,
+                          out_root, ran_at)
+    for name, data in got["files"].items():
+        target = staging / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    started = time.perf_counter()
+    result = RunResult(spec, got["status"], got["seconds"] + (time.perf_counter() - started), got["error"])
+    return finish_run(result, staging, out_root, got["ran_at"])
