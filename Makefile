@@ -42,6 +42,8 @@ bench: venv
 	$(PY) benchmarks/bench_market.py
 	$(PY) benchmarks/bench_projection.py
 	PATH=$(abspath $(VENV))/bin:$$PATH $(PY) benchmarks/bench_runner.py
+	PATH=$(abspath $(VENV))/bin:$$PATH $(PY) benchmarks/bench_scale.py
+	$(VENV)/bin/tokenwatch run --all --out reports/bench-export --no-progress && $(PY) benchmarks/bench_export.py reports/bench-export
 
 clean:
-	rm -rf $(VENV) reports runs .pytest_cache
+	rm -rf $(VENV) reports runs .pytest_cache test-results
