@@ -22,6 +22,9 @@ _TAG = re.compile(r"<[^>]+>")
 _NUMBER = re.compile(r"^\s*([+-]?\d[\d,]*(?:\.\d+)?)")
 
 FINDINGS_STYLE = "border-left:4px solid #c0392b;padding:.4em 1em;background:#fdf2f0;margin:.6em 0"
+# Printing (--pdf): landscape pages and smaller table text, so wide tables (a CAR column per company) fit the page
+PRINT_STYLE = ("<style>@page{size:A4 landscape;margin:10mm}@media print{.tw-toggle{display:none}"
+               ".jp-RenderedHTMLCommon table{font-size:7.5px}.jp-OutputArea-output{overflow:visible}}</style>")
 META_STYLE = "font:12px sans-serif;color:#555;margin:.4em 0"
 
 
@@ -76,7 +79,7 @@ def report_header(body: str, findings: list[str], parameters: dict[str, Any], su
     notice_block = (f"<details><summary>{len(notices)} notice(s)</summary><ul>"
                     + "".join(f"<li>{html.escape(str(n))}</li>" for n in notices) + "</ul></details>"
                     if notices else "")
-    return (f'<section class="tw-summary" id="key-findings">{findings_block(findings)}'
+    return (f'{PRINT_STYLE}<section class="tw-summary" id="key-findings">{findings_block(findings)}'
             f'<p class="tw-meta" style="{META_STYLE}"><b>Parameters:</b> {html.escape(params or "defaults")} · '
             f"<b>Data:</b> {html.escape(vintage(summary))}</p>{notice_block}"
             + (f'<nav class="tw-toc" style="{META_STYLE}"><b>Contents</b><ol>{toc}</ol></nav>' if toc else "")
