@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_runner import plain  # noqa: E402 - the plain CLIs, as bench_runner runs them
 
 
 def timed(args: list[str]) -> float:
@@ -35,22 +37,6 @@ def timed(args: list[str]) -> float:
 
 def ours(out: Path, *args: str) -> float:
     return timed([str(BIN / "tokenwatch"), "run", *args, "--out", str(out), "--no-progress"])
-
-
-def plain(runs: list[tuple[Path, dict[str, str]]], out: Path) -> float:
-    t0 = time.perf_counter()
-    for i, (path, params) in enumerate(runs):
-        folder = out / f"run{i}"
-        folder.mkdir(parents=True)
-        executed = folder / path.name
-        args = [str(BIN / "papermill"), str(path), str(executed), "-k", "tokenwatch", "--no-progress-bar",
-                "-p", "output_dir", str(folder)]
-        for k, v in params.items():
-            args += ["-p", k, v]
-        subprocess.run(args, check=True, capture_output=True)
-        subprocess.run([str(BIN / "jupyter"), "nbconvert", "--to", "html", str(executed)], check=True,
-                       capture_output=True)
-    return time.perf_counter() - t0
 
 
 FLOOR = r'''

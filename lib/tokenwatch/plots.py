@@ -7,6 +7,7 @@ from importlib.resources import files
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
+import numpy as np
 from matplotlib import font_manager
 from matplotlib.figure import Figure
 
@@ -72,3 +73,14 @@ def bar_colors(values) -> list[str]:
 def new_figure(**kwargs) -> tuple[Figure, plt.Axes]:
     use_style()
     return plt.subplots(**kwargs)
+
+
+def grouped_barh(ax: plt.Axes, table, label=str) -> None:
+    """One group of horizontal bars per row of `table` (a DataFrame), one bar per column, a zero line, a legend."""
+    y = np.arange(len(table))
+    height = 0.8 / max(1, len(table.columns))
+    for i, col in enumerate(table.columns):
+        ax.barh(y + (i - (len(table.columns) - 1) / 2) * height, table[col], height, label=label(col))
+    ax.set_yticks(y, table.index)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.legend(fontsize=8, frameon=False)

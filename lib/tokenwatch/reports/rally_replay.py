@@ -33,7 +33,7 @@ from tokenwatch.methods.phases import (
     report_break_date,
 )
 from tokenwatch.paths import data_dir, data_file
-from tokenwatch.plots import NEUTRAL, finish, new_figure
+from tokenwatch.plots import NEUTRAL, finish, grouped_barh, new_figure
 from tokenwatch.reports._base import Params as NotebookParams
 from tokenwatch.reports._base import Report, collect_notices, notice, parsed
 from tokenwatch.universe import load_basket, names, parse_symbols
@@ -519,12 +519,6 @@ def car_chart(by_category: pd.DataFrame, source: str) -> Figure:
     """Mean cumulative abnormal return by event category and window."""
     table = by_category.pivot(index="category", columns="window", values="mean_car_pct")
     fig, ax = new_figure()
-    y = np.arange(len(table))
-    height = 0.8 / max(1, len(table.columns))
-    for i, win in enumerate(table.columns):
-        ax.barh(y + (i - (len(table.columns) - 1) / 2) * height, table[win], height, label=f"window {win}")
-    ax.set_yticks(y, table.index)
-    ax.axvline(0, color="black", lw=0.8)
-    ax.legend(fontsize=8, frameon=False)
+    grouped_barh(ax, table, lambda win: f"window {win}")
     return finish(fig, "Mean cumulative abnormal return by event category (market model)", source,
                   xlabel="mean CAR over events and symbols, %", ylabel="event category")

@@ -27,7 +27,7 @@ from tokenwatch.events import ASSUMED_TIME, load_events, with_sessions
 from tokenwatch.market import Prices, PriceSource, default_source, load_prices
 from tokenwatch.methods import eventstudy
 from tokenwatch.paths import data_file
-from tokenwatch.plots import finish, new_figure
+from tokenwatch.plots import finish, grouped_barh, new_figure
 from tokenwatch.reports._base import Params as NotebookParams
 from tokenwatch.reports._base import Report, collect_notices, notice, parsed
 from tokenwatch.tokens.ledger import load_ledger
@@ -319,13 +319,7 @@ def car_chart(r: CatalystReport) -> Figure:
     table = res.pivot_table(index="symbol", columns="category", values="car_pct", aggfunc="mean")
     table = table.rename(index=r.subjects)
     fig, ax = new_figure(figsize=(9, max(4.0, 0.4 * len(table) + 1.5)))
-    y = np.arange(len(table))
-    height = 0.8 / max(1, len(table.columns))
-    for i, cat in enumerate(table.columns):
-        ax.barh(y + (i - (len(table.columns) - 1) / 2) * height, table[cat], height, label=cat)
-    ax.set_yticks(y, table.index)
-    ax.axvline(0, color="black", lw=0.8)
-    ax.legend(fontsize=8, frameon=False)
+    grouped_barh(ax, table)
     return finish(fig, f"A-share compute names around token, capex and earnings news (CAR {w})", r.source_line,
                   xlabel="mean cumulative abnormal return over the events, % (market model on CSI 300)",
                   ylabel="subject")
