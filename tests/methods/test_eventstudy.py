@@ -89,3 +89,24 @@ def test_sessions_with_several_categories_are_confounded_and_counted_once():
     assert dec.loc["tokens", "car_pct"] == pytest.approx(2.0) and dec.loc["capex", "car_pct"] == pytest.approx(3.0)
     assert dec.loc["capex", "days"] == 1 and dec.loc["tokens", "sessions"] == 2
     assert dec.loc["capex", "clean_sessions"] == 0 and dec.loc["tokens", "clean_sessions"] == 1
+
+
+def test_the_difference_of_two_categories_by_hand():
+    from scipy import stats
+
+    days = pd.bdate_range("2025-02-03", periods=40)
+    estimation = days[:20]
+    # tokens alone on two sessions (AR 2% and 4%), tokens with capex on a third (5%), far apart
+    events = pd.DataFrame({"session_date": pd.to_datetime(["2025-03-04", "2025-03-11", "2025-03-18", "2025-03-18"]),
+                           "category": ["tokens", "tokens", "tokens", "capex"]})
+    ar = pd.Series(0.0, index=days)
+    ar.loc["2025-03-04"], ar.loc["2025-03-11"], ar.loc["2025-03-18"] = 0.02, 0.04, 0.05
+    got = eventstudy.difference(ar, estimation, eventstudy.session_categories(events), days, (0, 0), "tokens", "capex")
+    # least squares: tokens 3% (the mean of its clean days), capex 2% (the shared day's rest); residuals -1%, +1%, 0
+    assert got["difference_pct"] == pytest.approx(1.0)
+    # Newey-West, 1 lag: the sample's rows are the estimation days, then the three event days in a row, so
+    # S_tokens = (-0.01)^2 + 0.01^2 + 2 x (1/2 Bartlett weight) x (-0.01 x 0.01) = 0.0001; (X'X)^-1 =
+    # [[.5, -.5], [-.5, 1.5]], so var(b_tokens - b_capex) = 0.0001 x (0.5 + 0.5)^2 = 0.0001 (no small-sample factor)
+    variance = 0.0001 * (0.5 - (-0.5)) ** 2
+    assert got["t_stat"] == pytest.approx(0.01 / np.sqrt(variance))  # t = 1
+    assert got["p_value"] == pytest.approx(2 * stats.norm.sf(abs(got["t_stat"])))

@@ -74,6 +74,17 @@ class ProjectionReport(Report):
     def observations(self) -> pd.DataFrame:
         return self.projection.observations
 
+    def disclosures(self) -> pd.DataFrame:
+        """The series' disclosures as fitted, each with who disclosed it and its source (title and link)."""
+        sources = self.ledger[["id", "disclosed_by", "source_title", "source_url"]].drop_duplicates("id")
+        return self.observations.merge(sources, on="id", how="left")
+
+    def anchor_source(self) -> str:
+        """The latest disclosure the projection is anchored on: its id, value, date and source title."""
+        row = self.disclosures().iloc[-1]
+        return f"{row['id']} ({row['tokens_per_day']:.3g} tokens a day, {pd.Timestamp(row['date']).date()}; " \
+               f"{row['source_title']})"
+
     @cached_property
     def backtest(self) -> pd.DataFrame:
         """This series' scored cells at the chosen cutoff(s), every forecaster, calibrated."""

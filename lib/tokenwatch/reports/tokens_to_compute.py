@@ -177,7 +177,8 @@ def token_path(projection_dir: str, series: str, model: str,
         table, best = report.projection.table, report.chosen or {}
         for line in report.notices:
             notice(line)
-        basis = f"projection of {series} computed here (fit on every disclosure public today)"
+        basis = (f"projection of {series} computed here (fit on every disclosure public today; anchored on "
+                 f"{report.anchor_source()})")
     chosen = best.get("model")
     if not model:
         if not chosen:
