@@ -87,6 +87,13 @@ def parse_windows(windows: list) -> list[tuple[int, int]]:
     return out
 
 
+def windows_parameter(name: str, value: object) -> list[tuple[int, int]]:
+    """A notebook's event-window parameter (a list of [start, end] pairs), checked: the Params parser."""
+    from tokenwatch.params import as_list
+
+    return parse_windows(as_list(name, value))
+
+
 def label(window: tuple[int, int]) -> str:
     return f"[{window[0]:+d},{window[1]:+d}]"
 

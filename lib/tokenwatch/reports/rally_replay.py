@@ -345,10 +345,6 @@ def clock_starts(events: pd.DataFrame) -> dict[str, pd.Timestamp]:
     return {str(k): v for k, v in dated.groupby("phase")["session_date"].min().items()}
 
 
-def _windows(name: str, value: object) -> list[tuple[int, int]]:
-    return eventstudy.parse_windows(checks.as_list(name, value))
-
-
 @dataclass(frozen=True)
 class Params(NotebookParams):
     """Notebook 02's parameters, checked once."""
@@ -362,7 +358,7 @@ class Params(NotebookParams):
     benchmark: str = parsed(checks.text)
     estimation_days: int = parsed(checks.positive_int)
     estimation_end: pd.Timestamp | None = parsed(checks.date_or_none)
-    event_windows: list[tuple[int, int]] = parsed(_windows)
+    event_windows: list[tuple[int, int]] = parsed(eventstudy.windows_parameter)
     event_categories: list[str] = parsed(checks.text_list)
     mirror_basket: str = parsed(checks.text)
 

@@ -257,10 +257,6 @@ def last_common_session(names_basket: str, days: pd.DatetimeIndex, source: Price
     return end
 
 
-def _windows(name: str, value: object) -> list[tuple[int, int]]:
-    return eventstudy.parse_windows(checks.as_list(name, value))
-
-
 @dataclass(frozen=True)
 class Params(NotebookParams):
     """Notebook 08's parameters, checked once."""
@@ -271,7 +267,7 @@ class Params(NotebookParams):
     start: pd.Timestamp = parsed(checks.as_date)
     end: pd.Timestamp | None = parsed(checks.date_or_none)
     estimation_days: int = parsed(checks.positive_int)
-    event_windows: list[tuple[int, int]] = parsed(_windows)
+    event_windows: list[tuple[int, int]] = parsed(eventstudy.windows_parameter)
     comparison: list[str] = parsed(checks.text_list)
     token_series: str = parsed(checks.text)
 
