@@ -18,11 +18,21 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+_CURRENT: dict[str, Path] = {}
+
+
 def output_dir(path: str | os.PathLike | None, notebook: str) -> Path:
-    """The run's output folder: `path` when given (the runner injects it), else reports/manual/<notebook>."""
+    """The run's output folder: `path` when given (the runner injects it), else reports/manual/<notebook>.
+    It becomes the folder charts write their data into (`current_output`)."""
     out = Path(path) if path else reports_dir() / "manual" / notebook
     out.mkdir(parents=True, exist_ok=True)
+    _CURRENT["out"] = out
     return out
+
+
+def current_output() -> Path | None:
+    """The output folder of the notebook running in this process, once it called `output_dir`."""
+    return _CURRENT.get("out")
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> Path:

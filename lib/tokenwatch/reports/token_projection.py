@@ -44,14 +44,6 @@ def quarter_ends_after(date: pd.Timestamp, count: int = 2, gap_days: int = 90) -
 @dataclass
 class ProjectionReport(Report):
     run_name: ClassVar[str] = "token_projection"
-    formats: ClassVar[dict[str, str]] = {
-        **dict.fromkeys(["tokens_per_day", "low", "high", "actual", "p50", *P.QUANTILES], "{:.3g}"),
-        **dict.fromkeys(["log_error", "bias_log", "mean_log_error"], "{:+.2f}"),
-        **dict.fromkeys(["crps", "mean_abs_log_error", "kappa_up", "kappa_down", "horizon_years", "pit"], "{:.2f}"),
-        **dict.fromkeys(["coverage", "coverage_50", "coverage_80", "coverage_90", "weight", "nominal"], "{:.0%}"),
-        **dict.fromkeys(["interval_score_50", "interval_score_80", "interval_score_90"], "{:.2f}"),
-        **dict.fromkeys(["date_q10", "date_q50", "date_q90"], "{:%Y-%m}"),
-        **dict.fromkeys(["date", "public_from", "cutoff", "target_date"], "{:%Y-%m-%d}")}
     series: str
     cutoff: str | pd.Timestamp | None  # "auto", one date, or None (no per-series backtest shown)
     as_of: pd.Timestamp
@@ -387,7 +379,7 @@ def fan_chart(report: ProjectionReport) -> Figure:
     ax.legend(fontsize=7, frameon=False, loc="upper left")
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
     return finish(fig, f"{report.series}: headline forecast and conditional scenarios, tokens per day (log scale)",
-                  report.source_line, xlabel="date", ylabel="tokens per day")
+                  report.source_line, xlabel="date", ylabel="tokens per day", data=head)
 
 
 def models_chart(report: ProjectionReport) -> Figure:
@@ -407,7 +399,7 @@ def models_chart(report: ProjectionReport) -> Figure:
     ax.legend(fontsize=6, frameon=False, loc="upper left", ncol=2)
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
     return finish(fig, f"{report.series}: each forecaster's median path (anchored on the latest disclosure)",
-                  report.source_line, xlabel="date", ylabel="tokens per day (log scale)")
+                  report.source_line, xlabel="date", ylabel="tokens per day (log scale)", data=t)
 
 
 def calibration_chart(report: ProjectionReport) -> Figure:
@@ -431,7 +423,8 @@ def calibration_chart(report: ProjectionReport) -> Figure:
     ax2.set_xlabel("share of forecast draws below the disclosure")
     ax2.set_ylabel("backtest cells")
     return finish(fig, "Pooled rolling backtest: nominal against actual interval coverage", report.source_line,
-                  xlabel="nominal coverage of the central interval", ylabel="share of later disclosures inside")
+                  xlabel="nominal coverage of the central interval", ylabel="share of later disclosures inside",
+                  data=c)
 
 
 @dataclass(frozen=True)
