@@ -128,6 +128,17 @@ def fmt_money(value: Any, decimals: int = 1, currency: str = "CNY") -> str:
     return MISSING if is_missing(value) else str(value) if x is None else f"{currency} {_scaled(x, decimals)}"
 
 
+def fmt_flops(value: Any, decimals: int = 1) -> str:
+    """Compute a second: "12.3 EFLOP/s", "450.0 PFLOP/s", "8.0 TFLOP/s"."""
+    x = _number(value)
+    if is_missing(value) or x is None:
+        return MISSING if is_missing(value) else str(value)
+    for size, prefix in ((1e18, "E"), (1e15, "P"), (1e12, "T")):
+        if abs(x) >= size * 0.9995:
+            return f"{_fixed(x / size, decimals)} {prefix}FLOP/s"
+    return f"{_fixed(x, 0)} FLOP/s"
+
+
 def fmt_pvalue(value: Any, decimals: int = 3) -> str:
     """A p-value: "0.057", or "< 0.001" below the last decimal shown."""
     x = _number(value)
@@ -205,10 +216,10 @@ FORMATTERS: dict[str, Formatter] = {
     "percent": fmt_percent, "level": fmt_level, "share": fmt_share, "pp": fmt_pp, "bp": fmt_bp,
     "multiple": fmt_multiple, "tokens": fmt_tokens, "cny": lambda v, d=1: fmt_money(v, d, "CNY"),
     "usd": lambda v, d=1: fmt_money(v, d, "USD"), "pvalue": fmt_pvalue, "number": fmt_number,
-    "signed": fmt_signed, "count": fmt_count, "date": fmt_date, "month": fmt_month,
+    "signed": fmt_signed, "count": fmt_count, "date": fmt_date, "month": fmt_month, "flops": fmt_flops,
 }
 DEFAULT_DECIMALS = {"percent": 1, "level": 1, "share": 0, "pp": 2, "bp": 1, "multiple": 1, "tokens": 1, "cny": 1,
-                    "usd": 1, "pvalue": 3, "number": 2, "signed": 2, "count": 0}
+                    "usd": 1, "pvalue": 3, "number": 2, "signed": 2, "count": 0, "flops": 1}
 NUMERIC_KINDS = {k for k in FORMATTERS if k not in {"text", "name", "code", "link", "date", "month"}}
 
 
@@ -275,7 +286,7 @@ def label_for(column: Any, values: pd.Series | None = None) -> tuple[Label, bool
     for pattern, label in patterns:
         found = pattern.match(name)
         if found:
-            return dataclasses.replace(label, label=label.label.replace("{}", found.group(1))), True
+            return dataclasses.replace(label, label=label.label.replace("{}", found.group(1).replace("_", " "))), True
     kind, decimals = _inferred(values) if values is not None else ("text", 0)
     is_identifier = re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)+|[a-z]+", name) is not None
     return Label(humanize(name) if is_identifier else name, kind, decimals), False
@@ -384,6 +395,7 @@ def display_table(frame: pd.DataFrame, caption: str | None = None, *, index: boo
         frame = frame.reset_index()
     if isinstance(frame.columns, pd.MultiIndex):
         frame = frame.set_axis([" ".join(str(p) for p in c if str(p)) for c in frame.columns], axis=1)
+    frame, caption = long_form(frame, caption)
     columns: list[Column] = []
     formatters: dict[str, Callable[[Any], str]] = {}
     for col in frame.columns:
@@ -407,6 +419,32 @@ def display_table(frame: pd.DataFrame, caption: str | None = None, *, index: boo
                                                                                               strict=True)])
         raw.append([_raw(row[i]) for i in order])
     return DisplayTable(columns, cells, raw, caption or "")
+
+
+WIDE = 6  # this many columns of one per-subject pattern (car_pct_*) make a table wide: it is shown long
+
+
+def long_form(frame: pd.DataFrame, caption: str | None = None) -> tuple[pd.DataFrame, str | None]:
+    """A wide table, one column per subject (`car_pct_深南电路`, `car_pct_寒武纪`, ...), as a long one: a
+    `subject` column and one value column (`car_pct`), a row per row and subject with a value; the caption
+    says how many empty pairs are left out. Other frames pass unchanged."""
+    _, patterns = label_table()
+    for pattern, _label in patterns:
+        prefix = pattern.pattern[1:].split("(.+)")[0]
+        if not prefix.endswith("_") or not pattern.pattern.endswith("(.+)$"):
+            continue  # only `name_*` patterns: the subject is the tail of the column
+        wide = [c for c in frame.columns if pattern.match(str(c))]
+        if len(wide) < WIDE:
+            continue
+        value = prefix.rstrip("_").replace("\\", "")
+        keep = [c for c in frame.columns if c not in wide]
+        long = frame.melt(id_vars=keep, value_vars=wide, var_name="subject", value_name=value)
+        long["subject"] = long["subject"].str.slice(len(value) + 1)
+        empty = long[value].isna()
+        long = long.loc[~empty].reset_index(drop=True)
+        note = f"{len(wide)} subjects as rows; {int(empty.sum())} pairs without a value left out"
+        return long, f"{caption} ({note})" if caption else note
+    return frame, caption
 
 
 def _format_string(fmt: str) -> Callable[[Any], str]:

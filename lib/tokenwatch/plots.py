@@ -10,6 +10,7 @@ import sys
 import textwrap
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
@@ -144,7 +145,8 @@ def sign_key(ax: plt.Axes) -> None:
     if any(isinstance(h, Patch) and any(same_color(h.get_facecolor(), c) for c in (POSITIVE, NEGATIVE))
            for h in handles):
         return  # the chart's own key already says what its red or green means
-    ax.legend([*handles, *key], [*labels, *(k.get_label() for k in key)], fontsize=8, frameon=False)
+    shown: list[Any] = [*handles, *key]
+    ax.legend(shown, [*labels, *(str(k.get_label()) for k in key)], fontsize=8, frameon=False)
 
 
 def source_note(fig: Figure, source: str) -> None:

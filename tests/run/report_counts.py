@@ -71,9 +71,7 @@ class _Page(HTMLParser):
             self.rows[-1] += 1
         elif tag in ("td", "th"):
             self.cell, self.in_th = [], tag == "th"
-        elif tag == "img" and (a.get("src") or "").startswith("data:image/"):
-            self._chart()
-        elif tag == "svg" and not self.skip:
+        elif tag == "img" and (a.get("src") or "").startswith("data:image/") or tag == "svg" and not self.skip:
             self._chart()
         elif tag == "a" and self.chart_open:
             self.link: list[str] = []

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import pandas as pd
+
 from tokenwatch.artifacts import atomic_write_text, write_summary, write_table
 from tokenwatch.display import MISSING, DisplayTable, display_table
 from tokenwatch.errors import ParameterError, TokenwatchNotice

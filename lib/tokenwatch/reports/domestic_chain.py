@@ -174,7 +174,10 @@ def index_chart(m: ChainMonitor, title: str | None = None) -> Figure:
                 color=NEUTRAL, ha="left", va="top", rotation=0)
     ax.legend(fontsize=8, frameon=False, loc="center left")
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
-    return finish(fig, title or "Domestic compute basket vs CSI 300 and the overseas chain (token milestones dotted)",
+    last = m.index.iloc[-1]
+    found = (f"Domestic compute basket {last['basket'] - 100:+.1f}% against {last['benchmark'] - 100:+.1f}% for the "
+             f"benchmark and {last['overseas'] - 100:+.1f}% overseas (token milestones dotted)")
+    return finish(fig, title or found,
                   m.source_line, xlabel="A-share session", ylabel="index, first session = 100", data=m.index)
 
 
@@ -197,7 +200,11 @@ def rolling_chart(m: ChainMonitor) -> Figure:
     ax.axhline(0, color="black", lw=0.8)
     ax.legend(fontsize=8, frameon=False)
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
-    return finish(fig, f"Rolling {ROLLING_DAYS}-session correlation and beta to the overseas chain (night before)",
+    last = m.rolling.dropna(how="all").iloc[-1] if len(m.rolling.dropna(how="all")) else None
+    found = "" if last is None else (f": at the end, correlation {last['correlation']:+.2f} and beta "
+                                     f"{last['beta']:.2f}")
+    return finish(fig, f"Rolling {ROLLING_DAYS}-session correlation and beta to the overseas chain (night before)"
+                  + found,
                   m.source_line, xlabel="A-share session", ylabel="correlation / beta (unitless)", data=m.rolling)
 
 
@@ -210,7 +217,9 @@ def lead_lag_chart(m: ChainMonitor) -> Figure:
     ax.legend([Patch(color="#2e86c1"), Patch(color="#aab7b8")], ["US earlier (k >= 1): could lead",
                                                                 "same night or US after (k <= 0)"],
               fontsize=8, frameon=False)
-    return finish(fig, "Cross-correlation: A-share basket return vs overseas return k US sessions earlier",
+    best = t.loc[t["correlation"].abs().idxmax()]
+    return finish(fig, f"Basket and overseas returns correlate most at lag {int(best['lag_days'])} US sessions "
+                  f"({best['correlation']:+.2f})",
                   m.source_line, xlabel="lag k in US sessions (1 = the night before; 0 and below: US after)",
                   ylabel="correlation of daily returns", data=t)
 

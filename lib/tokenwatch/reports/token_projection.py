@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from tokenwatch import params as checks
 from tokenwatch.artifacts import file_source, read_summary
 from tokenwatch.artifacts import select_columns as cols
+from tokenwatch.display import fmt_tokens
 from tokenwatch.errors import DataNotFoundError, ParameterError
 from tokenwatch.methods import backtest as B
 from tokenwatch.methods import forecast as F
@@ -324,7 +325,7 @@ def reach_table(proj: F.Projection, multiple: float, leader: F.Projection | None
     head = proj.headline()
     head = head[head["date"] > proj.anchor["date"]]
     level = multiple * float(proj.anchor["tokens_per_day"])
-    rows = [P.reach_dates(head, level, f"{multiple:g}x its level at the cutoff ({level:.3g} tokens a day)")
+    rows = [P.reach_dates(head, level, f"{multiple:g}x its level at the cutoff ({fmt_tokens(level)} tokens a day)")
             .assign(level_basis=f"{multiple:g} x {proj.anchor['id']}")]
     if leader is not None:
         lead = F.interpolate_quantiles(leader.headline(), head["date"])["p50"]

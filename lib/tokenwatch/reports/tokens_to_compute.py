@@ -240,7 +240,8 @@ def demand_chart(r: ComputeReport) -> Figure:
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
     mix = ", ".join(f"{k} {v:.0%}" for k, v in r.assumptions.mix.items())
     return finish(fig, f"Accelerators implied by {r.series} tokens ({r.model or 'given level'}, {r.quantile}; "
-                  f"mix {mix})", r.source_line, xlabel="date", ylabel="accelerators in service (log scale)", data=r.demand)
+                  f"mix {mix})", r.source_line, xlabel="date", ylabel="accelerators in service (log scale)",
+                  data=r.demand)
 
 
 def routes_chart(r: ComputeReport) -> Figure:
@@ -271,7 +272,9 @@ def tornado_chart(r: ComputeReport) -> Figure:
     ax.set_yticks(y, [f"{n} [{lo:g}, {hi:g}]" for n, lo, hi in zip(s["assumption"], s["low_value"], s["high_value"],
                                                                     strict=True)])
     ax.legend(fontsize=8, frameon=False)
-    return finish(fig, f"Sensitivity of all-in capex in a year ({r.sensitivity_at})", r.source_line,
+    top = s.iloc[-1]
+    return finish(fig, f"{top['assumption']} moves all-in capex in a year ({r.sensitivity_at}) most: "
+                  f"{top['capex_low'] / 1e9:,.1f} to {top['capex_high'] / 1e9:,.1f} bn CNY", r.source_line,
                   xlabel="all-in capex in the year, billion CNY (base at the grey line)",
                   ylabel="assumption [low, high]", data=s)
 

@@ -213,8 +213,10 @@ def segment_chart(table: pd.DataFrame, window: WeekWindow, source_line: str):
         ax.axhline(0, color=plots.NEUTRAL, lw=0.8)
     for ax in list(axes.flat)[len(segments):]:
         ax.set_visible(False)
+    means = ok.groupby("segment")["return_pct"].mean().sort_values()
+    lead = f": {means.index[-1]} led ({means.iloc[-1]:+.1f}% on average)" if len(means) else ""
     title = (f"Compute-chain week returns by segment, {window.prev_close.date()} close to {window.end.date()} "
-             "close")
+             f"close{lead}")
     fig.suptitle(title)
     plots.sign_key(axes.flat[0])
     plots.source_note(fig, source_line)
