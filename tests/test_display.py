@@ -131,4 +131,10 @@ def test_the_template_renders_only_the_shape_of_a_table():
 def test_a_format_string_applies_to_unlabelled_numeric_columns_only():
     pivot = pd.DataFrame({"Phase 1": [1.234], "Phase 2": [np.nan]}, index=pd.Index(["NVDA"], name="symbol"))
     t = D.display_table(pivot, index=True, fmt="{:+.1f}")
-    assert t.cells[0] == ["NVDA", "+1.2", "–"]
+    assert t.cells[0] == ["NVIDIA", "NVDA", "+1.2", "–"]  # the name from the universe, before the code
+
+
+def test_codes_get_their_names_from_the_universe_first():
+    t = D.display_table(pd.DataFrame({"symbol": ["688981", "segment:PCB/CCL"], "beta": [1.234, 0.5]}))
+    assert [c.label for c in t.columns] == ["Name", "Symbol", "Beta"]
+    assert t.cells == [["中芯国际", "688981", "1.23"], ["–", "segment:PCB/CCL", "0.50"]]

@@ -35,6 +35,7 @@ LABELS_NAME = "display_labels.csv"
 MIME = "application/vnd.tokenwatch.table+json"
 PAGE_ROWS = 25
 MISSING = "–"
+SHORT_TEXT = 90  # a longer text cell shows its start, the whole text as its tooltip
 
 # ---------------------------------------------------------------------------------------------------------------
 # Formatters, one per kind. Each takes a value and the decimals, returns text; a missing value is MISSING.
@@ -396,6 +397,7 @@ def display_table(frame: pd.DataFrame, caption: str | None = None, *, index: boo
     if isinstance(frame.columns, pd.MultiIndex):
         frame = frame.set_axis([" ".join(str(p) for p in c if str(p)) for c in frame.columns], axis=1)
     frame, caption = long_form(frame, caption)
+    frame = with_names(frame)
     columns: list[Column] = []
     formatters: dict[str, Callable[[Any], str]] = {}
     for col in frame.columns:
@@ -419,6 +421,30 @@ def display_table(frame: pd.DataFrame, caption: str | None = None, *, index: boo
                                                                                               strict=True)])
         raw.append([_raw(row[i]) for i in order])
     return DisplayTable(columns, cells, raw, caption or "")
+
+
+def with_names(frame: pd.DataFrame) -> pd.DataFrame:
+    """Names before codes: a frame with a `symbol` or `code` column and no name gets one from the universe
+    (placed first); a code the universe does not list shows as missing. Others pass unchanged."""
+    from tokenwatch.errors import TokenwatchError
+    from tokenwatch.universe import names, parse_symbol
+
+    codes = [c for c in frame.columns if str(c) in ("symbol", "code")]
+    if not codes or any(label_for(c)[0].kind == "name" for c in frame.columns) or "name" in frame.columns:
+        return frame
+
+    def name_of(value: Any) -> Any:
+        try:
+            symbol = parse_symbol(str(value))
+        except (TokenwatchError, ValueError):
+            return None
+        found = names([symbol])[symbol]
+        return None if found == symbol.code else found
+
+    found = frame[codes[0]].map(name_of)
+    if found.isna().all():
+        return frame
+    return frame.assign(name=found)
 
 
 WIDE = 6  # this many columns of one per-subject pattern (car_pct_*) make a table wide: it is shown long
@@ -469,6 +495,8 @@ def _cell_html(text: str, raw: Any, kind: str) -> str:
     if kind == "link" and isinstance(raw, str) and re.match(r"https?://", raw):
         url = html.escape(raw, quote=True)
         return f'<a href="{url}" title="{url}">{html.escape(text)}</a>'
+    if len(text) > SHORT_TEXT:  # the start, and the whole text as its tooltip
+        return f'<span title="{html.escape(text, quote=True)}">{html.escape(text[:SHORT_TEXT - 1])}…</span>'
     return html.escape(text)
 
 
@@ -507,9 +535,9 @@ def table_html(payload: Any) -> str:
     table = (f'<table class="tw-table">{cap}<thead><tr>{head}</tr></thead>'
              f"<tbody>{_rows_html(columns, shown)}</tbody></table>")
     if len(rows) <= PAGE_ROWS:
-        return f'<div class="tw-static">{table}</div>'
+        return f'<div class="tw-static"><style>{TABLE_CSS}</style>{table}</div>'
     data = json_for_script({"caption": caption, "columns": columns, "rows": rows})
-    return (f'<div class="tw-long" data-rows="{len(rows)}"><div class="tw-preview">{table}'
+    return (f'<div class="tw-long" data-rows="{len(rows)}"><style>{TABLE_CSS}</style><div class="tw-preview">{table}'
             f"<p><small>The first {PAGE_ROWS} of {len(rows)} rows; with scripts on, the table is sortable, "
             f"searchable and paged, with every row downloadable as CSV.</small></p></div>"
             f'<script type="application/json" class="tw-data">{data}</script></div>')
@@ -547,7 +575,8 @@ def page_script(inline_library: bool = True) -> str:
 
 
 TABLE_CSS = (".tw-table{border-collapse:collapse;font-size:13px;margin:.3em 0}"
-             ".tw-table th,.tw-table td{padding:.25em .6em;border-bottom:1px solid #e5e5e5;text-align:left}"
+             ".tw-table th,.tw-table td{padding:.25em .6em;border-bottom:1px solid #e5e5e5;text-align:left;"
+             "overflow-wrap:anywhere}"
              ".tw-table th{border-bottom:2px solid #999;vertical-align:bottom}"
              ".tw-table .num{text-align:right;font-variant-numeric:tabular-nums}"
              ".tw-table caption{caption-side:top;text-align:left;font-weight:600;padding:.3em 0}"

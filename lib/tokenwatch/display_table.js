@@ -5,11 +5,14 @@
   "use strict";
   const esc = s => String(s).replace(/&/g, "&amp;").replace(/[<]/g, "&lt;").replace(/>/g, "&gt;")
     .replace(/"/g, "&quot;").replace(/'/g, "&#39;");
+  const SHORT = 90; // longer texts show their start; the whole text is the cell's tooltip, and is searched
   const isWeb = s => typeof s === "string" && /^https?:\/\//i.test(s);
 
   function cellHtml(cell, kind) {
     if (kind === "link" && isWeb(cell[1])) return '<a href="' + esc(cell[1]) + '" title="' + esc(cell[1]) + '">' + esc(cell[0]) + "<" + "/a>";
-    return esc(cell[0]);
+    const text = String(cell[0]);
+    if (text.length > SHORT) return '<span title="' + esc(text) + '">' + esc(text.slice(0, SHORT - 1)) + "\u2026" + "<" + "/span>";
+    return esc(text);
   }
 
   function sortValue(cell, column) {
@@ -89,18 +92,22 @@
       pageLength: 25,
       lengthMenu: [10, 25, 50, 100],
       order: [],
-      autoWidth: false,
+      autoWidth: true,
     });
   }
 
-  function start() {
+  // In JupyterLab an output's script may run before its table is in the document: look again for a few seconds.
+  function start(tries) {
     const boxes = document.querySelectorAll("div.tw-long:not([data-ready])");
-    if (!boxes.length || !window.tokenwatchLibrary) return;
+    if (!boxes.length || !window.tokenwatchLibrary) {
+      if (tries > 0) setTimeout(() => start(tries - 1), 250);
+      return;
+    }
     window.tokenwatchLibrary.then(module => boxes.forEach(box => {
       if (!box.hasAttribute("data-ready")) build(module.default, box);
     }));
   }
 
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
-  else start();
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", () => start(0));
+  else start(20);
 })();
