@@ -140,13 +140,3 @@ def wrote_line(files: list[str], out: Path, output_dir: str) -> str:
     where = "this run's folder (see the runner's index)" if output_dir else str(out)
     return f"Wrote {', '.join(files)} to {where}"
 
-
-def html_link(url: str) -> str:
-    """A source URL as a short clickable link (its host) for notebook tables."""
-    from html import escape
-    from urllib.parse import urlparse
-
-    parsed = urlparse(str(url))
-    if parsed.scheme not in ("http", "https"):
-        return escape(str(url))  # not a web address: shown as text, never a link
-    return f'<a href="{escape(url, quote=True)}" title="{escape(url, quote=True)}">{escape(parsed.netloc)}</a>'

@@ -146,11 +146,52 @@ def count_folder(folder: Path) -> dict[str, dict[str, int]]:
     return out
 
 
-if __name__ == "__main__":
+if __name__ == "__main__" and "--browser" not in sys.argv:
     folder = Path(sys.argv[1])
     for name, line in count_folder(folder).items():
         print(f"{name:20s} " + " ".join(f"{k}={v}" for k, v in line.items()))
-    if len(sys.argv) > 2:  # show examples
+    if "--examples" in sys.argv:
         for page in sorted(folder.glob("*/report.html")):
             c = count_page(page)
             print(page.parent.name, sorted(set(c.snake_headings))[:80], c.scientific[:5], c.long_decimals[:5])
+
+
+BROWSER_PROBE = """<script>
+window.addEventListener('load', () => setTimeout(() => {
+  const shown = t => [...t.tBodies].flatMap(b => [...b.rows]).filter(r => r.offsetParent !== null).length;
+  const tables = [...document.querySelectorAll('table')].filter(t => t.offsetParent !== null);
+  const long = [...document.querySelectorAll('div.tw-long')];
+  document.body.setAttribute('data-counts', JSON.stringify({
+    tables: tables.length, most_rows_shown: Math.max(0, ...tables.map(shown)), long_tables: long.length,
+    long_tables_with_search: long.filter(b => b.querySelector('.tw-live input[type=search]')).length,
+    remote_requests: performance.getEntriesByType('resource').map(e => e.name).filter(u => /^https?:/i.test(u)),
+  }));
+}, 3000));
+</script>"""
+
+
+def browser_counts(page: Path, chromium: str = "chromium") -> dict:
+    """The page opened from disk in headless Chromium, scripts on, the network closed: tables shown, the most rows
+    any shows at once, long tables and those with a search box, requests to another host."""
+    import html as html_lib
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        probed = page.with_name(f"counts-{page.name}")
+        probed.write_text(page.read_text(encoding="utf-8").replace("</body>", BROWSER_PROBE + "</body>", 1),
+                          encoding="utf-8")
+        try:
+            dom = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp}",
+                                  "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=http://127.0.0.1:9",
+                                  "--virtual-time-budget=30000", "--dump-dom", probed.as_uri()],
+                                 capture_output=True, text=True, timeout=180).stdout
+        finally:
+            probed.unlink()
+    found = re.search(r'data-counts="([^"]*)"', dom)
+    return json.loads(html_lib.unescape(found.group(1))) if found else {"error": "the probe did not run"}
+
+
+if __name__ == "__main__" and "--browser" in sys.argv:
+    for page in sorted(Path(sys.argv[1]).resolve().glob("*/report.html")):
+        print(f"{page.parent.name:20s}", browser_counts(page))

@@ -197,3 +197,26 @@ def test_a_long_table_is_paged_searchable_sortable_offline(tmp_path):
     shots.mkdir(parents=True, exist_ok=True)
     _headless(exe, tmp_path, f"--screenshot={shots / 'long_table.png'}", "--window-size=1200,1400",
               "--virtual-time-budget=30000", page.as_uri())
+
+
+def test_the_notebook_output_of_a_long_table_is_interactive_by_itself(tmp_path):
+    """What JupyterLab shows: the table's own HTML output (library inline, loaded once) turns interactive offline,
+    the second table on the page using the library the first one brought."""
+    import numpy as np
+    import pandas as pd
+
+    from tokenwatch import display
+
+    exe = _chromium()
+    display._FIRST["done"] = False  # a fresh kernel
+    frame = pd.DataFrame({"name": [f"公司{i}" for i in range(40)], "return_pct": np.linspace(4, -4, 40)})
+    first, second = display.display_table(frame, "one"), display.display_table(frame, "two")
+    outputs = [first._repr_mimebundle_()["text/html"], second._repr_mimebundle_()["text/html"]]
+    assert "tokenwatchLibrary" in outputs[0] and "atob(" in outputs[0] and "atob(" not in outputs[1]
+    page = tmp_path / "notebook.html"
+    page.write_text("<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>" + "".join(outputs)
+                    + "</body></html>", encoding="utf-8")
+    probe = _table_probe(exe, tmp_path, page)
+    assert probe["ready"] and probe["rows_shown"] == 25 and probe["search_box"], probe
+    assert probe["changed"] and probe["ascending"], probe
+    assert not [u for u in probe["requests"] if re.match(r"https?://", u)], probe["requests"]
