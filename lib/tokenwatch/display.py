@@ -574,11 +574,12 @@ def page_script(inline_library: bool = True) -> str:
     return f"{loader}<style>{TABLE_CSS}</style><script>{own}</script>"
 
 
-TABLE_CSS = (".tw-table{border-collapse:collapse;font-size:13px;margin:.3em 0}"
-             ".tw-table th,.tw-table td{padding:.25em .6em;border-bottom:1px solid #e5e5e5;text-align:left;"
-             "overflow-wrap:anywhere}"
-             ".tw-table th{border-bottom:2px solid #999;vertical-align:bottom}"
-             ".tw-table .num{text-align:right;font-variant-numeric:tabular-nums}"
-             ".tw-table caption{caption-side:top;text-align:left;font-weight:600;padding:.3em 0}"
-             ".tw-print{display:none}@media print{.tw-print{display:block}.tw-live{display:none}}"
-             ".tw-download{font-size:12px;margin:.3em 0}")
+TABLE_CSS = (  # `.tw-table.tw-table` outranks JupyterLab's right-aligned `:not(...).jp-RenderedHTMLCommon td`
+    ".tw-table{border-collapse:collapse;font-size:13px;margin:.3em 0}"
+    ".tw-table.tw-table th,.tw-table.tw-table td{padding:.25em .6em;border-bottom:1px solid #e5e5e5;"
+    "text-align:left;overflow-wrap:break-word}"
+    ".tw-table.tw-table th{border-bottom:2px solid #999;vertical-align:bottom}"
+    ".tw-table.tw-table .num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}"
+    ".tw-table caption{caption-side:top;text-align:left;font-weight:600;padding:.3em 0}"
+    ".tw-print{display:none}@media print{.tw-print{display:block}.tw-live{display:none}}"
+    ".tw-download{font-size:12px;margin:.3em 0}")
