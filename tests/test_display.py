@@ -110,7 +110,10 @@ def test_a_long_table_carries_every_row_as_escaped_json():
     t = D.display_table(frame)
     assert t.interactive
     page = t.to_html()
-    assert page.count("<tr>") == D.PAGE_ROWS + 1  # the heading and the first page, without scripts
+    preview = page.split('<div class="tw-preview">')[1]
+    assert preview.count("<tr>") == D.PAGE_ROWS + 1  # the heading and the first page, without scripts
+    printed = page.split('<div class="tw-print">')[1].split("</table>")[0]
+    assert printed.count("<tr>") == 40 + 1  # every row, shown only in print
     data = re.search(r'<script type="application/json" class="tw-data">(.*?)</script>', page, re.S).group(1)
     assert "<" not in data and ">" not in data and "&" not in data
     table = json.loads(data)

@@ -526,18 +526,21 @@ def _rows_html(columns: list[dict[str, Any]], rows: Iterable[list[list[Any]]]) -
 
 def table_html(payload: Any) -> str:
     """A table payload as HTML. Up to PAGE_ROWS rows: a plain table. Longer: its first PAGE_ROWS rows (what a
-    page without scripts shows), a note, and every row as escaped JSON for the page's table script."""
+    page without scripts shows), a note, every row as escaped JSON for the page's table script, and every row
+    as a table shown only in print (so a PDF holds the whole table)."""
     columns, rows, caption = _checked(payload)
     head = "".join(f'<th title="{html.escape(c["name"], quote=True)}"{_NUM if c["num"] else ""}>'
                    f'{html.escape(c["label"])}</th>' for c in columns)
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
-    shown = rows[:PAGE_ROWS]
-    table = (f'<table class="tw-table">{cap}<thead><tr>{head}</tr></thead>'
-             f"<tbody>{_rows_html(columns, shown)}</tbody></table>")
+    def table(shown: list[list[list[Any]]]) -> str:
+        return (f'<table class="tw-table">{cap}<thead><tr>{head}</tr></thead>'
+                f"<tbody>{_rows_html(columns, shown)}</tbody></table>")
+
     if len(rows) <= PAGE_ROWS:
-        return f'<div class="tw-static"><style>{TABLE_CSS}</style>{table}</div>'
+        return f'<div class="tw-static"><style>{TABLE_CSS}</style>{table(rows)}</div>'
     data = json_for_script({"caption": caption, "columns": columns, "rows": rows})
-    return (f'<div class="tw-long" data-rows="{len(rows)}"><style>{TABLE_CSS}</style><div class="tw-preview">{table}'
+    return (f'<div class="tw-long" data-rows="{len(rows)}"><style>{TABLE_CSS}</style>'
+            f'<div class="tw-print">{table(rows)}</div><div class="tw-preview">{table(rows[:PAGE_ROWS])}'
             f"<p><small>The first {PAGE_ROWS} of {len(rows)} rows; with scripts on, the table is sortable, "
             f"searchable and paged, with every row downloadable as CSV.</small></p></div>"
             f'<script type="application/json" class="tw-data">{data}</script></div>')
@@ -581,5 +584,5 @@ TABLE_CSS = (  # `.tw-table.tw-table` outranks JupyterLab's right-aligned `:not(
     ".tw-table.tw-table th{border-bottom:2px solid #999;vertical-align:bottom}"
     ".tw-table.tw-table .num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}"
     ".tw-table caption{caption-side:top;text-align:left;font-weight:600;padding:.3em 0}"
-    ".tw-print{display:none}@media print{.tw-print{display:block}.tw-live{display:none}}"
+    ".tw-print{display:none}@media print{.tw-print{display:block}.tw-live,.tw-preview{display:none}}"
     ".tw-download{font-size:12px;margin:.3em 0}")

@@ -1,6 +1,6 @@
 // tokenwatch: every long table (div.tw-long) becomes a sortable, searchable, paged DataTable with its rows
 // downloadable as CSV. The rows come from the JSON block beside the table (each cell [shown text, raw value]);
-// every text is written as text or escaped, never run as markup. Printing shows the whole table.
+// every text is written as text or escaped, never run as markup. Printing shows the page's static copy of all rows.
 (function () {
   "use strict";
   const esc = s => String(s).replace(/&/g, "&amp;").replace(/[<]/g, "&lt;").replace(/>/g, "&gt;")
@@ -37,20 +37,6 @@
     return (base.slice(0, 60) || "table") + ".csv";
   }
 
-  function printTable(table) {
-    const t = document.createElement("table");
-    t.className = "tw-table";
-    if (table.caption) t.createCaption().textContent = table.caption;
-    const head = t.createTHead().insertRow();
-    table.columns.forEach(c => { const th = document.createElement("th"); th.textContent = c.label; if (c.num) th.className = "num"; head.appendChild(th); });
-    const body = t.createTBody();
-    for (const row of table.rows) {
-      const tr = body.insertRow();
-      row.forEach((cell, i) => { const td = tr.insertCell(); td.textContent = cell[0]; if (table.columns[i].num) td.className = "num"; });
-    }
-    return t;
-  }
-
   function build(DataTable, box) {
     const source = box.querySelector("script.tw-data");
     if (!source) return;
@@ -74,13 +60,9 @@
     p.className = "tw-download";
     p.appendChild(link);
     live.appendChild(p);
-    const print = document.createElement("div");
-    print.className = "tw-print";
-    print.appendChild(printTable(table));
     const preview = box.querySelector(".tw-preview");
     if (preview) preview.style.display = "none";
     box.appendChild(live);
-    box.appendChild(print);
     new DataTable(el, {
       data: table.rows,
       columns: table.columns.map((c, i) => ({

@@ -17,6 +17,7 @@ from pathlib import Path
 SNAKE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9\u4e00-\u9fff]+)+$")
 SCIENTIFIC = re.compile(r"\d(\.\d+)?[eE][+-]?\d+")
 DECIMALS = re.compile(r"\d\.\d{5,}")
+PRINT_COPY = re.compile(r'<div class="tw-print">.*?</table></div>', re.S)  # a long table's copy for print only
 
 
 @dataclass
@@ -128,7 +129,7 @@ class _Page(HTMLParser):
 def count_page(path: Path) -> Counts:
     counts = Counts()
     page = _Page(counts)
-    page.feed(path.read_text(encoding="utf-8"))
+    page.feed(PRINT_COPY.sub("", path.read_text(encoding="utf-8")))
     page.close()
     return counts
 

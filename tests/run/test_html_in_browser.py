@@ -197,6 +197,12 @@ def test_a_long_table_is_paged_searchable_sortable_offline(tmp_path):
     shots.mkdir(parents=True, exist_ok=True)
     _headless(exe, tmp_path, f"--screenshot={shots / 'long_table.png'}", "--window-size=1200,1400",
               "--virtual-time-budget=30000", page.as_uri())
+    from pypdf import PdfReader
+
+    pdf = tmp_path / "long_table.pdf"
+    _headless(exe, tmp_path, "--no-pdf-header-footer", f"--print-to-pdf={pdf}", page.as_uri())
+    text = "".join(p.extract_text() for p in PdfReader(pdf).pages)
+    assert "600000" in text and "600059" in text, "the PDF holds every row of the long table"
 
 
 def test_the_notebook_output_of_a_long_table_is_interactive_by_itself(tmp_path):
