@@ -141,3 +141,10 @@ def test_codes_get_their_names_from_the_universe_first():
     t = D.display_table(pd.DataFrame({"symbol": ["688981", "segment:PCB/CCL"], "beta": [1.234, 0.5]}))
     assert [c.label for c in t.columns] == ["Name", "Symbol", "Beta"]
     assert t.cells == [["中芯国际", "688981", "1.23"], ["–", "segment:PCB/CCL", "0.50"]]
+
+
+def test_every_label_reads_as_words():
+    exact, patterns = D.label_table()
+    labels = [label.label for label in exact.values()] + [label.label for _, label in patterns]
+    assert len(exact) > 150 and all(not re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)+", text) for text in labels)
+    assert all(label.kind in D.FORMATTERS and 0 <= label.decimals <= 4 for label in exact.values())
