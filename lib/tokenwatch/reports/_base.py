@@ -114,7 +114,10 @@ class Report:
         out = Path(out)
         for name, frame in self.tables().items():
             write_table(frame, out, name)
-        write_summary(out, self.summary())
+        summary = self.summary()
+        if getattr(self, "notices", None) and "notices" not in summary:  # the report's header lists them
+            summary["notices"] = list(self.notices)
+        write_summary(out, summary)
         atomic_write_text(out / "findings.md", "".join(f"- {line}\n" for line in self.findings))
         return sorted(p.name for p in out.iterdir())
 
