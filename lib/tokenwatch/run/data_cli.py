@@ -169,6 +169,16 @@ def network_available(hosts: tuple[str, ...] = UPSTREAM_HOSTS, timeout: float = 
     return False
 
 
+def live_preflight() -> bool:
+    """For `run --live`: say on the terminal, before any notebook runs, when no data source can be reached (each
+    report says it too, in its findings). True when the network answers."""
+    if network_available():
+        return True
+    print("notice: --live, but no data source can be reached (no network): prices come from the cache and the "
+          "snapshot, and each report's findings say so", file=sys.stderr)
+    return False
+
+
 def collection_symbols() -> list[Symbol]:
     """What the notebooks read: every symbol of data/universe.csv and the calendar references."""
     table = universe()
