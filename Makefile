@@ -20,7 +20,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name tokenwatch --display-name "Python (tokenwatch)" >/dev/null
 	touch $(STAMP)
 
+# With no snapshot, `data ensure` first fetches into the cache what the notebooks read (needs a network), or stops
+# here with one message on how to get data, before anything runs.
 report: venv
+	$(VENV)/bin/tokenwatch data ensure
 	$(VENV)/bin/tokenwatch run --all --out reports/latest
 
 test: venv
