@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
 	$(PY) -m ipykernel install --sys-prefix --name tokenwatch --display-name "Python (tokenwatch)" >/dev/null
+	$(PY) -m tokenwatch.run.cli_errors >/dev/null
 	touch $(STAMP)
 
 # With no snapshot, `data ensure` first fetches into the cache what the notebooks read (needs a network), or stops

@@ -53,3 +53,40 @@ def test_papermill_on_a_bad_week_ends_in_six_lines_without_paths(snapshot, tmp_p
     assert str(PROJECT_ROOT) not in shown and "site-packages" not in shown and "Traceback" not in shown
     saved = (tmp_path / "out.ipynb").read_text(encoding="utf-8")
     assert "site-packages" not in saved and "lib/tokenwatch" not in saved and "ParameterError" in saved
+
+
+def test_the_command_hook_shortens_only_the_projects_errors(capsys, monkeypatch):
+    from nbclient.exceptions import CellExecutionError
+    from papermill.exceptions import PapermillExecutionError
+
+    from tokenwatch.run import cli_errors
+
+    own = PapermillExecutionError(2, 3, "p = ...", "ParameterError", "parameter week_end='x' is not a date", [])
+    cli_errors.short_errors(type(own), own, None)
+    assert capsys.readouterr().err.endswith("ParameterError in cell In [3]: parameter week_end='x' is not a date\n")
+    missing = CellExecutionError("tb", "DataNotFoundError", f"basket not found at {PROJECT_ROOT}/data/baskets/x.csv")
+    cli_errors.short_errors(type(missing), missing, None)
+    assert capsys.readouterr().err.endswith("DataNotFoundError: basket not found at data/baskets/x.csv\n")
+    seen = []
+    monkeypatch.setattr(sys, "__excepthook__", lambda *a: seen.append(a))
+    other = PapermillExecutionError(2, 3, "1/0", "ZeroDivisionError", "division by zero", [])
+    cli_errors.short_errors(type(other), other, None)
+    assert seen and capsys.readouterr().err == ""  # any other error: Python's own traceback
+
+
+@pytest.mark.notebook
+def test_nbconvert_execute_on_a_bad_parameter_ends_in_one_line(snapshot, tmp_path):
+    import json
+
+    nb = json.loads((PROJECT_ROOT / "notebooks" / "01_weekly_tracker.ipynb").read_text(encoding="utf-8"))
+    cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
+    cell["source"] = [line.replace('"2025-06-27"', '"2025-13-01"') for line in cell["source"]]
+    (tmp_path / "bad.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+    jupyter = os.path.join(os.path.dirname(sys.executable), "jupyter")
+    done = subprocess.run([jupyter, "nbconvert", "--to", "notebook", "--execute", "bad.ipynb",
+                           "--ExecutePreprocessor.kernel_name=tokenwatch", "--output", "out.ipynb"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    lines = (done.stdout + done.stderr).strip().splitlines()
+    assert done.returncode == 1 and "Traceback" not in done.stderr and "site-packages" not in done.stderr, lines
+    assert lines[-1] == ("nbconvert: ParameterError: parameter week_end='2025-13-01' is not a date; write it as "
+                         "'YYYY-MM-DD'")
