@@ -44,7 +44,8 @@ def short_errors(etype: type[BaseException], value: BaseException, tb: Traceback
     ename = str(getattr(value, "ename", ""))
     if etype.__name__ in {"PapermillExecutionError", "CellExecutionError"} and _own_error(ename):
         evalue = tokenwatch.errors.scrubbed(str(getattr(value, "evalue", "")))
-        where = f" in cell In [{value.exec_count}]" if getattr(value, "exec_count", None) is not None else ""
+        count = getattr(value, "exec_count", None)
+        where = f" in cell In [{count}]" if count is not None else ""
         print(f"{_command()}: {ename}{where}: {evalue}", file=sys.stderr)
         return
     sys.__excepthook__(etype, value, tb)
