@@ -129,6 +129,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     params, sweeps = _collect_params(args, defaults)
     if args.live:
         os.environ[LIVE_ENV] = "1"  # inherited by the kernels the runner starts
+        data_cli.live_preflight()
     specs = plan(paths, params, sweeps)
     out = args.out.expanduser().resolve()  # kernels run in notebooks/: a relative path would land there
     try:
