@@ -24,11 +24,12 @@ _NUMBER = re.compile(r"^\s*([+-]?\d[\d,]*(?:\.\d+)?)")
 FINDINGS_STYLE = "border-left:4px solid #c0392b;padding:.4em 1em;background:#fdf2f0;margin:.6em 0"
 PRINTABLE_MM = 186  # the text width of a portrait A4 page with 12 mm margins: a wider table gets a landscape page
 # Marks each table wider than a portrait page (measured by the browser at that width) for a landscape page of its own.
+# Measured with the print's table text (class tw-measure) at the page's width, then put back.
 WIDE_TABLES = ("<script>document.addEventListener('DOMContentLoaded',function(){var r=document.documentElement,"
-               "w=r.style.width;r.style.width='" + str(PRINTABLE_MM) + "mm';var limit=r.clientWidth+1;"
-               "document.querySelectorAll('table').forEach(function(t){if(t.scrollWidth>limit){"
-               "(t.closest('.jp-Cell')||t.closest('section')||t).classList.add('tw-wide')}});r.style.width=w});"
-               "</script>")
+               "w=r.style.width;r.style.width='" + str(PRINTABLE_MM) + "mm';r.classList.add('tw-measure');"
+               "var limit=r.clientWidth+1;document.querySelectorAll('table').forEach(function(t){"
+               "if(t.scrollWidth>limit){(t.closest('.jp-Cell')||t.closest('section')||t).classList.add('tw-wide')}});"
+               "r.classList.remove('tw-measure');r.style.width=w});</script>")
 META_STYLE = "font:12px sans-serif;color:#555;margin:.4em 0"
 
 
@@ -44,6 +45,7 @@ def print_style(footer: str) -> str:
             f"@bottom-left{{content:{_css_string(footer)};{box}}}"
             f'@bottom-right{{content:"page " counter(page) " of " counter(pages);{box}}}}}'
             "@page wide{size:A4 landscape}"
+            "html.tw-measure .jp-RenderedHTMLCommon table{font-size:8.5px}"
             "@media print{.tw-toggle{display:none}.tw-wide{page:wide}"
             ".jp-RenderedHTMLCommon table{font-size:8.5px}.tw-wide .jp-RenderedHTMLCommon table{font-size:7.5px}"
             ".jp-OutputArea-output{overflow:visible}img{break-inside:avoid}h2{break-after:avoid}}</style>"

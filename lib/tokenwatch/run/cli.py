@@ -54,8 +54,8 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:
                    help="rerun every run, even one whose notebook, parameters, data, library and versions are "
                         "unchanged since it last succeeded (otherwise reused from the execution cache)")
     p.add_argument("--pdf", action="store_true",
-                   help="also print each report and the brief to PDF with headless Chromium (skipped, said once, "
-                        "where Chromium is missing)")
+                   help="also print each report and the brief to PDF (A4) with headless Chromium, offline; a "
+                        "page not printed (no Chromium, a hang past TOKENWATCH_PDF_TIMEOUT s) makes the exit non-zero")
     p.add_argument("--live", action="store_true",
                    help="let notebooks fetch prices the cache lacks through akshare (sets TOKENWATCH_LIVE=1)")
 

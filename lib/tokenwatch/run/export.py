@@ -114,8 +114,10 @@ def _headline(summary_path) -> str:
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return ""
+    from tokenwatch.run.brief import plain_numbers
+
     items = (summary.get("headline") or {}).items()
-    return "<br>".join(html.escape(f"{k}: {_fmt(v)}") for k, v in items)
+    return "<br>".join(html.escape(plain_numbers(f"{k}: {_fmt(v)}")) for k, v in items)
 
 
 def _fmt(v: Any) -> str:

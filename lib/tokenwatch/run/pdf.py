@@ -89,9 +89,12 @@ def run_browser(args: list[str], timeout: float) -> subprocess.CompletedProcess:
 def relative_links(pdf: Path, root: Path) -> int:
     """Rewrite the PDF's `file://` links under `root` as links relative to the PDF's folder; a `file://` link
     elsewhere is removed (it would show the sender's folder and be dead for a recipient). Links changed."""
+    import logging
+
     from pypdf import PdfReader, PdfWriter
     from pypdf.generic import NameObject, TextStringObject
 
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # Chromium's trailers draw harmless size warnings
     writer = PdfWriter(clone_from=PdfReader(pdf))
     root, changed = root.resolve(), 0
     for page in writer.pages:
