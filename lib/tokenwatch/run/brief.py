@@ -22,13 +22,18 @@ _TAG = re.compile(r"<[^>]+>")
 _NUMBER = re.compile(r"^\s*([+-]?\d[\d,]*(?:\.\d+)?)")
 
 FINDINGS_STYLE = "border-left:4px solid #c0392b;padding:.4em 1em;background:#fdf2f0;margin:.6em 0"
-PRINTABLE_MM = 186  # the text width of a portrait A4 page with 12 mm margins: a wider table gets a landscape page
-# Marks each table wider than a portrait page (measured by the browser at that width) for a landscape page of its own.
-# Measured with the print's table text (class tw-measure) at the page's width, then put back.
+PRINTABLE_MM = (180, 266)  # the text width of an A4 page with 12 mm margins (186, 273 mm), less a safety margin
+# The page measures its tables with the print's table text at the printed widths: a table wider than a portrait page
+# gets a landscape page of its own (page: wide); one wider than that too is scaled down to fit it (zoom).
 WIDE_TABLES = ("<script>document.addEventListener('DOMContentLoaded',function(){var r=document.documentElement,"
-               "w=r.style.width;r.style.width='" + str(PRINTABLE_MM) + "mm';r.classList.add('tw-measure');"
-               "var limit=r.clientWidth+1;document.querySelectorAll('table').forEach(function(t){"
-               "if(t.scrollWidth>limit){(t.closest('.jp-Cell')||t.closest('section')||t).classList.add('tw-wide')}});"
+               "w=r.style.width;r.classList.add('tw-measure');function over(mm){r.style.width=mm+'mm';"
+               "var lim=r.getBoundingClientRect().right+1;return [].filter.call(document.querySelectorAll('table'),"
+               "function(t){return t.getBoundingClientRect().right>lim}).map(function(t){var b=t"
+               ".getBoundingClientRect();return [t,(lim-b.left)/(b.right-b.left)]})}"
+               f"over({PRINTABLE_MM[0]}).forEach(function(x){{(x[0].closest('.jp-Cell')||x[0].closest('section')||x[0])"
+               ".classList.add('tw-wide')});"
+               f"over({PRINTABLE_MM[1]}).forEach(function(x){{x[0].style.setProperty('--tw-zoom',"
+               "Math.max(.4,x[1]*.98).toFixed(3));x[0].setAttribute('data-tw-zoom','')});"
                "r.classList.remove('tw-measure');r.style.width=w});</script>")
 META_STYLE = "font:12px sans-serif;color:#555;margin:.4em 0"
 
@@ -46,8 +51,10 @@ def print_style(footer: str) -> str:
             f'@bottom-right{{content:"page " counter(page) " of " counter(pages);{box}}}}}'
             "@page wide{size:A4 landscape}"
             "html.tw-measure .jp-RenderedHTMLCommon table{font-size:8.5px}"
+            "html.tw-measure .tw-wide .jp-RenderedHTMLCommon table{font-size:7.5px}"
             "@media print{.tw-toggle{display:none}.tw-wide{page:wide}"
             ".jp-RenderedHTMLCommon table{font-size:8.5px}.tw-wide .jp-RenderedHTMLCommon table{font-size:7.5px}"
+            "table[data-tw-zoom]{zoom:var(--tw-zoom)}"
             ".jp-OutputArea-output{overflow:visible}img{break-inside:avoid}h2{break-after:avoid}}</style>"
             + WIDE_TABLES)
 

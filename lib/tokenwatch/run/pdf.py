@@ -28,7 +28,7 @@ from urllib.parse import unquote, urlsplit
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 CJK = ("wenquanyi", "wqy", "noto sans cjk", "noto serif cjk", "source han")
 TIMEOUT_ENV = "TOKENWATCH_PDF_TIMEOUT"
-DEFAULT_TIMEOUT = 90.0
+DEFAULT_TIMEOUT = 60.0
 # No network: every request (loopback too) goes to a discard port with nothing listening, and no name resolves.
 OFFLINE = ("--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
            "--host-resolver-rules=MAP * ~NOTFOUND")
@@ -52,7 +52,7 @@ def has_cjk_font() -> bool:
 
 
 def print_timeout() -> float:
-    """Seconds one page may take: TOKENWATCH_PDF_TIMEOUT, else 90."""
+    """Seconds one page may take: TOKENWATCH_PDF_TIMEOUT, else 60."""
     text = os.environ.get(TIMEOUT_ENV, "").strip()
     try:
         value = float(text) if text else DEFAULT_TIMEOUT
