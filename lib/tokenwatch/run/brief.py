@@ -193,7 +193,7 @@ BRIEF_STYLE = (
     ".tw-lead li{margin:.35em 0}.tw-chart{margin:.6em 0 1em}.tw-chart img{max-height:30em;border:1px solid #eee}"
     "a.tw-term{color:inherit;text-decoration:underline dotted #888}"
     ".tw-changed td{background:#fef5e7}dl.tw-glossary dt{font-weight:bold;margin-top:.6em}"
-    "dl.tw-glossary dd{margin-left:1.5em}"
+    "dl.tw-glossary dd{margin-left:1.5em}@media print{.tw-keep{break-inside:avoid}}"
 )
 
 
@@ -421,18 +421,20 @@ def brief_sections(runs: pd.DataFrame, out_dir: Path, names: dict[str, str] | No
                    if fresh_pdf(folder / "report.pdf", float(r.finished or 0)) else "")
             items = "".join(f"<li>{linked(readable(line, names), terms)}</li>" for line in read_findings(folder))
             chart = key_chart(folder, r.notebook)
-            body = ((f'<figure class="tw-chart">{chart}</figure>' if chart else
-                     '<p class="tw-meta">no chart in this report</p>')
-                    + f'<div class="tokenwatch-findings" style="{FINDINGS_STYLE}"><b>What it found</b>'
+            lead = (f'<figure class="tw-chart">{chart}</figure>' if chart else
+                    '<p class="tw-meta">no chart in this report</p>')
+            body = (f'<div class="tokenwatch-findings" style="{FINDINGS_STYLE}"><b>What it found</b>'
                       f"<ul>{items or '<li>no findings recorded</li>'}</ul></div>"
                     + f'<p><a href="{link}/report.html">Read the report</a> (its code behind a toggle){pdf}</p>')
         else:
             kept = str(getattr(r, "last_good_folder", "") or "")
+            lead = ""
             body = (f'<p style="color:#c0392b">This run failed: {html.escape(str(r.error))}</p>'
                     + (f'<p><a href="{html.escape(kept)}/report.html">the last good run</a></p>' if kept else ""))
         title = title_of(out_dir / (r.output_folder if r.status == "ok" else str(r.last_good_folder or "")))
-        parts.append(f'<section id="{link}"><h2>{i}. {html.escape(title if r.status == "ok" else r.notebook)}</h2>'
-                     f"{body}</section>")
+        # the heading and its chart stay on one printed page
+        parts.append(f'<section id="{link}"><div class="tw-keep"><h2>{i}. '
+                     f'{html.escape(title if r.status == "ok" else r.notebook)}</h2>{lead}</div>{body}</section>')
     return "".join(parts)
 
 
