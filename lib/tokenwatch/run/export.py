@@ -158,8 +158,10 @@ def _headline(summary_path) -> str:
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return ""
+    from tokenwatch.run.brief import plain_numbers
+
     items = (summary.get("headline") or {}).items()
-    return "<br>".join(html.escape(f"{k}: {_fmt(v)}") for k, v in items)
+    return "<br>".join(html.escape(plain_numbers(f"{k}: {_fmt(v)}")) for k, v in items)
 
 
 def _fmt(v: Any) -> str:
@@ -167,7 +169,11 @@ def _fmt(v: Any) -> str:
 
 
 def index_html(runs: pd.DataFrame, out_dir) -> str:
-    """One offline page listing every run with status, parameters, time, headline figures and links."""
+    """The brief (run/brief.py), then one table of every run with status, parameters, time, headline figures and
+    links; a PDF is linked only when printed after its run."""
+    from tokenwatch.run.brief import brief_page
+    from tokenwatch.run.pdf import fresh_pdf
+
     rows = []
     for r in runs.itertuples(index=False):
         folder = out_dir / r.output_folder
@@ -175,7 +181,7 @@ def index_html(runs: pd.DataFrame, out_dir) -> str:
                            for f, label in [("report.html", "report"),
                                             ("report.pdf", "pdf"), (f"{r.notebook}.ipynb", "ipynb"),
                                             ("summary.json", "summary.json")]
-                           if (folder / f).exists())
+                           if (folder / f).exists() and (f != "report.pdf" or fresh_pdf(folder / f, r.finished)))
         colour = "#1e8449" if r.status == "ok" else "#c0392b"
         cached = " · cached" if str(getattr(r, "cached", "")).lower() == "true" else ""
         error = f'<br><small>{html.escape(str(r.error))}</small>' if isinstance(r.error, str) and r.error else ""
@@ -187,21 +193,6 @@ def index_html(runs: pd.DataFrame, out_dir) -> str:
             f"<tr><td>{html.escape(r.notebook)}</td><td><code>{html.escape(str(r.parameters))}</code></td>"
             f'<td style="color:{colour}"><b>{html.escape(r.status)}</b>{cached}{error}</td><td>{r.seconds:.1f}</td>'
             f"<td>{_headline(folder / 'summary.json')}</td><td>{links}</td></tr>")
-    from tokenwatch.run.brief import brief_sections, sweep_views
-
-    failed = int((runs["status"] != "ok").sum()) if len(runs) else 0
-    return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>tokenwatch brief</title>'
-        "<style>body{font:14px sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ddd;padding:.4em .6em;vertical-align:top;text-align:left}"
-        "th{background:#f4f4f4}code{font-size:12px}img{max-width:100%}</style></head><body>"
-        "<h1>tokenwatch brief: token consumption as the anchor for compute demand</h1>"
-        f"<p>Each section is one notebook's findings, computed from data by its run, with a link to its report. "
-        f"tokenwatch {html.escape(__version__)} · commit {html.escape(git_commit())} · {len(runs)} runs, "
-        f'{failed} failed · <a href="#runs">all runs</a>'
-        + (' · <a href="brief.pdf">PDF</a>' if (out_dir / "brief.pdf").is_file() else "") + "</p>"
-        + brief_sections(runs, out_dir) + sweep_views(runs, out_dir)
-        + '<h2 id="runs">All runs</h2>'
-        "<table><tr><th>notebook</th><th>parameters</th><th>status</th><th>seconds</th>"
-        "<th>headline</th><th>exports</th></tr>" + "".join(rows) + "</table></body></html>\n"
-    )
+    table = ("<table><tr><th>notebook</th><th>parameters</th><th>status</th><th>seconds</th>"
+             "<th>headline</th><th>exports</th></tr>" + "".join(rows) + "</table>")
+    return brief_page(runs, out_dir, table)
