@@ -327,3 +327,125 @@ def reach_dates(table: pd.DataFrame, level: float | pd.Series, label: str) -> pd
             row[name] = hit.iloc[0] if len(hit) else pd.NaT
         rows.append(row)
     return pd.DataFrame(rows, columns=["target", "model", "scenario", "date_q10", "date_q50", "date_q90"])
+
+
+# ----- growth members for the pooled backtest and the headline
+
+PRIOR_MAX_AGE_YEARS = 1.0  # another series' latest growth counts in the prior only if this recent
+
+
+def _by_date(obs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    o = obs.sort_values(["date", "public_from"])
+    return years(o["date"], o["date"].iloc[0]), np.log(o["tokens_per_day"].to_numpy(float))
+
+
+def naive_growth(obs: pd.DataFrame) -> float:
+    """Log growth a year through the last two points by date (NaN with fewer than two or no time between)."""
+    if len(obs) < 2:
+        return float("nan")
+    t, y = _by_date(obs)
+    dt = t[-1] - t[-2]
+    return float((y[-1] - y[-2]) / dt) if dt > 0 else float("nan")
+
+
+def trend_growth(obs: pd.DataFrame) -> float:
+    """The log-linear OLS slope on every point (NaN with fewer than three: it would be the naive)."""
+    if len(obs) < 3:
+        return float("nan")
+    t, y = _by_date(obs)
+    return float(np.polyfit(t, y, 1)[0]) if np.ptp(t) > 0 else float("nan")
+
+
+def damped_time(h: np.ndarray, rate: float) -> np.ndarray:
+    """Growth-weighted years ahead when growth fades at `rate` a year: (1 - exp(-rate h)) / rate (h at rate 0)."""
+    h = np.asarray(h, dtype=float)
+    return h if rate == 0 else -np.expm1(-rate * h) / rate
+
+
+@dataclass
+class Prior:
+    """Growth pooled across series (empirical Bayes, DerSimonian-Laird): mean, between-series variance tau2 and
+    the noise of one disclosure's log level (sigma), from `series` (their latest growth each)."""
+
+    mean: float
+    tau2: float
+    sigma: float
+    series: list[str]
+
+
+@dataclass
+class Posterior:
+    mean: float
+    sd: float
+    shrinkage: float  # the prior's share: 0 keeps the series' own growth, 1 takes the prior's
+
+
+def series_observations(ledger: pd.DataFrame, minimum: int = 2) -> dict[str, pd.DataFrame]:
+    """Every token series with at least `minimum` disclosures: its observations."""
+    counts = tokens_only(ledger)["series"].value_counts()
+    return {str(name): observations(ledger, str(name)) for name in sorted(counts[counts >= minimum].index)}
+
+
+def public_at(observed: dict[str, pd.DataFrame], date: pd.Timestamp) -> dict[str, pd.DataFrame]:
+    """Each series' observations public on `date`."""
+    return {name: o[o["public_from"] <= date] for name, o in observed.items()}
+
+
+def level_noise(observed: dict[str, pd.DataFrame], exclude: str = "") -> float:
+    """The typical scatter (log) of a disclosure about its series' local log-linear trend: the root mean square
+    of every 3-point window's residual (one degree of freedom each), pooled over series; NaN without any."""
+    resid = []
+    for name, obs in observed.items():
+        if name == exclude or len(obs) < 3:
+            continue
+        t, y = _by_date(obs)
+        for i in range(len(t) - 2):
+            tt, yy = t[i:i + 3], y[i:i + 3]
+            if np.ptp(tt) > 0:
+                resid.append(yy - np.polyval(np.polyfit(tt, yy, 1), tt))
+    if not resid:
+        return float("nan")
+    r = np.concatenate(resid)
+    return float(np.sqrt((r**2).sum() / len(resid)))
+
+
+def pooled_prior(observed: dict[str, pd.DataFrame], exclude: str = "") -> Prior | None:
+    """The growth prior from every other series with two points, the latest at most PRIOR_MAX_AGE_YEARS before
+    the last public disclosure: each series' latest two-point growth, sampling variance 2 sigma^2 / dt^2
+    (sigma: `level_noise`). None when fewer than two series qualify or sigma cannot be estimated."""
+    observed = {n: o for n, o in observed.items() if len(o) and n != exclude}
+    sigma = level_noise(observed)
+    if not observed or not np.isfinite(sigma):
+        return None
+    latest = max(o["public_from"].max() for o in observed.values())
+    rows = []
+    for name, obs in observed.items():
+        if len(obs) < 2 or (latest - obs["date"].max()).days / DAYS_PER_YEAR > PRIOR_MAX_AGE_YEARS:
+            continue
+        t, _ = _by_date(obs)
+        g = naive_growth(obs)
+        if np.isfinite(g):
+            rows.append((name, g, t[-1] - t[-2]))
+    if len(rows) < 2:
+        return None
+    g = np.array([r[1] for r in rows], dtype=float)
+    v = 2 * sigma**2 / np.array([r[2] for r in rows], dtype=float) ** 2
+    w = 1 / v
+    fixed = (w * g).sum() / w.sum()
+    q = (w * (g - fixed) ** 2).sum()
+    tau2 = max(0.0, (q - (len(g) - 1)) / (w.sum() - (w**2).sum() / w.sum()))
+    ws = 1 / (v + tau2)
+    return Prior(float((ws * g).sum() / ws.sum()), float(tau2), sigma, [r[0] for r in rows])
+
+
+def pooled_growth(obs: pd.DataFrame, prior: Prior) -> Posterior:
+    """The series' latest growth shrunk toward the prior: precision-weighted (normal-normal)."""
+    g = naive_growth(obs)
+    if not np.isfinite(g):
+        return Posterior(prior.mean, float(np.sqrt(prior.tau2)), 1.0)
+    t, _ = _by_date(obs)
+    v = 2 * prior.sigma**2 / (t[-1] - t[-2]) ** 2
+    if prior.tau2 == 0:
+        return Posterior(prior.mean, 0.0, 1.0)
+    b = v / (v + prior.tau2)
+    return Posterior(float(b * prior.mean + (1 - b) * g), float(np.sqrt(1 / (1 / v + 1 / prior.tau2))), float(b))
