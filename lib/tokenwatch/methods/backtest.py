@@ -41,6 +41,7 @@ ENSEMBLE, ALL, NAIVE = "ensemble", "all", "naive"
 HEADLINE_MEMBERS = ("naive", "trend", "pooled", "damped")
 DAMPING = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0)  # candidate rates (a year) at which pooled growth fades
 LOSO = "leave_one_series_out"
+EQUAL_SERIES = False  # each series counts once in a calibration (else each cell does)
 CELL_COLUMNS = ["series", "cutoff", "points", "anchor_id", "anchor_date", "anchor", "target_id", "target_date",
                 "horizon_years", "actual"]
 BACKTEST_COLUMNS = ["series", "model", "scenario", "cutoff", "points", "anchor_id", "target_id", "target_date",
@@ -48,10 +49,15 @@ BACKTEST_COLUMNS = ["series", "model", "scenario", "cutoff", "points", "anchor_i
                     "ceiling_broken", "headline_member"]
 
 
-def scale(h: np.ndarray | float) -> np.ndarray:
-    """How a forecast's log error grows with the horizon h (years): linearly, as an error in the growth rate does
-    (the pooled cells' errors per year are flat in h; per sqrt-year they grow)."""
-    return np.maximum(np.asarray(h, dtype=float), 1.0 / 12)
+GROWTH_FLOOR = float(np.log(2))  # log a year: the least growth a spread is scaled by (a doubling a year)
+
+
+def spread(median: np.ndarray, anchor: np.ndarray | float, h: np.ndarray) -> np.ndarray:
+    """The unit a forecast's log error is measured in: the log growth it projects, |median - anchor|, and at
+    least GROWTH_FLOOR * h. Errors of growth extrapolation scale with the growth extrapolated (a series growing
+    50x a year misses by more than one growing 3x), and grow with the horizon."""
+    h = np.asarray(h, dtype=float)
+    return np.maximum(np.abs(np.asarray(median, dtype=float) - anchor), GROWTH_FLOOR * np.maximum(h, 1.0 / 12))
 
 
 def interval_score(lo: np.ndarray, hi: np.ndarray, y: np.ndarray, nominal: float) -> np.ndarray:
@@ -176,10 +182,10 @@ class Band:
 
     def quantiles(self, median: np.ndarray, h: np.ndarray, anchor: np.ndarray | float) -> np.ndarray:
         """Log quantiles (n x len(QUANTILES)) of medians at horizons h, floored at anchor + floor."""
-        s = scale(h)
+        s = spread(median, anchor, h)
         mid = median + self.centre * s
         cols = []
-        for name, tau in P.QUANTILES.items():
+        for tau in P.QUANTILES.values():
             if tau == 0.5:
                 cols.append(mid)
                 continue
@@ -191,19 +197,38 @@ class Band:
         return np.maximum(q, low[:, None])
 
 
-def conformal(values: np.ndarray, nominal: float) -> float:
-    """The split-conformal quantile: the ceil((n + 1) nominal)-th smallest value (the largest when n is small)."""
-    v = np.sort(values)
-    k = min(int(np.ceil((len(v) + 1) * nominal)), len(v))
-    return float(v[k - 1])
+def conformal(values: np.ndarray, nominal: float, weights: np.ndarray | None = None) -> float:
+    """The weighted split-conformal quantile: the smallest value whose weight share, with one more average
+    weight for the point to come, reaches `nominal` (the largest value when there are too few)."""
+    order = np.argsort(values)
+    v = np.asarray(values, dtype=float)[order]
+    w = np.ones(len(v)) if weights is None else np.asarray(weights, dtype=float)[order]
+    share = np.cumsum(w) / (w.sum() + w.mean())
+    k = int(np.searchsorted(share, nominal - 1e-12))
+    return float(v[min(k, len(v) - 1)])
 
 
-def fit_band(errors: np.ndarray, h: np.ndarray, falls: np.ndarray, centre: bool = True) -> Band:
-    """A band from log errors (actual - median) at horizons h; `falls` are actual - anchor of the same cells."""
-    r = errors / scale(h)
-    c = float(np.median(r)) if centre else 0.0
+def series_weights(series: np.ndarray) -> np.ndarray:
+    """1 / cells of its series for each cell: every series counts once in a calibration, however long."""
+    _, inverse, counts = np.unique(series, return_inverse=True, return_counts=True)
+    return 1.0 / counts[inverse]
+
+
+def fit_band(errors: np.ndarray, s: np.ndarray, falls: np.ndarray, centre: bool = True,
+             weights: np.ndarray | None = None) -> Band:
+    """A band from log errors (actual - median) in units of their `spread`; `falls`: actual - anchor. The
+    centre is the (weighted) median error, the half-widths conformal quantiles of the centred |errors|."""
+    r = errors / s
+    c = _weighted_median(r, weights) if centre else 0.0
     d = np.abs(r - c)
-    return Band(c, {nom: conformal(d, nom) for nom in NOMINALS}, len(r), float(min(0.0, falls.min())))
+    return Band(c, {nom: conformal(d, nom, weights) for nom in NOMINALS}, len(r), float(min(0.0, falls.min())))
+
+
+def _weighted_median(x: np.ndarray, weights: np.ndarray | None) -> float:
+    order = np.argsort(x)
+    w = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=float)[order]
+    cum = np.cumsum(w) / w.sum()
+    return float(np.asarray(x, dtype=float)[order][int(np.searchsorted(cum, 0.5))])
 
 
 @dataclass
@@ -217,13 +242,12 @@ class Calibration:
     cells: int
     series: list[str]
 
-    def ensemble_median(self, preds: pd.DataFrame, h: np.ndarray) -> np.ndarray:
+    def ensemble_median(self, preds: pd.DataFrame, h: np.ndarray, anchor: np.ndarray | float) -> np.ndarray:
         """The weighted mix of the headline members' centred medians (members missing in a row drop out)."""
-        s = scale(h)
         num, den = np.zeros(len(preds)), np.zeros(len(preds))
         for m, w in self.weights.items():
-            col = "damped" if m == "damped" else m
-            x = preds[col].to_numpy(float) + self.bands[m].centre * s
+            x = preds[m].to_numpy(float)
+            x = x + self.bands[m].centre * spread(x, anchor, h)
             ok = np.isfinite(x)
             num[ok] += w * x[ok]
             den[ok] += w
@@ -239,7 +263,9 @@ def calibrate(train: Cells) -> Calibration | None:
     c = train.cells
     if len(c) < MIN_CALIBRATION_CELLS:
         return None
-    y, h, falls = c["actual"].to_numpy(), c["horizon_years"].to_numpy(), (c["actual"] - c["anchor"]).to_numpy()
+    y, h, anchor = c["actual"].to_numpy(), c["horizon_years"].to_numpy(), c["anchor"].to_numpy()
+    falls = y - anchor
+    names = c["series"].to_numpy()
     lam = min(DAMPING, key=lambda v: _median_abs(y - train.preds[f"damped@{v}"].to_numpy()))
     preds = with_damping(train.preds, lam)
     bands: dict[str, Band] = {}
@@ -249,16 +275,18 @@ def calibrate(train: Cells) -> Calibration | None:
         ok = np.isfinite(x)
         if ok.sum() < MIN_CALIBRATION_CELLS:
             continue
-        bands[m] = fit_band(y[ok] - x[ok], h[ok], falls[ok], centre=m != NAIVE)
+        bands[m] = fit_band(y[ok] - x[ok], spread(x[ok], anchor[ok], h[ok]), falls[ok], centre=m != NAIVE,
+                            weights=series_weights(names[ok]) if EQUAL_SERIES else None)
         if m in HEADLINE_MEMBERS:
-            q = bands[m].quantiles(x[ok], h[ok], c["anchor"].to_numpy()[ok])
+            q = bands[m].quantiles(x[ok], h[ok], anchor[ok])
             scores[m] = float(crps_quantiles(q, y[ok]).mean())
     inv = pd.Series({m: 1.0 / s for m, s in scores.items() if s > 0})
     weights = inv / inv.sum()
     cal = Calibration(bands, weights, lam, None, len(c), sorted(c["series"].unique()))
-    med = cal.ensemble_median(preds, h)
+    med = cal.ensemble_median(preds, h, anchor)
     ok = np.isfinite(med)
-    cal.ensemble = fit_band(y[ok] - med[ok], h[ok], falls[ok])
+    cal.ensemble = fit_band(y[ok] - med[ok], spread(med[ok], anchor[ok], h[ok]), falls[ok],
+                            weights=series_weights(names[ok]) if EQUAL_SERIES else None)
     return cal
 
 
@@ -294,34 +322,32 @@ def evaluated(pool: Cells) -> pd.DataFrame:
                 ceiling = float(pool.members.set_index("member")["log_ceiling"].get(m, np.inf))
                 frames.append(_rows(test.cells[ok], band.quantiles(x[ok], h[ok], anchor[ok]), y[ok], m, pool,
                                     m in headline_members, ceiling))
-        med = cal.ensemble_median(preds, h)
+        med = cal.ensemble_median(preds, h, anchor)
         ok = np.isfinite(med)
         assert cal.ensemble is not None
         frames.append(_rows(test.cells[ok], cal.ensemble.quantiles(med[ok], h[ok], anchor[ok]), y[ok], ENSEMBLE,
                             pool, False, np.inf))
     if not frames:
         return pd.DataFrame(columns=BACKTEST_COLUMNS)
-    return pd.concat(frames, ignore_index=True)
+    return pd.DataFrame({c: np.concatenate([f[c] for f in frames]) for c in BACKTEST_COLUMNS})
 
 
 def _rows(cells: pd.DataFrame, q: np.ndarray, y: np.ndarray, member: str, pool: Cells, in_headline: bool,
-          log_ceiling: float) -> pd.DataFrame:
+          log_ceiling: float) -> dict[str, np.ndarray]:
+    """One member's scored cells as columns (BACKTEST_COLUMNS)."""
     info = pool.members.set_index("member")
     model, scenario = (ENSEMBLE, ALL) if member == ENSEMBLE else (
         ("damped", "") if member == "damped" else (str(info.at[member, "model"]), str(info.at[member, "scenario"])))
-    out = cells.drop(columns=["anchor", "anchor_date"]).reset_index(drop=True).assign(model=model, scenario=scenario)
     names = list(P.QUANTILES)
-    for i, name in enumerate(names):
-        out[name] = np.exp(q[:, i])
+    n = len(y)
+    out: dict[str, np.ndarray] = {c: cells[c].to_numpy() for c in CELL_COLUMNS if c not in ("anchor", "anchor_date")}
+    out |= {"model": np.full(n, model, dtype=object), "scenario": np.full(n, scenario, dtype=object)}
+    out |= {name: np.exp(q[:, i]) for i, name in enumerate(names)}
     for nominal, (lo, hi) in P.INTERVALS.items():
-        i, j = names.index(lo), names.index(hi)
-        out[f"in_{round(nominal * 100)}"] = (q[:, i] <= y) & (y <= q[:, j])
-    out["log_error"] = y - q[:, names.index("p50")]
-    out["crps"] = crps_quantiles(q, y)
-    out["ceiling_broken"] = y > log_ceiling
-    out["headline_member"] = in_headline
-    out["actual"] = np.exp(y)
-    return out[BACKTEST_COLUMNS]
+        out[f"in_{round(nominal * 100)}"] = (q[:, names.index(lo)] <= y) & (y <= q[:, names.index(hi)])
+    out |= {"log_error": y - q[:, names.index("p50")], "crps": crps_quantiles(q, y), "ceiling_broken": y > log_ceiling,
+            "headline_member": np.full(n, in_headline), "actual": np.exp(y)}
+    return out
 
 
 # ----- summaries

@@ -1,9 +1,9 @@
 """The live token forecast: calibrated draws of every forecaster, the ensembles, caps by a whole, the archive.
 
 A forecast is made from what was public on its date (`as_of`), its band learned from the other series' backtest
-cells (backtest.calibration_for), its members mixed into the headline ensemble. A part (Doubao) is capped quantile by quantile
-by the headline of a whole it belongs to (China, National Data Administration): that is the quantile of
-min(part, whole) when the two move together, and every capped row says so in `capped_by`.
+cells (backtest.calibration_for), its members mixed into the headline ensemble. A part (Doubao) is capped
+quantile by quantile by the headline of a whole it belongs to (China, National Data Administration): that is
+the quantile of min(part, whole) when the two move together, and every capped row says so in `capped_by`.
 """
 
 from __future__ import annotations
@@ -70,9 +70,10 @@ class Projection:
 
 def project(ledger: pd.DataFrame, series: str, when: pd.Timestamp, horizon: pd.Timestamp, pool: B.Cells,
             headline_model: str = B.ENSEMBLE, models: list[str] | None = None,
-            scenarios: pd.DataFrame | None = None) -> Projection:
+            scenarios: pd.DataFrame | None = None, observed: dict[str, pd.DataFrame] | None = None) -> Projection:
     """Every member fitted on what was public at `when`, calibrated on the other series' backtest cells; the
-    ensemble of the headline members and, with `scenarios`, each model under each as a conditional member."""
+    ensemble of the headline members and, with `scenarios`, each model under each as a conditional member.
+    `observed`: every series' observations public at `when` (P.series_observations), when already at hand."""
     public = as_of(ledger, when)
     obs = P.observations(public, series)
     if len(obs) < B.MIN_CUTOFF_POINTS:
@@ -92,7 +93,8 @@ def project(ledger: pd.DataFrame, series: str, when: pd.Timestamp, horizon: pd.T
                              "as_of or add disclosures")
     grid = P.month_grid(anchor_date, horizon)
     h = P.years(grid, anchor_date)
-    prior = P.pooled_prior(P.public_at(P.series_observations(public), when), exclude=series)
+    observed = observed if observed is not None else P.series_observations(public)
+    prior = P.pooled_prior(observed, exclude=series)
     posterior = P.pooled_growth(obs, prior) if prior is not None else None
     paths = B.member_paths(obs, h, prior)
     paths["damped"] = paths[f"damped@{cal.damping}"]
@@ -120,7 +122,7 @@ def project(ledger: pd.DataFrame, series: str, when: pd.Timestamp, horizon: pd.T
     weights = cal.weights[[m for m in cal.weights.index if np.isfinite(frame[m]).all()]]
     cal_live = B.Calibration(cal.bands, weights / weights.sum(), cal.damping, cal.ensemble, cal.cells, cal.series)
     assert cal.ensemble is not None
-    mix = cal.ensemble.quantiles(cal_live.ensemble_median(frame, h), h, anchor)
+    mix = cal.ensemble.quantiles(cal_live.ensemble_median(frame, h, anchor), h, anchor)
     tables.append(_quantiles(mix, grid, series, B.ENSEMBLE, B.ALL, ""))
     specs = pd.DataFrame(rows)
     specs["weight"] = specs["model"].map(weights / weights.sum()).where(specs["scenario"] == "")

@@ -335,8 +335,9 @@ PRIOR_MAX_AGE_YEARS = 1.0  # another series' latest growth counts in the prior o
 
 
 def _by_date(obs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    o = obs.sort_values(["date", "public_from"])
-    return years(o["date"], o["date"].iloc[0]), np.log(o["tokens_per_day"].to_numpy(float))
+    """Years from the first point and log tokens per day (observations come sorted by date)."""
+    d = obs["date"].to_numpy()
+    return (d - d[0]) / np.timedelta64(1, "D") / DAYS_PER_YEAR, np.log(obs["tokens_per_day"].to_numpy(float))
 
 
 def naive_growth(obs: pd.DataFrame) -> float:
@@ -409,12 +410,14 @@ def level_noise(observed: dict[str, pd.DataFrame], exclude: str = "") -> float:
     return float(np.sqrt((r**2).sum() / len(resid)))
 
 
-def pooled_prior(observed: dict[str, pd.DataFrame], exclude: str = "") -> Prior | None:
-    """The growth prior from every other series with two points, the latest at most PRIOR_MAX_AGE_YEARS before
-    the last public disclosure: each series' latest two-point growth, sampling variance 2 sigma^2 / dt^2
-    (sigma: `level_noise`). None when fewer than two series qualify or sigma cannot be estimated."""
+def pooled_prior(observed: dict[str, pd.DataFrame], exclude: str = "",
+                 level_sigma: float | None = None) -> Prior | None:
+    """The growth prior from every series but `exclude` with two points, the latest at most PRIOR_MAX_AGE_YEARS
+    before the last public disclosure: each series' latest two-point growth, sampling variance 2 sigma^2 / dt^2
+    (sigma: `level_sigma`, by default `level_noise` of every series public, `exclude` too). None when fewer than
+    two series qualify or sigma cannot be estimated."""
+    sigma = level_sigma if level_sigma is not None else level_noise(observed)
     observed = {n: o for n, o in observed.items() if len(o) and n != exclude}
-    sigma = level_noise(observed)
     if not observed or not np.isfinite(sigma):
         return None
     latest = max(o["public_from"].max() for o in observed.values())
@@ -423,9 +426,9 @@ def pooled_prior(observed: dict[str, pd.DataFrame], exclude: str = "") -> Prior 
         if len(obs) < 2 or (latest - obs["date"].max()).days / DAYS_PER_YEAR > PRIOR_MAX_AGE_YEARS:
             continue
         t, _ = _by_date(obs)
-        g = naive_growth(obs)
-        if np.isfinite(g):
-            rows.append((name, g, t[-1] - t[-2]))
+        growth = naive_growth(obs)
+        if np.isfinite(growth):
+            rows.append((name, growth, t[-1] - t[-2]))
     if len(rows) < 2:
         return None
     g = np.array([r[1] for r in rows], dtype=float)
@@ -433,7 +436,7 @@ def pooled_prior(observed: dict[str, pd.DataFrame], exclude: str = "") -> Prior 
     w = 1 / v
     fixed = (w * g).sum() / w.sum()
     q = (w * (g - fixed) ** 2).sum()
-    tau2 = max(0.0, (q - (len(g) - 1)) / (w.sum() - (w**2).sum() / w.sum()))
+    tau2 = max(0.0, (q - (len(rows) - 1)) / (w.sum() - (w**2).sum() / w.sum()))
     ws = 1 / (v + tau2)
     return Prior(float((ws * g).sum() / ws.sum()), float(tau2), sigma, [r[0] for r in rows])
 

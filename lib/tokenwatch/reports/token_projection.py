@@ -366,7 +366,8 @@ def project_series(series: str, cutoff: str | pd.Timestamp | None, horizon: pd.T
                f"{[str(c) for c in feasible] or 'none'} (use 'auto' for all)")
     if cutoff is None:
         notice("cutoff is empty: this series' backtest table is not shown (the pooled backtest still calibrates)")
-    proj = F.project(ledger, series, when, horizon, pool, choice, models, scenarios)
+    observed = P.series_observations(ledger)
+    proj = F.project(ledger, series, when, horizon, pool, choice, models, scenarios, observed)
     if proj.short:
         notice(f"short series: {series} has {len(proj.observations)} disclosures; its growth leans on the prior "
                "pooled across series" + (f" ({_prior_line(proj)})" if proj.prior else " (none could be formed)"))
@@ -377,7 +378,7 @@ def project_series(series: str, cutoff: str | pd.Timestamp | None, horizon: pd.T
         if not name or name == series:
             return None
         try:
-            return F.project(ledger, name, when, horizon, pool, choice)
+            return F.project(ledger, name, when, horizon, pool, choice, observed=observed)
         except ParameterError as exc:
             notice(f"{role} {name} cannot be projected, so it is not used: {exc}")
             return None
