@@ -276,3 +276,43 @@ def capacity_check(head: pd.DataFrame, bounds: pd.DataFrame) -> pd.DataFrame:
     out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
         columns=["date", "bound", "bound_low", "bound_high", "p50", "p90"])
     return out.assign(p50_above=out["p50"] > out["bound_high"], p90_above=out["p90"] > out["bound_high"])
+
+
+HISTORY_COLUMNS = ["vintage", "added", "headline_model", "quoted_date", "p10", "p50", "p90", "later_disclosures",
+                   "mean_log_error", "coverage_80", "note"]
+
+
+def headline_history(full: pd.DataFrame, series: str, when: pd.Timestamp, horizon: pd.Timestamp,
+                     dates: list[pd.Timestamp], pool: B.Cells, headline_model: str, count: int = 3) -> pd.DataFrame:
+    """How the headline moves as disclosures are added: the headline made from what was public the day before
+    each of the series' last `count` disclosures became public, and on `when`, quoted at `dates`.
+
+    The members and the pooled prior use only what was public at each vintage; the band and weights are the
+    ones learned on `pool` (today's backtest, leaving the series out), so that the moves are those of the rows
+    added. Each earlier headline is scored, as `tokenwatch score` scores an archived forecast.csv, on the series'
+    disclosures made public since (its band used later errors: the leak-free score is the backtest's).
+    """
+    public_dates = sorted(P.observations(as_of(full, when), series)["public_from"].unique())[-count:]
+    vintages = [pd.Timestamp(d) - pd.Timedelta(days=1) for d in public_dates] + [when]
+    rows: list[dict] = []
+    seen: set[str] | None = None
+    everything = P.series_observations(full)
+    for v in vintages:
+        public = as_of(full, v)
+        observed = P.public_at(everything, v)
+        ids = set(observed[series]["id"]) if series in observed else set()
+        added = ", ".join(sorted(ids - seen)) if seen is not None else ""
+        seen = ids
+        try:
+            head = project(public, series, v, horizon, pool, headline_model, observed=observed).headline()
+        except ParameterError as exc:
+            rows.append({"vintage": v, "added": added, "note": str(exc)})
+            continue
+        quoted = interpolate_quantiles(head.sort_values("date"), pd.Series(dates))
+        scored = score_forecasts(head.assign(cutoff=v.date(), vintage=v.date(), ledger_sha256=""), full)
+        for d, q in zip(dates, quoted.itertuples(), strict=True):
+            rows.append({"vintage": v, "added": added, "headline_model": headline_model, "quoted_date": d,
+                         "p10": q.p10, "p50": q.p50, "p90": q.p90, "later_disclosures": len(scored),
+                         "mean_log_error": scored["log_error"].mean() if len(scored) else np.nan,
+                         "coverage_80": scored["in_80"].mean() if len(scored) else np.nan, "note": ""})
+    return pd.DataFrame(rows, columns=HISTORY_COLUMNS)

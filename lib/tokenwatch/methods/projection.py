@@ -46,18 +46,31 @@ SCENARIO_JOIN = "|"  # scenarios that give one identical fit share a row: "room_
 BOUND_TOLERANCE = 1e-4
 
 
-def observations(ledger: pd.DataFrame, series: str) -> pd.DataFrame:
-    """A series' token disclosures: date (period middle), tokens per day, its range and when it was public."""
-    counts = tokens_only(ledger)
-    rows = counts[counts["series"] == series]
-    known = sorted(counts["series"].unique())
-    if rows.empty:
-        raise ParameterError(f"series {series!r} has no token disclosures here; series: {known}")
+OBSERVATION_SOURCE = ["id", "series", "measure", "restates", "midpoint", "per_day_low", "per_day_high", "public_from"]
+
+
+def _token_rows(ledger: pd.DataFrame) -> pd.DataFrame:
+    """The ledger's token counts (restatements left out), only the columns observations need."""
+    slim = ledger[OBSERVATION_SOURCE]
+    return slim[(slim["measure"] == "tokens") & (slim["restates"] == "")]
+
+
+def _as_observations(rows: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({"id": rows["id"].to_numpy(), "date": rows["midpoint"].dt.normalize().to_numpy(),
                         "tokens_per_day": central(rows["per_day_low"], rows["per_day_high"]).to_numpy(),
                         "low": rows["per_day_low"].to_numpy(), "high": rows["per_day_high"].to_numpy(),
                         "public_from": rows["public_from"].to_numpy()})
     return out.sort_values(["date", "public_from"]).reset_index(drop=True)
+
+
+def observations(ledger: pd.DataFrame, series: str) -> pd.DataFrame:
+    """A series' token disclosures: date (period middle), tokens per day, its range and when it was public."""
+    counts = _token_rows(ledger)
+    rows = counts[counts["series"] == series]
+    if rows.empty:
+        raise ParameterError(f"series {series!r} has no token disclosures here; series: "
+                             f"{sorted(counts['series'].unique())}")
+    return _as_observations(rows)
 
 
 def load_scenarios(path: str | PathLike | None = None) -> pd.DataFrame:
@@ -383,8 +396,9 @@ class Posterior:
 
 def series_observations(ledger: pd.DataFrame, minimum: int = 2) -> dict[str, pd.DataFrame]:
     """Every token series with at least `minimum` disclosures: its observations."""
-    counts = tokens_only(ledger)["series"].value_counts()
-    return {str(name): observations(ledger, str(name)) for name in sorted(counts[counts >= minimum].index)}
+    rows = _token_rows(ledger)
+    return {str(name): _as_observations(part) for name, part in rows.groupby("series", sort=True)
+            if len(part) >= minimum}
 
 
 def public_at(observed: dict[str, pd.DataFrame], date: pd.Timestamp) -> dict[str, pd.DataFrame]:

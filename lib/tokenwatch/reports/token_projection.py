@@ -51,7 +51,7 @@ class ProjectionReport(Report):
         **dict.fromkeys(["coverage", "coverage_50", "coverage_80", "coverage_90", "weight", "nominal",
                          "share_above_median", "share"], "{:.0%}"),
         **dict.fromkeys(["date_q10", "date_q50", "date_q90"], "{:%Y-%m}"),
-        **dict.fromkeys(["date", "public_from", "cutoff", "target_date", "vintage"], "{:%Y-%m-%d}")}
+        **dict.fromkeys(["date", "public_from", "cutoff", "target_date", "vintage", "quoted_date"], "{:%Y-%m-%d}")}
     series: str
     cutoff: str | pd.Timestamp | None  # "auto", one date, or None (no per-series backtest shown)
     as_of: pd.Timestamp
@@ -70,6 +70,7 @@ class ProjectionReport(Report):
     uncapped: pd.DataFrame = field(default_factory=pd.DataFrame)  # the projection before any cap by a whole
     skill: dict = field(default_factory=dict)
     pool: B.Cells | None = None
+    history: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=F.HISTORY_COLUMNS))
 
     # ----- tables
     @property
@@ -179,6 +180,7 @@ class ProjectionReport(Report):
                 "band_widths": self.band_widths(),
                 "consistency": self.consistency(),
                 "capacity": self.capacity(),
+                "history": self.history,
                 "reach": self.reach[REACH_COLUMNS]}
 
     def forecast(self) -> pd.DataFrame:
@@ -345,8 +347,9 @@ def backtest_pool(ledger: pd.DataFrame, models: list[str], scenarios: pd.DataFra
 
 def project_series(series: str, cutoff: str | pd.Timestamp | None, horizon: pd.Timestamp, models: list[str],
                    scenario_names: list[str], paths: int = 10_000, when: pd.Timestamp | None = None,
-                   multiple: float = 10.0, leader: str = "google-surfaces") -> ProjectionReport:
-    """The whole projection of one series as of `when` (default today); see the module docstring."""
+                   multiple: float = 10.0, leader: str = "google-surfaces", vintages: int = 0) -> ProjectionReport:
+    """The whole projection of one series as of `when` (default today); see the module docstring. `vintages`:
+    how many of the series' latest disclosures the before/after view of the headline steps through."""
     when = when or pd.Timestamp.today().normalize()
     if not multiple > 1:
         raise ParameterError(f"multiple={multiple} should be above 1 (how many times the level at the cutoff)")
@@ -392,11 +395,15 @@ def project_series(series: str, cutoff: str | pd.Timestamp | None, horizon: pd.T
             notice(f"{int((capped['capped_by'] != '').sum())} projected rows capped by {whole.series}")
     lead = other(leader, "leader")
     reach = reach_table(proj, multiple, lead)
+    dates = [d for d in quarter_ends_after(pd.Timestamp(proj.anchor["date"])) if d <= horizon]
+    history = F.headline_history(load_ledger(), series, when, horizon, dates, pool, choice, vintages) if vintages \
+        else None
     report = ProjectionReport(series, cutoff, when, horizon, multiple, proj, whole, lead, scored, pool.skipped,
                               reach, room_claim(ledger), scenarios, ledger, [])
     report.uncapped = uncapped
     report.skill = skill
     report.pool = pool
+    report.history = history if history is not None else pd.DataFrame(columns=F.HISTORY_COLUMNS)
     return report
 
 
@@ -536,12 +543,14 @@ class Params(NotebookParams):
     paths: int = parsed(checks.positive_int)
     multiple: float = parsed(checks.number)
     leader: str = parsed(checks.text)
+    vintages: int = parsed(lambda name, v: checks.positive_int(name, v + 1) - 1 if isinstance(v, int) else
+                           checks.positive_int(name, v))
 
 
 def build(p: Params, source: object = None) -> ProjectionReport:
     """The pooled backtest, calibrated forecasts and the headline for one ledger series (no prices)."""
     with collect_notices() as notices:
         report = project_series(p.series, p.cutoff, p.horizon, p.models, p.scenarios, p.paths, p.as_of,
-                                p.multiple, p.leader)
+                                p.multiple, p.leader, p.vintages)
     report.notices = notices
     return report
