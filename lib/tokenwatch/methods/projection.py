@@ -34,7 +34,6 @@ from scipy.optimize import curve_fit
 from tokenwatch.curated import read_curated, with_numbers
 from tokenwatch.errors import DataValidationError, FitError, ParameterError
 from tokenwatch.paths import data_dir
-from tokenwatch.tokens import tokens_only
 from tokenwatch.tokens.periods import central
 
 MODELS = ("exponential", "logistic", "gompertz")
