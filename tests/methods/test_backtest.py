@@ -143,3 +143,10 @@ def test_bands_learned_leaving_one_series_out_cover_near_nominal_on_synthetic_se
     for nominal in B.NOMINALS:
         share = head[f"in_{round(nominal * 100)}"].mean()
         assert abs(share - nominal) < 0.08, (nominal, share)
+
+
+def test_the_share_above_the_median_has_its_binomial_p_by_hand():
+    scored = pd.DataFrame({"actual": [2.0] * 7 + [0.5] * 3, "p50": [1.0] * 10})
+    got = B.above_median(scored)
+    # two-sided: P(X >= 7) + P(X <= 3) for X ~ Bin(10, 1/2) = 2 * (120 + 45 + 10 + 1) / 1024
+    assert got["above"] == 7 and got["share"] == 0.7 and got["binomial_p"] == pytest.approx(352 / 1024)
