@@ -165,6 +165,27 @@ class ProjectionReport(Report):
                 for q in P.QUANTILES for d, v, w in zip(part["date"], part[q], whole[q], strict=True) if v > w]
         return pd.DataFrame(rows, columns=["date", "quantile", "part", "whole", "capped_to"])
 
+    def consistency_line(self) -> str:
+        """Whether the series stays within its whole before any cap, and if not where and why."""
+        assert self.whole is not None
+        over = self.consistency()
+        whole = self.whole.series
+        if over.empty:
+            return (f"Every quantile of {self.series} stays at or below {whole}'s, the whole it belongs to, before "
+                    "any cap.")
+        part_last, whole_last = self.projection.anchor, self.whole.anchor
+        model, scenario = self.headline_key
+        u = self.uncapped[(self.uncapped["model"] == model) & (self.uncapped["scenario"] == scenario)]
+        grow = {name: _yearly(t, pd.Timestamp(a["date"])) for name, t, a in
+                ((self.series, u, part_last), (whole, self.whole.headline(), whole_last))}
+        share = part_last["tokens_per_day"] / whole_last["tokens_per_day"]
+        return (f"Before any cap, {self.series} exceeded {whole} (the whole it belongs to) in {len(over)} "
+                f"quantile-dates from {over['date'].min().date()} ({', '.join(sorted(set(over['quantile'])))}); "
+                f"why: its latest disclosure is already {share:.0%} of {whole}'s ({part_last['id']} against "
+                f"{whole_last['id']}) and its median grows x{grow[self.series]:.2g} a year against "
+                f"x{grow[whole]:.2g}. Those quantiles are capped to the whole's ({self.capped_rows} rows flagged "
+                "in capped_by).")
+
     def capacity(self) -> pd.DataFrame:
         """The headline's quantiles against the sourced worldwide supply bound (output tokens) on each date."""
         return F.capacity_check(self.projection.headline(), F.load_supply_bounds())
@@ -271,11 +292,7 @@ class ProjectionReport(Report):
             lines.append("Band width p90/p10 of the headline: " + ", ".join(
                 f"x{r.p90_over_p10:.1f} at {r.months_ahead} months" for r in widths.itertuples()) + ".")
         if self.whole is not None:
-            over = self.consistency()
-            lines.append(f"Before any cap, {len(over)} quantile-dates of {self.series} exceeded {self.whole.series} "
-                         f"(the whole it belongs to) and were capped to it ({self.capped_rows} rows flagged)."
-                         if len(over) else f"Every quantile of {self.series} stays at or below "
-                         f"{self.whole.series}'s, the whole it belongs to, before any cap.")
+            lines.append(self.consistency_line())
         cap = self.capacity()
         above = cap[cap["p50"] > cap["bound_high"]]
         if len(cap):
@@ -302,6 +319,12 @@ class ProjectionReport(Report):
                              f"{r.model}/{r.scenario} in {r.ceilings_broken} of {r.cells} cells"
                              for r in broken.itertuples()) + ".")
         return lines
+
+
+def _yearly(table: pd.DataFrame, start: pd.Timestamp) -> float:
+    """The median's growth multiple over the year after `start` (NaN beyond the table)."""
+    q = F.interpolate_quantiles(table.sort_values("date"), pd.Series([start, start + pd.DateOffset(years=1)]))["p50"]
+    return float(q.iloc[1] / q.iloc[0])
 
 
 def _pct(row: pd.Series) -> str:

@@ -39,7 +39,7 @@ def load_ledger(path: str | PathLike | None = None) -> pd.DataFrame:
     `per_day_low`/`per_day_high` for token counts (NaN for words, API calls and ratios).
     """
     path = Path(path) if path else ledger_path()
-    raw = read_curated(path, REQUIRED, "token ledger")
+    raw = _optional_filled(read_curated(path, REQUIRED, "token ledger"))
     rows = [_check_row(row, line, path) for line, row in enumerate(raw.to_dict("records"), start=2)]
     ledger = pd.DataFrame(rows)
     dup = ledger["id"][ledger["id"].duplicated()]
@@ -75,7 +75,7 @@ def check_ledger(path: str | PathLike | None = None, today: object = None,
     """
     path = Path(path) if path else ledger_path()
     today = pd.Timestamp(today or pd.Timestamp.today().normalize())
-    raw = read_curated(path, [], "token ledger")
+    raw = _optional_filled(read_curated(path, [], "token ledger"))
     missing = [c for c in REQUIRED if c not in raw.columns]
     if missing:
         return [Problem(1, "", f"columns {missing} are missing (needed: {REQUIRED}; optional: {OPTIONAL})")]
@@ -118,6 +118,14 @@ def check_ledger(path: str | PathLike | None = None, today: object = None,
             problems.append(Problem(line, r["id"], "no verified_on date: the quote has not been checked against "
                                     "its source", "warning"))
     return sorted(problems, key=lambda p: (p.line, p.severity))
+
+
+def _optional_filled(raw: pd.DataFrame) -> pd.DataFrame:
+    """Empty text for the optional columns where a row stops short of them (rows added before they existed)."""
+    for col in OPTIONAL:
+        if col in raw.columns:
+            raw[col] = raw[col].fillna("")
+    return raw
 
 
 def _dates_and_links(row: dict, today: pd.Timestamp, wholes: dict[str, str] | None) -> str:
