@@ -177,8 +177,8 @@ class CatalystReport(Report):
             if self.pre_event is not None:
                 pre = eventstudy.label(self.pre_event)
                 before = st.row(eventpanel.PLACEBO_CAR, cat, pre)
-                row["pre_event"] = {"window": pre, **{k: float(before[k]) for k in ("car_pct", "p_value", "p_adjusted")},
-                                    "p_bmp": float(st.row("BMP", cat, pre)["p_value"])}
+                row["pre_event"] = {"window": pre, "p_bmp": float(st.row("BMP", cat, pre)["p_value"]),
+                                    **{k: float(before[k]) for k in ("car_pct", "p_value", "p_adjusted")}}
             out[cat] = row
         if TOKENS in dec.index and "capex" in dec.index:
             out["tokens_minus_capex"] = self.study.compare(self.window, TOKENS, "capex")
