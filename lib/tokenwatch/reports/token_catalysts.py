@@ -160,8 +160,11 @@ class CatalystReport(Report):
         dec = st.decomposition[st.decomposition["window"] == w].set_index("category")
         out: dict[str, object] = {"window": w, "adjustment": st.adjustment, "rests_on": eventpanel.PLACEBO_CAR}
         for cat in [TOKENS, *self.comparison]:
-            part = st.tests[(st.tests["category"] == cat) & (st.tests["window"] == w)
-                            & (st.tests["sample"] == eventstudy.ALL) & (st.tests["model"] == MARKET_MODEL)]
+            here = st.tests[(st.tests["category"] == cat) & (st.tests["window"] == w)]
+            part = here[here["sample"].isin([eventstudy.ALL, eventstudy.REGRESSION])
+                        & (here["model"] == MARKET_MODEL)]
+            others = here[(here["sample"] == eventstudy.ALL) & (here["model"] != MARKET_MODEL)
+                          & (here["test"] == eventpanel.T_TEST)]
             if part.empty:
                 continue
             p = part.set_index("test")
@@ -170,10 +173,13 @@ class CatalystReport(Report):
                 "car_pct": float(placebo["car_pct"]), "sessions": int(placebo["sessions"]),
                 "observations": int(placebo["observations"]),
                 "clean_sessions": int(dec.at[cat, "clean_sessions"]) if cat in dec.index else 0,
+                "car_pct_decomposition": float(dec.at[cat, "car_pct"]) if cat in dec.index else np.nan,
                 "p": {t: float(v) for t, v in p["p_value"].items()},
                 "p_adjusted": {t: float(v) for t, v in p["p_adjusted"].items()},
                 "placebo_mean_car_pct": self._placebo(cat, w).get("placebo_mean_car_pct", np.nan),
-                "moves": bool(placebo["p_adjusted"] < ALPHA)}
+                "moves": bool(placebo["p_adjusted"] < ALPHA),
+                "other_models": {r.model: {"car_pct": float(r.car_pct), "p_value": float(r.p_value)}
+                                 for r in others.itertuples()}}
             if self.pre_event is not None:
                 pre = eventstudy.label(self.pre_event)
                 before = st.row(eventpanel.PLACEBO_CAR, cat, pre)
@@ -207,8 +213,9 @@ class CatalystReport(Report):
         if isinstance(diff, dict) and isinstance(capex, dict):
             word = "more" if diff["difference_pct"] > 0 else "less"
             sig = "significantly" if diff["p_value"] < ALPHA else "not significantly"
-            text += (f" Against capex news ({capex['car_pct']:+.2f}% on {capex['sessions']} sessions), token news "
-                     f"moves it {word}, {sig}: a difference of {diff['difference_pct']:+.2f} pp (decomposition, p = "
+            text += (f" Against capex news ({capex['sessions']} sessions), token news moves it {word}, {sig}: in the "
+                     f"decomposition, which counts each day once, {tok['car_pct_decomposition']:+.2f}% against "
+                     f"{capex['car_pct_decomposition']:+.2f}%, a difference of {diff['difference_pct']:+.2f} pp (p = "
                      f"{diff['p_value']:.3f}).")
         return text
 
@@ -225,17 +232,21 @@ class CatalystReport(Report):
         no = [f"{k} (p = {_p(v)})" for k, v in named.items() if v >= ALPHA]
         if yes and no:
             text = (f"The tests disagree on token news in {a['window']}: {', '.join(yes)} reject at 5%; "
-                    f"{', '.join(no)} do not. Tests that assume independent, drift-free abnormal returns reject; "
-                    "those that allow for shared shocks, ranks or the period's drift mostly do not.")
+                    f"{', '.join(no)} do not.")
         else:
             text = f"The tests agree on token news in {a['window']}: all {'reject' if yes else 'do not reject'} at 5%."
+        robust = [f"{k} {v['car_pct']:+.2f}% (p = {_p(v['p_value'])})" for k, v in tok["other_models"].items()]
+        if robust:
+            text += (f" Other abnormal returns give {', '.join(robust)}, against {tok['car_pct']:+.2f}% from the "
+                     f"market model (mean beta {self.study.models['beta'].mean():.2f}).")
         pre = tok.get("pre_event")
         if isinstance(pre, dict):
-            moved = pre["p_value"] < ALPHA
+            placebo, bmp = pre["p_value"] < ALPHA, pre["p_bmp"] < ALPHA
             text += (f" Before the news ({pre['window']}) the names moved {pre['car_pct']:+.2f}% (placebo p = "
                      f"{_p(pre['p_value'])}, adjusted {_p(pre['p_adjusted'])}; BMP p = {_p(pre['p_bmp'])}): "
-                     + ("a move before the news points to anticipation, leakage or drift." if moved
-                        else "no sign of anticipation or leakage."))
+                     + ("a move before the news, on the placebo too: anticipation, leakage or drift." if placebo
+                        else "BMP rejects but the placebo does not: no robust sign of anticipation or leakage."
+                        if bmp else "no sign of anticipation or leakage."))
         return text
 
     @property
