@@ -145,7 +145,7 @@ def _export(spec: RunSpec, executed: Path, staging: Path, out_root: Path, ran_at
     # half the time of a report and a notebook page)
     page = with_code_toggle(notebook_html(for_readers(clean), with_code=True, footer=footer, sanitized=True))
     atomic_write_text(staging / "report.html",
-                      scrub_paths(findings_first(page, read_findings(staging), shown, summary or {}),
+                      scrub_paths(findings_first(page, read_findings(staging), shown, summary or {}, ran_at),
                                   _named_paths(staging, out_root)))
 
 
