@@ -126,7 +126,7 @@ def _scheduler_address(value: str | None) -> str | None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from tokenwatch.run.pool import Terminated, check_jobs, run_all, sigterm_as_interrupt
-    from tokenwatch.run.runner import plan, results_table
+    from tokenwatch.run.runner import plan, results_table, scan_runs
 
     if args.all == bool(args.notebooks):
         known = ", ".join(discover(args.notebooks_dir)) or "(none)"
@@ -169,7 +169,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from tokenwatch.run.history import record_state
     from tokenwatch.run.pdf import print_collection, retire_stale_pdfs
 
-    record_state(out)  # history/<time>/summary.json: the headline figures, for the next brief's changes
+    record_state(out, scan_runs(out))  # history/<time>/summary.json: the headline figures, for the next brief's changes
     pdf_failed = False
     if args.pdf:
         printed = print_collection(out, [r.folder for r in results if r.status == "ok"], jobs=args.jobs or 2)

@@ -96,9 +96,12 @@ def probe(address: str, seconds: float | None = None) -> None:
             f"within {seconds:g} s; check the port (a scheduler listens on 8786 by default, 8787 is its dashboard)"
         ) from None
     except (OSError, ValueError) as exc:
-        reason = exc.__cause__ or exc
+        reason: BaseException = exc
+        while reason.__cause__ is not None or reason.__context__ is not None:  # the first failure: "refused"
+            reason = reason.__cause__ or reason.__context__  # type: ignore[assignment]
+        reason_text = getattr(reason, "strerror", None) or str(reason)
         raise TokenwatchError(
-            f"--scheduler {address}: cannot reach a Dask scheduler there ({reason}); check the host and port, and "
+            f"--scheduler {address}: cannot reach a Dask scheduler there ({reason_text}); check the host and port, and "
             "that `dask scheduler` is running and reachable from this machine"
         ) from None
 
