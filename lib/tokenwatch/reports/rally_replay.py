@@ -41,9 +41,6 @@ from tokenwatch.universe import names, parse_symbols
 @dataclass
 class RallyReport(Report):
     run_name: ClassVar[str] = "rally_replay"
-    formats: ClassVar[dict[str, str]] = {"alpha_bp": "{:+.1f}", "beta": "{:.2f}", "resid_sd_pct": "{:.2f}",
-                                         "share_positive": "{:.0%}", "t_stat": "{:.2f}", "p_value": "{:.3f}",
-                                         "statistic": "{:.2f}", "critical_value": "{:.2f}"}
     bounds: Boundaries
     symbols: list[str]
     benchmark: str

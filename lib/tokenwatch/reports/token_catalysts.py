@@ -110,9 +110,6 @@ def lead_lag_note(ledger: pd.DataFrame, series: str) -> dict[str, object]:
 @dataclass
 class CatalystReport(Report):
     run_name: ClassVar[str] = "token_catalysts"
-    formats: ClassVar[dict[str, str]] = {"statistic": "{:.2f}", "p_value": "{:.3f}", "p_adjusted": "{:.3f}",
-                                         "t_stat": "{:.2f}", "alpha_bp": "{:+.1f}", "beta": "{:.2f}",
-                                         "resid_sd_pct": "{:.2f}"}
     subjects: dict[str, str]  # column -> display name
     benchmark: str
     events: pd.DataFrame  # every event tested, with its A-share session
@@ -410,4 +407,4 @@ def car_chart(r: CatalystReport) -> Figure:
     grouped_barh(ax, table)
     return finish(fig, f"A-share compute names around token, capex and earnings news (CAR {w})", r.source_line,
                   xlabel="mean cumulative abnormal return over the events, % (market model on CSI 300)",
-                  ylabel="subject")
+                  ylabel="subject", data=table)
