@@ -127,7 +127,14 @@ def test_markup_in_a_basket_never_runs_in_the_exports(snapshot, tmp_path):
     pd.DataFrame([{"code": "603228", "name": '<script>alert("name")</script>', "segment": "<img src=x "
                                                                                           "onerror=alert(1)>",
                    "market": "cn"},
-                  {"code": "300476", "name": "胜宏科技", "segment": "<b onmouseover=alert(2)>PCB</b>", "market": "cn"}]
+                  {"code": "300476", "name": "胜宏科技", "segment": "<b onmouseover=alert(2)>PCB</b>", "market": "cn"},
+                  # audit A5-01/02: Markdown link and image syntax in a segment, rendered by nbconvert after nh3
+                  {"code": "688519", "name": "南亚新材", "segment": "[click me](javascript:alert(document.domain))",
+                   "market": "cn"},
+                  {"code": "600601", "name": "方正科技", "segment": "![beacon](http://127.0.0.1:18999/seg-beacon.png)",
+                   "market": "cn"},
+                  {"code": "002916", "name": "深南电路", "segment": "[data](data:text/html;base64,PHNjcmlwdD4=)",
+                   "market": "cn"}]
                  ).to_csv(basket, index=False)
     assert _run(tmp_path / "out", "-p", "baskets", str(basket)) == 0
     run = tmp_path / "out" / "weekly_tracker"
@@ -135,8 +142,33 @@ def test_markup_in_a_basket_never_runs_in_the_exports(snapshot, tmp_path):
         text = (run / page).read_text(encoding="utf-8")
         assert not re.search(r"<[^>]*(onerror|onmouseover)", text), page
         assert 'alert("name")</script>' not in text, page
+        urls = re.findall(r"(?:href|src)=\"([^\"]*)\"", text)
+        assert not [u for u in urls if u.startswith(("javascript:", "http://127.0.0.1", "data:text"))], urls
+        assert "[click me](javascript:alert(document.domain))" in text  # shown as written
     index = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
     assert not re.search(r"<[^>]*onerror", index)
+
+
+@pytest.mark.notebook
+def test_markup_in_a_curated_claim_id_never_becomes_a_link_or_image(snapshot, tmp_path, monkeypatch):
+    """Audit A5-04: a contributor's row in data/tokens/report_claims.csv puts a javascript: link and a beacon."""
+    import re
+    import shutil
+
+    from tokenwatch.paths import data_dir
+
+    data = tmp_path / "data"
+    shutil.copytree(data_dir(), data, ignore=shutil.ignore_patterns("cache"))
+    claims = pd.read_csv(data / "tokens" / "report_claims.csv", dtype=str, keep_default_na=False)
+    claims.loc[0, "claim_id"] = "[verify here](javascript:alert(document.cookie))"
+    claims.loc[1, "claim_id"] = "![x](http://127.0.0.1:18999/ledger-beacon.png)"
+    claims.to_csv(data / "tokens" / "report_claims.csv", index=False)
+    monkeypatch.setenv("TOKENWATCH_DATA", str(data))
+    assert main(["run", "token_ledger", "--out", str(tmp_path / "out"), "--no-progress"]) == 0
+    text = (tmp_path / "out" / "token_ledger" / "report.html").read_text(encoding="utf-8")
+    urls = re.findall(r"(?:href|src)=\"([^\"]*)\"", text)
+    assert not [u for u in urls if u.startswith(("javascript:", "http://127.0.0.1"))], urls
+    assert "[verify here](javascript:alert(document.cookie))" in text
 
 
 @pytest.mark.notebook

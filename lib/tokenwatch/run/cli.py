@@ -1,4 +1,5 @@
-"""The `tokenwatch` command: `tokenwatch run ...`, `list`, `data ...` and `score FORECAST.csv`."""
+"""The `tokenwatch` command: `tokenwatch run ...`, `list`, `data ...`, `score FORECAST.csv` and
+`ledger check`."""
 
 from __future__ import annotations
 
@@ -129,6 +130,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     params, sweeps = _collect_params(args, defaults)
     if args.live:
         os.environ[LIVE_ENV] = "1"  # inherited by the kernels the runner starts
+        data_cli.live_preflight()
     specs = plan(paths, params, sweeps)
     out = args.out.expanduser().resolve()  # kernels run in notebooks/: a relative path would land there
     try:
@@ -207,6 +209,27 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ledger_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ledger", help="the token ledger: 'tokenwatch ledger check' validates disclosures.csv")
+    p.add_argument("action", choices=["check"], help="check: every bad row of the ledger, with its line number")
+    p.add_argument("--path", type=Path, help="a ledger file (default: data/tokens/disclosures.csv)")
+
+
+def cmd_ledger(args: argparse.Namespace) -> int:
+    """One line per bad row of the ledger; exit 1 when any row is an error (warnings alone pass)."""
+    from tokenwatch.methods.forecast import load_parts
+    from tokenwatch.tokens.ledger import check_ledger, ledger_path
+
+    path = args.path or ledger_path()
+    wholes = dict(zip(load_parts()["part"], load_parts()["whole"], strict=True))
+    problems = check_ledger(path, wholes=wholes)
+    for problem in problems:
+        print(f"{path.name}, {problem}")
+    errors = sum(p.severity == "error" for p in problems)
+    print(f"{path.name}: {errors} error(s), {len(problems) - errors} warning(s)")
+    return 1 if errors else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tokenwatch", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -215,9 +238,11 @@ def main(argv: list[str] | None = None) -> int:
     lister.add_argument("--notebooks-dir", type=Path, default=NOTEBOOKS_DIR, help=argparse.SUPPRESS)
     data_cli.add_parser(sub)
     _score_parser(sub)
+    _ledger_parser(sub)
     args = parser.parse_args(argv)
     try:
-        return {"run": cmd_run, "list": cmd_list, "data": data_cli.run, "score": cmd_score}[args.command](args)
+        return {"run": cmd_run, "list": cmd_list, "data": data_cli.run, "score": cmd_score,
+                "ledger": cmd_ledger}[args.command](args)
     except TokenwatchError as exc:
         print(f"tokenwatch: {exc}", file=sys.stderr)
         return 2

@@ -7,8 +7,9 @@ import html
 import json
 import re
 import subprocess
+from collections.abc import Callable
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import nh3
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from nbconvert import HTMLExporter
 
 from tokenwatch import __version__
+from tokenwatch.markup import LINK_SCHEMES, MARKDOWN_LINK_SCHEMES, inert_css, safe_href, safe_img_src
 from tokenwatch.paths import PROJECT_ROOT
 
 _REMOTE_SCRIPT = re.compile(r"<script[^>]+src=\"https?://[^\"]*\"[^>]*>\s*</script>", re.I)
@@ -41,28 +43,70 @@ _TAGS = nh3.ALLOWED_TAGS | {"style", "table", "thead", "tbody", "tfoot", "tr", "
                             "colgroup", "col", "div", "span", "img", "details", "summary"}
 _ATTRIBUTES = {**nh3.ALLOWED_ATTRIBUTES, "*": {"class", "id", "style", "title", "colspan", "rowspan"},
                "style": {"type", "scoped"}, "a": {"href", "title"}, "img": {"src", "alt", "width", "height"}}
+# What a Markdown output may hold once rendered: text markup, lists, tables and links; no image, no style.
+_MD_TAGS = (nh3.ALLOWED_TAGS - {"img"}) | {"table", "thead", "tbody", "tr", "th", "td", "div", "span"}
+_MD_ATTRIBUTES = {"a": {"href", "title"}, "th": {"style"}, "td": {"style"}, "div": {"class"}}
+_STYLE_BLOCK = re.compile(r"(<style[^>]*>)(.*?)(</style>)", re.S | re.I)
+
+
+def _keep_attribute(tag: str, attribute: str, value: str, schemes: frozenset[str] = LINK_SCHEMES) -> str | None:
+    """nh3's attribute filter: links and images only where `tokenwatch.markup` allows them, styles inert."""
+    if attribute == "href":
+        return value if safe_href(value, schemes) else None
+    if attribute == "src":
+        return value if tag == "img" and safe_img_src(value) else None
+    if attribute == "style":
+        return inert_css(value)
+    return value
+
+
+def clean_html(text: str) -> str:
+    """An HTML output as an export may show it: tags and attributes on the allowlists, links and images only where
+    `tokenwatch.markup` allows them (no javascript:, data: or remote image), `<style>` blocks loading nothing."""
+    cleaned = nh3.clean(text, tags=_TAGS, attributes=_ATTRIBUTES, clean_content_tags=set(), link_rel=None,
+                        url_schemes={"http", "https", "mailto", "data"}, strip_comments=True,
+                        attribute_filter=_keep_attribute)
+    return _STYLE_BLOCK.sub(lambda m: m.group(1) + inert_css(m.group(2)) + m.group(3), cleaned)
+
+
+@lru_cache(maxsize=1)
+def _markdown() -> Callable[[str], str]:
+    import mistune  # nbconvert's own Markdown renderer; no autolinking of bare URLs, raw HTML shown as text
+
+    return cast(Callable[[str], str], mistune.create_markdown(escape=True, plugins=["strikethrough", "table"]))
+
+
+def markdown_html(text: str) -> str:
+    """A Markdown output rendered to HTML here, then sanitised: what nbconvert would render, minus raw HTML,
+    images and any link outside `tokenwatch.markup.safe_href`."""
+    rendered = _markdown()(text).replace(' href="#harmful-link"', "")  # mistune's stand-in for an unsafe link
+    return nh3.clean(rendered, tags=_MD_TAGS, attributes=_MD_ATTRIBUTES, clean_content_tags={"script", "style"},
+                     link_rel=None, url_schemes=set(MARKDOWN_LINK_SCHEMES), strip_comments=True,
+                     attribute_filter=lambda tag, attr, value: _keep_attribute(tag, attr, value, MARKDOWN_LINK_SCHEMES))
 
 
 def sanitize_outputs(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy of `nb` whose outputs cannot run markup: names or parameters holding `<script>` or
-    `onerror=` become text. HTML outputs go through nh3 (the Ammonia sanitizer: scripts, event
-    handlers and javascript: links removed, tables and their styles kept); Markdown outputs have
-    their `<` escaped, so they render no raw HTML."""
+    """A copy of `nb` whose outputs cannot run markup, open a javascript:/data: link or load anything: HTML outputs
+    go through nh3 (the Ammonia sanitizer) with the link and image rules of `tokenwatch.markup`; Markdown outputs
+    are rendered to HTML here and sanitised after that, the last rendering step, so nbconvert renders no Markdown
+    of an output afterwards. Script outputs (application/javascript) are dropped."""
     nb = copy.deepcopy(nb)
     for cell in nb.cells:
         for output in cell.get("outputs", []):
             data = output.get("data", {})
+            for mime in [m for m in data if "javascript" in m or m.endswith("+javascript")]:
+                del data[mime]
             if "text/html" in data:
-                html_text = data["text/html"]
-                html_text = "".join(html_text) if isinstance(html_text, list) else html_text
-                data["text/html"] = nh3.clean(html_text, tags=_TAGS, attributes=_ATTRIBUTES, clean_content_tags=set(),
-                                              link_rel=None, url_schemes={"http", "https", "mailto", "data"},
-                                              strip_comments=True)
-            if "text/markdown" in data:
-                text = data["text/markdown"]
-                text = "".join(text) if isinstance(text, list) else text
-                data["text/markdown"] = text.replace("<", "&lt;")
+                data["text/html"] = clean_html(_joined(data["text/html"]))
+                data.pop("text/markdown", None)
+            elif "text/markdown" in data:
+                body = markdown_html(_joined(data.pop("text/markdown")))
+                data["text/html"] = f'<div class="jp-RenderedMarkdown">{body}</div>'
     return nb
+
+
+def _joined(text: str | list[str]) -> str:
+    return "".join(text) if isinstance(text, list) else text
 
 
 def notebook_html(nb: nbformat.NotebookNode, *, with_code: bool, footer: str = "", sanitized: bool = False) -> str:
