@@ -500,7 +500,7 @@ def fan_chart(report: ProjectionReport) -> Figure:
     ax.set_yscale("log")
     ax.legend(fontsize=7, frameon=False, loc="upper left")
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
-    return finish(fig, f"{report.series}: headline forecast and conditional scenarios, tokens per day (log scale)",
+    return finish(fig, f"{report.series}: the headline from the latest disclosure, with its 50% and 80% bands",
                   report.source_line, xlabel="date", ylabel="tokens per day")
 
 
