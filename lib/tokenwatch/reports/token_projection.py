@@ -419,8 +419,8 @@ def project_series(series: str, cutoff: str | pd.Timestamp | None, horizon: pd.T
     lead = other(leader, "leader")
     reach = reach_table(proj, multiple, lead)
     dates = [d for d in quarter_ends_after(pd.Timestamp(proj.anchor["date"])) if d <= horizon]
-    history = F.headline_history(load_ledger(), series, when, horizon, dates, pool, choice, vintages) if vintages \
-        else None
+    history = F.headline_history(load_ledger(), series, when, horizon, dates, pool, choice, vintages,
+                                 whole.series if whole else None) if vintages else None
     report = ProjectionReport(series, cutoff, when, horizon, multiple, proj, whole, lead, scored, pool.skipped,
                               reach, room_claim(ledger), scenarios, ledger, [])
     report.uncapped = uncapped
