@@ -110,13 +110,3 @@ def test_pdf_prints_each_report_and_the_brief_with_chinese_text(snapshot, tmp_pa
         assert "Key findings" in text or "What it found" in text, pdf
         assert "景旺电子" in text, f"{pdf.name}: Chinese names missing from the text"
     assert 'href="weekly_tracker/report.pdf"' in (out / "index.html").read_text(encoding="utf-8")
-
-
-def test_without_chromium_pdf_says_so_once_and_keeps_the_html(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("tokenwatch.run.pdf.chromium", lambda: None)
-    out = tmp_path / "out"
-    assert main(["run", "echo", "--notebooks-dir", str(FIXTURES), "--out", str(out), "--no-progress", "--pdf",
-                 "--sweep", "label=a,b"]) == 0
-    err = capsys.readouterr().err
-    assert err.count("no Chromium on PATH") == 1
-    assert (out / "echo" / "label=a" / "report.html").is_file() and not list(out.rglob("*.pdf"))

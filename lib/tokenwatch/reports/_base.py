@@ -83,6 +83,17 @@ def collect_notices() -> Iterator[list[str]]:
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
+def live_alert(notices: list[str]) -> str | None:
+    """One findings line when `--live` could not fetch (no network, upstream down): which symbols, and that the
+    numbers come from the cache or snapshot instead. None when every live fetch worked or none was asked for."""
+    failed = list(dict.fromkeys(n.split(": ", 1)[0] for n in notices if " failed (" in n and "live fetch of " in n))
+    if not failed:
+        return None
+    shown = ", ".join(failed[:4]) + (f" and {len(failed) - 4} more" if len(failed) > 4 else "")
+    return (f"Live data unavailable: the live fetch failed for {len(failed)} symbol(s) ({shown}), so their prices "
+            "come from the local cache or the offline snapshot, up to its last date (see the notices).")
+
+
 class Report:
     """What `build` returns. Subclasses give `run_name`, `tables()`, `summary()` and `findings`."""
 
@@ -109,13 +120,21 @@ class Report:
     def sources(self) -> list[dict[str, Any]]:
         return list(self.summary().get("sources") or [])
 
+    def _findings_shown(self) -> list[str]:
+        """The findings, after a line saying so when live data was asked for and could not be fetched."""
+        alert = live_alert(list(getattr(self, "notices", None) or []))
+        return ([alert] if alert else []) + list(self.findings)
+
     def write(self, out: Path | str) -> list[str]:
         """Every table as CSV, summary.json and findings.md into `out`; the names of its files."""
         out = Path(out)
         for name, frame in self.tables().items():
             write_table(frame, out, name)
-        write_summary(out, self.summary())
-        atomic_write_text(out / "findings.md", "".join(f"- {line}\n" for line in self.findings))
+        summary = self.summary()
+        if getattr(self, "notices", None) and "notices" not in summary:  # the report's header lists them
+            summary["notices"] = list(self.notices)
+        write_summary(out, summary)
+        atomic_write_text(out / "findings.md", "".join(f"- {line}\n" for line in self._findings_shown()))
         return sorted(p.name for p in out.iterdir())
 
     formats: ClassVar[dict[str, Any]] = {}  # column -> format string or function, for `show`
@@ -136,7 +155,7 @@ class Report:
 
     def _repr_html_(self) -> str:
         """The key findings as a block: what a notebook shows first."""
-        items = "".join(f"<li>{html.escape(line)}</li>" for line in self.findings)
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in self._findings_shown())
         return ('<div class="tokenwatch-findings" style="border-left:4px solid #c0392b;padding:.4em 1em;'
                 f'background:#fdf2f0"><b>Key findings</b><ul style="margin:.3em 0">{items}</ul></div>')
 

@@ -1,4 +1,5 @@
-"""The `tokenwatch` command: `tokenwatch run ...`, `list`, `data ...` and `score FORECAST.csv`."""
+"""The `tokenwatch` command: `tokenwatch run ...`, `list`, `data ...`, `score FORECAST.csv` and
+`ledger check`."""
 
 from __future__ import annotations
 
@@ -54,8 +55,8 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:
                    help="rerun every run, even one whose notebook, parameters, data, library and versions are "
                         "unchanged since it last succeeded (otherwise reused from the execution cache)")
     p.add_argument("--pdf", action="store_true",
-                   help="also print each report and the brief to PDF with headless Chromium (skipped, said once, "
-                        "where Chromium is missing)")
+                   help="also print each report and the brief to PDF (A4) with headless Chromium, offline; a "
+                        "page not printed (no Chromium, a hang past TOKENWATCH_PDF_TIMEOUT s) makes the exit non-zero")
     p.add_argument("--live", action="store_true",
                    help="let notebooks fetch prices the cache lacks through akshare (sets TOKENWATCH_LIVE=1)")
 
@@ -129,6 +130,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     params, sweeps = _collect_params(args, defaults)
     if args.live:
         os.environ[LIVE_ENV] = "1"  # inherited by the kernels the runner starts
+        data_cli.live_preflight()
     specs = plan(paths, params, sweeps)
     out = args.out.expanduser().resolve()  # kernels run in notebooks/: a relative path would land there
     try:
@@ -147,16 +149,23 @@ def cmd_run(args: argparse.Namespace) -> int:
               f"(index: {out / 'index.html'})", file=sys.stderr)
         return 130
     print(results_table(results))
-    if args.pdf:
-        from tokenwatch.run.pdf import print_collection
+    from tokenwatch.run.history import record_state
+    from tokenwatch.run.pdf import print_collection, retire_stale_pdfs
 
-        pdfs, messages = print_collection(out, [r.folder for r in results if r.status == "ok"], jobs=args.jobs or 2)
-        for line in messages:
+    record_state(out)  # history/<time>/summary.json: the headline figures, for the next brief's changes
+    pdf_failed = False
+    if args.pdf:
+        printed = print_collection(out, [r.folder for r in results if r.status == "ok"], jobs=args.jobs or 2)
+        for line in printed.messages:
             print(f"pdf: {line}", file=sys.stderr)
-        if pdfs:
-            print(f"pdf: {len(pdfs)} written (brief: {out / 'brief.pdf'})")
+        if printed.written:
+            print(f"pdf: {len(printed.written)} written (brief: {out / 'brief.pdf'})")
+        pdf_failed = bool(printed.failed)
+    else:  # no PDF older than its run stays beside it (nor is linked: run/brief.py checks the dates too)
+        for note in retire_stale_pdfs(out):
+            print(f"pdf: {note}", file=sys.stderr)
     print(f"index: {out / 'index.html'}")
-    return 1 if any(r.status != "ok" for r in results) else 0
+    return 1 if pdf_failed or any(r.status != "ok" for r in results) else 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -200,6 +209,27 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ledger_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ledger", help="the token ledger: 'tokenwatch ledger check' validates disclosures.csv")
+    p.add_argument("action", choices=["check"], help="check: every bad row of the ledger, with its line number")
+    p.add_argument("--path", type=Path, help="a ledger file (default: data/tokens/disclosures.csv)")
+
+
+def cmd_ledger(args: argparse.Namespace) -> int:
+    """One line per bad row of the ledger; exit 1 when any row is an error (warnings alone pass)."""
+    from tokenwatch.methods.forecast import load_parts
+    from tokenwatch.tokens.ledger import check_ledger, ledger_path
+
+    path = args.path or ledger_path()
+    wholes = dict(zip(load_parts()["part"], load_parts()["whole"], strict=True))
+    problems = check_ledger(path, wholes=wholes)
+    for problem in problems:
+        print(f"{path.name}, {problem}")
+    errors = sum(p.severity == "error" for p in problems)
+    print(f"{path.name}: {errors} error(s), {len(problems) - errors} warning(s)")
+    return 1 if errors else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tokenwatch", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -208,9 +238,11 @@ def main(argv: list[str] | None = None) -> int:
     lister.add_argument("--notebooks-dir", type=Path, default=NOTEBOOKS_DIR, help=argparse.SUPPRESS)
     data_cli.add_parser(sub)
     _score_parser(sub)
+    _ledger_parser(sub)
     args = parser.parse_args(argv)
     try:
-        return {"run": cmd_run, "list": cmd_list, "data": data_cli.run, "score": cmd_score}[args.command](args)
+        return {"run": cmd_run, "list": cmd_list, "data": data_cli.run, "score": cmd_score,
+                "ledger": cmd_ledger}[args.command](args)
     except TokenwatchError as exc:
         print(f"tokenwatch: {exc}", file=sys.stderr)
         return 2

@@ -7,8 +7,9 @@ import html
 import json
 import re
 import subprocess
+from collections.abc import Callable
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import nh3
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from nbconvert import HTMLExporter
 
 from tokenwatch import __version__
+from tokenwatch.markup import LINK_SCHEMES, MARKDOWN_LINK_SCHEMES, inert_css, safe_href, safe_img_src
 from tokenwatch.paths import PROJECT_ROOT
 
 _REMOTE_SCRIPT = re.compile(r"<script[^>]+src=\"https?://[^\"]*\"[^>]*>\s*</script>", re.I)
@@ -41,28 +43,70 @@ _TAGS = nh3.ALLOWED_TAGS | {"style", "table", "thead", "tbody", "tfoot", "tr", "
                             "colgroup", "col", "div", "span", "img", "details", "summary"}
 _ATTRIBUTES = {**nh3.ALLOWED_ATTRIBUTES, "*": {"class", "id", "style", "title", "colspan", "rowspan"},
                "style": {"type", "scoped"}, "a": {"href", "title"}, "img": {"src", "alt", "width", "height"}}
+# What a Markdown output may hold once rendered: text markup, lists, tables and links; no image, no style.
+_MD_TAGS = (nh3.ALLOWED_TAGS - {"img"}) | {"table", "thead", "tbody", "tr", "th", "td", "div", "span"}
+_MD_ATTRIBUTES = {"a": {"href", "title"}, "th": {"style"}, "td": {"style"}, "div": {"class"}}
+_STYLE_BLOCK = re.compile(r"(<style[^>]*>)(.*?)(</style>)", re.S | re.I)
+
+
+def _keep_attribute(tag: str, attribute: str, value: str, schemes: frozenset[str] = LINK_SCHEMES) -> str | None:
+    """nh3's attribute filter: links and images only where `tokenwatch.markup` allows them, styles inert."""
+    if attribute == "href":
+        return value if safe_href(value, schemes) else None
+    if attribute == "src":
+        return value if tag == "img" and safe_img_src(value) else None
+    if attribute == "style":
+        return inert_css(value)
+    return value
+
+
+def clean_html(text: str) -> str:
+    """An HTML output as an export may show it: tags and attributes on the allowlists, links and images only where
+    `tokenwatch.markup` allows them (no javascript:, data: or remote image), `<style>` blocks loading nothing."""
+    cleaned = nh3.clean(text, tags=_TAGS, attributes=_ATTRIBUTES, clean_content_tags=set(), link_rel=None,
+                        url_schemes={"http", "https", "mailto", "data"}, strip_comments=True,
+                        attribute_filter=_keep_attribute)
+    return _STYLE_BLOCK.sub(lambda m: m.group(1) + inert_css(m.group(2)) + m.group(3), cleaned)
+
+
+@lru_cache(maxsize=1)
+def _markdown() -> Callable[[str], str]:
+    import mistune  # nbconvert's own Markdown renderer; no autolinking of bare URLs, raw HTML shown as text
+
+    return cast(Callable[[str], str], mistune.create_markdown(escape=True, plugins=["strikethrough", "table"]))
+
+
+def markdown_html(text: str) -> str:
+    """A Markdown output rendered to HTML here, then sanitised: what nbconvert would render, minus raw HTML,
+    images and any link outside `tokenwatch.markup.safe_href`."""
+    rendered = _markdown()(text).replace(' href="#harmful-link"', "")  # mistune's stand-in for an unsafe link
+    return nh3.clean(rendered, tags=_MD_TAGS, attributes=_MD_ATTRIBUTES, clean_content_tags={"script", "style"},
+                     link_rel=None, url_schemes=set(MARKDOWN_LINK_SCHEMES), strip_comments=True,
+                     attribute_filter=lambda tag, attr, value: _keep_attribute(tag, attr, value, MARKDOWN_LINK_SCHEMES))
 
 
 def sanitize_outputs(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy of `nb` whose outputs cannot run markup: names or parameters holding `<script>` or
-    `onerror=` become text. HTML outputs go through nh3 (the Ammonia sanitizer: scripts, event
-    handlers and javascript: links removed, tables and their styles kept); Markdown outputs have
-    their `<` escaped, so they render no raw HTML."""
+    """A copy of `nb` whose outputs cannot run markup, open a javascript:/data: link or load anything: HTML outputs
+    go through nh3 (the Ammonia sanitizer) with the link and image rules of `tokenwatch.markup`; Markdown outputs
+    are rendered to HTML here and sanitised after that, the last rendering step, so nbconvert renders no Markdown
+    of an output afterwards. Script outputs (application/javascript) are dropped."""
     nb = copy.deepcopy(nb)
     for cell in nb.cells:
         for output in cell.get("outputs", []):
             data = output.get("data", {})
+            for mime in [m for m in data if "javascript" in m or m.endswith("+javascript")]:
+                del data[mime]
             if "text/html" in data:
-                html_text = data["text/html"]
-                html_text = "".join(html_text) if isinstance(html_text, list) else html_text
-                data["text/html"] = nh3.clean(html_text, tags=_TAGS, attributes=_ATTRIBUTES, clean_content_tags=set(),
-                                              link_rel=None, url_schemes={"http", "https", "mailto", "data"},
-                                              strip_comments=True)
-            if "text/markdown" in data:
-                text = data["text/markdown"]
-                text = "".join(text) if isinstance(text, list) else text
-                data["text/markdown"] = text.replace("<", "&lt;")
+                data["text/html"] = clean_html(_joined(data["text/html"]))
+                data.pop("text/markdown", None)
+            elif "text/markdown" in data:
+                body = markdown_html(_joined(data.pop("text/markdown")))
+                data["text/html"] = f'<div class="jp-RenderedMarkdown">{body}</div>'
     return nb
+
+
+def _joined(text: str | list[str]) -> str:
+    return "".join(text) if isinstance(text, list) else text
 
 
 def notebook_html(nb: nbformat.NotebookNode, *, with_code: bool, footer: str = "", sanitized: bool = False) -> str:
@@ -114,8 +158,10 @@ def _headline(summary_path) -> str:
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return ""
+    from tokenwatch.run.brief import plain_numbers
+
     items = (summary.get("headline") or {}).items()
-    return "<br>".join(html.escape(f"{k}: {_fmt(v)}") for k, v in items)
+    return "<br>".join(html.escape(plain_numbers(f"{k}: {_fmt(v)}")) for k, v in items)
 
 
 def _fmt(v: Any) -> str:
@@ -123,7 +169,11 @@ def _fmt(v: Any) -> str:
 
 
 def index_html(runs: pd.DataFrame, out_dir) -> str:
-    """One offline page listing every run with status, parameters, time, headline figures and links."""
+    """The brief (run/brief.py), then one table of every run with status, parameters, time, headline figures and
+    links; a PDF is linked only when printed after its run."""
+    from tokenwatch.run.brief import brief_page
+    from tokenwatch.run.pdf import fresh_pdf
+
     rows = []
     for r in runs.itertuples(index=False):
         folder = out_dir / r.output_folder
@@ -131,7 +181,7 @@ def index_html(runs: pd.DataFrame, out_dir) -> str:
                            for f, label in [("report.html", "report"),
                                             ("report.pdf", "pdf"), (f"{r.notebook}.ipynb", "ipynb"),
                                             ("summary.json", "summary.json")]
-                           if (folder / f).exists())
+                           if (folder / f).exists() and (f != "report.pdf" or fresh_pdf(folder / f, r.finished)))
         colour = "#1e8449" if r.status == "ok" else "#c0392b"
         cached = " · cached" if str(getattr(r, "cached", "")).lower() == "true" else ""
         error = f'<br><small>{html.escape(str(r.error))}</small>' if isinstance(r.error, str) and r.error else ""
@@ -143,21 +193,6 @@ def index_html(runs: pd.DataFrame, out_dir) -> str:
             f"<tr><td>{html.escape(r.notebook)}</td><td><code>{html.escape(str(r.parameters))}</code></td>"
             f'<td style="color:{colour}"><b>{html.escape(r.status)}</b>{cached}{error}</td><td>{r.seconds:.1f}</td>'
             f"<td>{_headline(folder / 'summary.json')}</td><td>{links}</td></tr>")
-    from tokenwatch.run.brief import brief_sections, sweep_views
-
-    failed = int((runs["status"] != "ok").sum()) if len(runs) else 0
-    return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>tokenwatch brief</title>'
-        "<style>body{font:14px sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ddd;padding:.4em .6em;vertical-align:top;text-align:left}"
-        "th{background:#f4f4f4}code{font-size:12px}img{max-width:100%}</style></head><body>"
-        "<h1>tokenwatch brief: token consumption as the anchor for compute demand</h1>"
-        f"<p>Each section is one notebook's findings, computed from data by its run, with a link to its report. "
-        f"tokenwatch {html.escape(__version__)} · commit {html.escape(git_commit())} · {len(runs)} runs, "
-        f'{failed} failed · <a href="#runs">all runs</a>'
-        + (' · <a href="brief.pdf">PDF</a>' if (out_dir / "brief.pdf").is_file() else "") + "</p>"
-        + brief_sections(runs, out_dir) + sweep_views(runs, out_dir)
-        + '<h2 id="runs">All runs</h2>'
-        "<table><tr><th>notebook</th><th>parameters</th><th>status</th><th>seconds</th>"
-        "<th>headline</th><th>exports</th></tr>" + "".join(rows) + "</table></body></html>\n"
-    )
+    table = ("<table><tr><th>notebook</th><th>parameters</th><th>status</th><th>seconds</th>"
+             "<th>headline</th><th>exports</th></tr>" + "".join(rows) + "</table>")
+    return brief_page(runs, out_dir, table)

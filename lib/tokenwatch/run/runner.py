@@ -353,7 +353,7 @@ def execute_staged(spec: RunSpec, staging: Path, out_root: Path, kernel: WarmKer
             # half the time of a report and a notebook page)
             page = with_code_toggle(notebook_html(for_readers(clean), with_code=True, footer=footer, sanitized=True))
             atomic_write_text(staging / "report.html",
-                              scrub_paths(findings_first(page, read_findings(staging), shown, summary or {}),
+                              scrub_paths(findings_first(page, read_findings(staging), shown, summary or {}, ran_at),
                                           _named_paths(staging, out_root)))
     except Exception as exc:  # noqa: BLE001
         status, error = "failed", error or f"export: {type(exc).__name__}: {exc}"
