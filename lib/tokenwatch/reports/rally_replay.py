@@ -21,6 +21,7 @@ from tokenwatch.market import Prices, PriceSource, default_source, load_prices
 from tokenwatch.methods import breaks, eventpanel, eventstudy
 from tokenwatch.methods.baskets import basket_excess
 from tokenwatch.methods.breaks import BreakResult
+from tokenwatch.methods.eventpanel import p_text
 from tokenwatch.methods.phases import (
     PHASE_COLUMNS,
     PHASES,
@@ -227,20 +228,27 @@ class RallyReport(Report):
         return lines
 
     def robust(self) -> str:
-        """Per category in the longest window: mean CAR, BMP p and the placebo p, each with its adjusted p."""
+        """Per category in the longest window: mean CAR, BMP p and the placebo p, each with its adjusted p; where
+        the two disagree at 5% (adjusted), said."""
         st = self.study
         window = self._longest()
-        parts = []
+        parts, split = [], []
         for cat in sorted(st.placebo.loc[st.placebo["window"] == window, "category"]):
             bmp, plac = st.row("BMP", cat, window), st.row(eventpanel.PLACEBO_CAR, cat, window)
-            parts.append(f"{cat} {plac['car_pct']:+.2f}% (BMP p = {bmp['p_value']:.3f}, adjusted "
-                         f"{bmp['p_adjusted']:.3f}; placebo p = {plac['p_value']:.3f}, adjusted "
-                         f"{plac['p_adjusted']:.3f})")
+            parts.append(f"{cat} {plac['car_pct']:+.2f}% (BMP p = {p_text(bmp['p_value'])}, adjusted "
+                         f"{p_text(bmp['p_adjusted'])}; placebo p = {p_text(plac['p_value'])}, adjusted "
+                         f"{p_text(plac['p_adjusted'])})")
+            if (bmp["p_adjusted"] < 0.05) != (plac["p_adjusted"] < 0.05):
+                split.append(cat)
         model = st.models.iloc[0]
-        return (f"Robust evidence in {window}, one market model per symbol estimated {model['estimation_start']} to "
+        text = (f"Robust evidence in {window}, one market model per symbol estimated {model['estimation_start']} to "
                 f"{model['estimation_end']}, before the first event: " + "; ".join(parts)
                 + f". p-values adjusted by {st.adjustment}; the placebo draws non-event sessions after the "
                 "estimation window (events are dense in the rally, so their windows may hold event sessions).")
+        if split:
+            text += (f" BMP and the placebo disagree on {', '.join(split)} (adjusted, at 5%): the evidence rests on "
+                     "the placebo, which compares with the rally's other sessions.")
+        return text
 
     def _longest(self) -> str:
         """The longest event window's label (where the verdicts are read)."""

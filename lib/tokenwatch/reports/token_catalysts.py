@@ -27,6 +27,7 @@ from tokenwatch.errors import ParameterError
 from tokenwatch.market import Prices, PriceSource, default_source, load_prices
 from tokenwatch.methods import eventpanel, eventstudy
 from tokenwatch.methods.eventmodels import MARKET_MODEL
+from tokenwatch.methods.eventpanel import p_text
 from tokenwatch.paths import data_file
 from tokenwatch.plots import finish, grouped_barh, new_figure
 from tokenwatch.reports import catalyst_events
@@ -40,11 +41,6 @@ CATALYST_COLUMNS = ["event_date", "session_date", "category", "entity", "headlin
                     "window"]
 LEFT_OUT_COLUMNS = catalyst_events.LEFT_OUT_COLUMNS
 ALPHA = 0.05
-
-
-def _p(value: float) -> str:
-    """A p-value to three decimals, or in scientific notation below 0.001."""
-    return f"{value:.3f}" if value >= 0.001 or not np.isfinite(value) else f"{value:.1e}"
 
 
 @dataclass
@@ -145,8 +141,9 @@ class CatalystReport(Report):
                 f"{tok['sessions']} sessions ({tok['observations']} subject-sessions, a market model per event); "
                 f"placebo p = {p[eventpanel.PLACEBO_CAR]:.3f} (adjusted {adj[eventpanel.PLACEBO_CAR]:.3f}; random "
                 f"non-event sessions average {tok['placebo_mean_car_pct']:+.2f}%) against parametric BMP p = "
-                f"{_p(p['BMP'])} (adjusted {_p(adj['BMP'])}) and Kolari-Pynnonen p = {_p(p['Kolari-Pynnonen BMP'])} "
-                f"(adjusted {_p(adj['Kolari-Pynnonen BMP'])}). The answer rests on the placebo's adjusted p "
+                f"{p_text(p['BMP'])} (adjusted {p_text(adj['BMP'])}) and Kolari-Pynnonen p = "
+                f"{p_text(p['Kolari-Pynnonen BMP'])} (adjusted {p_text(adj['Kolari-Pynnonen BMP'])}). The answer rests "
+                "on the placebo's adjusted p "
                 f"({a['adjustment']}).")
         diff = a.get("tokens_minus_capex")
         capex = a.get("capex")
@@ -168,14 +165,14 @@ class CatalystReport(Report):
             return ""
         p = tok["p"]
         named = {k: v for k, v in p.items() if np.isfinite(v)}
-        yes = [f"{k} (p = {_p(v)})" for k, v in named.items() if v < ALPHA]
-        no = [f"{k} (p = {_p(v)})" for k, v in named.items() if v >= ALPHA]
+        yes = [f"{k} (p = {p_text(v)})" for k, v in named.items() if v < ALPHA]
+        no = [f"{k} (p = {p_text(v)})" for k, v in named.items() if v >= ALPHA]
         if yes and no:
             text = (f"The tests disagree on token news in {a['window']}: {', '.join(yes)} reject at 5%; "
                     f"{', '.join(no)} do not.")
         else:
             text = f"The tests agree on token news in {a['window']}: all {'reject' if yes else 'do not reject'} at 5%."
-        robust = [f"{k} {v['car_pct']:+.2f}% (p = {_p(v['p_value'])})" for k, v in tok["other_models"].items()]
+        robust = [f"{k} {v['car_pct']:+.2f}% (p = {p_text(v['p_value'])})" for k, v in tok["other_models"].items()]
         if robust:
             text += (f" Other abnormal returns give {', '.join(robust)}, against {tok['car_pct']:+.2f}% from the "
                      f"market model (mean beta {self.study.models['beta'].mean():.2f}).")
@@ -183,7 +180,8 @@ class CatalystReport(Report):
         if isinstance(pre, dict):
             placebo, bmp = pre["p_value"] < ALPHA, pre["p_bmp"] < ALPHA
             text += (f" Before the news ({pre['window']}) the names moved {pre['car_pct']:+.2f}% (placebo p = "
-                     f"{_p(pre['p_value'])}, adjusted {_p(pre['p_adjusted'])}; BMP p = {_p(pre['p_bmp'])}): "
+                     f"{p_text(pre['p_value'])}, adjusted {p_text(pre['p_adjusted'])}; BMP p = "
+                     f"{p_text(pre['p_bmp'])}): "
                      + ("a move before the news, on the placebo too: anticipation, leakage or drift." if placebo
                         else "BMP rejects but the placebo does not: no robust sign of anticipation or leakage."
                         if bmp else "no sign of anticipation or leakage."))
