@@ -213,11 +213,15 @@ def segment_chart(table: pd.DataFrame, window: WeekWindow, source_line: str):
         ax.axhline(0, color=plots.NEUTRAL, lw=0.8)
     for ax in list(axes.flat)[len(segments):]:
         ax.set_visible(False)
-    fig.suptitle(f"Compute-chain week returns by segment, {window.prev_close.date()} close to {window.end.date()} "
-                 "close")
+    means = ok.groupby("segment")["return_pct"].mean().sort_values()
+    lead = f": {means.index[-1]} led ({means.iloc[-1]:+.1f}% on average)" if len(means) else ""
+    title = (f"Compute-chain week returns by segment, {window.prev_close.date()} close to {window.end.date()} "
+             f"close{lead}")
+    fig.suptitle(title)
+    plots.sign_key(axes.flat[0])
     plots.source_note(fig, source_line)
     fig.tight_layout(rect=(0, 0.05, 1, 0.97))
-    return fig
+    return plots.publish(fig, ok[["segment", "name", "code", "return_pct"]], "segment_chart", title)
 
 
 def ranked_chart(table: pd.DataFrame, window: WeekWindow, source_line: str):
@@ -226,8 +230,9 @@ def ranked_chart(table: pd.DataFrame, window: WeekWindow, source_line: str):
     fig, ax = plots.new_figure(figsize=(8, max(4, 0.28 * len(ok) + 1)))
     ax.barh(ok["name"] + " " + ok["code"], ok["return_pct"], color=plots.bar_colors(ok["return_pct"]))
     ax.axvline(0, color=plots.NEUTRAL, lw=0.8)
-    return plots.finish(fig, f"All names ranked, week ending {window.end.date()}", source_line,
-                        xlabel="week return, ex-rights adjusted (%)")
+    up = int((ok["return_pct"] > 0).sum())
+    return plots.finish(fig, f"{up} of {len(ok)} names rose in the week ending {window.end.date()}", source_line,
+                        xlabel="week return, ex-rights adjusted (%)", data=ok[["name", "code", "return_pct"]])
 
 
 @dataclass
@@ -235,8 +240,6 @@ class WeekReport(Report):
     """Everything the weekly tracker shows for one week, and how it is written to a run folder."""
 
     run_name: ClassVar[str] = "weekly_tracker"
-    formats: ClassVar[dict[str, str]] = {"close": "{:.2f}", "previous_high": "{:.2f}", "computed_pct": "{:+.4f}",
-                                         "diff_pp": "{:+.4f}"}
     window: WeekWindow
     basket: str
     lookback: str

@@ -6,9 +6,9 @@ import copy
 import html
 import json
 import re
-import subprocess
 from collections.abc import Callable
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import nh3
@@ -18,20 +18,30 @@ if TYPE_CHECKING:
     import pandas as pd
     from nbconvert import HTMLExporter
 
-from tokenwatch import __version__
+from tokenwatch import __version__, display
 from tokenwatch.markup import LINK_SCHEMES, MARKDOWN_LINK_SCHEMES, inert_css, safe_href, safe_img_src
-from tokenwatch.paths import PROJECT_ROOT
+from tokenwatch.paths import git_commit
 
 _REMOTE_SCRIPT = re.compile(r"<script[^>]+src=\"https?://[^\"]*\"[^>]*>\s*</script>", re.I)
 _REMOTE_LINK = re.compile(r"<link[^>]+href=\"https?://[^\"]*\"[^>]*>", re.I)
 _REMOTE_MODULE = re.compile(r"<script type=\"module\">(?:(?!</script>).)*?import\(\"https?://.*?</script>", re.S)
 
 
+TEMPLATES = Path(__file__).parent / "templates"
+
+
 @lru_cache(maxsize=2)
 def _exporter(with_code: bool) -> HTMLExporter:
+    """nbconvert's JupyterLab export through the project's template (templates/tokenwatch): long tables come
+    from their JSON output, rendered by `display.table_html`, and made interactive by the project's script."""
     from nbconvert import HTMLExporter  # imported when a page is exported, not for the index
+    from nbconvert.utils.base import NbConvertBase
+    from traitlets.config import Config
 
-    exporter = HTMLExporter(template_name="lab", embed_images=True)
+    priority = [display.MIME, *NbConvertBase().display_data_priority]
+    exporter = HTMLExporter(config=Config({"NbConvertBase": {"display_data_priority": priority}}),
+                            template_name="tokenwatch", extra_template_basedirs=[str(TEMPLATES)], embed_images=True)
+    exporter.register_filter("tokenwatch_table", display.table_html)
     exporter.exclude_input = not with_code
     exporter.exclude_input_prompt = not with_code
     exporter.exclude_output_prompt = not with_code
@@ -112,24 +122,17 @@ def _joined(text: str | list[str]) -> str:
 def notebook_html(nb: nbformat.NotebookNode, *, with_code: bool, footer: str = "", sanitized: bool = False) -> str:
     """HTML for an executed notebook, images inline, outputs sanitized (pass `sanitized=True` for a notebook
     already through `sanitize_outputs`), no remote scripts or styles."""
-    body, _ = _exporter(with_code).from_notebook_node(nb if sanitized else sanitize_outputs(nb))
+    nb = nb if sanitized else sanitize_outputs(nb)
+    resources = {"tokenwatch_table_script": display.page_script()} if _has_long_table(nb) else {}
+    body, _ = _exporter(with_code).from_notebook_node(nb, resources=resources)
     body = _REMOTE_SCRIPT.sub("", body)
     body = _REMOTE_LINK.sub("", body)
     body = _REMOTE_MODULE.sub("", body)  # the mermaid loader: no diagrams here, and no CDN
     return body.replace("</body>", footer + "\n</body>", 1) if footer else body
 
 
-@lru_cache(maxsize=1)
-def git_commit() -> str:
-    """The checkout's commit, with '+dirty' when files differ from it ('unknown' outside git)."""
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=PROJECT_ROOT, text=True,
-                                capture_output=True, check=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT,
-                               text=True, capture_output=True, check=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return commit + ("+dirty" if dirty else "")
+def _has_long_table(nb: nbformat.NotebookNode) -> bool:
+    return any(display.MIME in output.get("data", {}) for cell in nb.cells for output in cell.get("outputs", []))
 
 
 def _source_text(s: dict[str, Any]) -> str:
@@ -158,8 +161,10 @@ def _headline(summary_path) -> str:
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return ""
+    from tokenwatch.run.brief import plain_numbers
+
     items = (summary.get("headline") or {}).items()
-    return "<br>".join(html.escape(f"{k}: {_fmt(v)}") for k, v in items)
+    return "<br>".join(html.escape(plain_numbers(f"{k}: {_fmt(v)}")) for k, v in items)
 
 
 def _fmt(v: Any) -> str:
@@ -167,7 +172,11 @@ def _fmt(v: Any) -> str:
 
 
 def index_html(runs: pd.DataFrame, out_dir) -> str:
-    """One offline page listing every run with status, parameters, time, headline figures and links."""
+    """The brief (run/brief.py), then one table of every run with status, parameters, time, headline figures and
+    links; a PDF is linked only when printed after its run."""
+    from tokenwatch.run.brief import brief_page
+    from tokenwatch.run.history import fresh_pdf
+
     rows = []
     for r in runs.itertuples(index=False):
         folder = out_dir / r.output_folder
@@ -175,7 +184,7 @@ def index_html(runs: pd.DataFrame, out_dir) -> str:
                            for f, label in [("report.html", "report"),
                                             ("report.pdf", "pdf"), (f"{r.notebook}.ipynb", "ipynb"),
                                             ("summary.json", "summary.json")]
-                           if (folder / f).exists())
+                           if (folder / f).exists() and (f != "report.pdf" or fresh_pdf(folder / f, r.finished)))
         colour = "#1e8449" if r.status == "ok" else "#c0392b"
         cached = " · cached" if str(getattr(r, "cached", "")).lower() == "true" else ""
         error = f'<br><small>{html.escape(str(r.error))}</small>' if isinstance(r.error, str) and r.error else ""
@@ -187,21 +196,6 @@ def index_html(runs: pd.DataFrame, out_dir) -> str:
             f"<tr><td>{html.escape(r.notebook)}</td><td><code>{html.escape(str(r.parameters))}</code></td>"
             f'<td style="color:{colour}"><b>{html.escape(r.status)}</b>{cached}{error}</td><td>{r.seconds:.1f}</td>'
             f"<td>{_headline(folder / 'summary.json')}</td><td>{links}</td></tr>")
-    from tokenwatch.run.brief import brief_sections, sweep_views
-
-    failed = int((runs["status"] != "ok").sum()) if len(runs) else 0
-    return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>tokenwatch brief</title>'
-        "<style>body{font:14px sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ddd;padding:.4em .6em;vertical-align:top;text-align:left}"
-        "th{background:#f4f4f4}code{font-size:12px}img{max-width:100%}</style></head><body>"
-        "<h1>tokenwatch brief: token consumption as the anchor for compute demand</h1>"
-        f"<p>Each section is one notebook's findings, computed from data by its run, with a link to its report. "
-        f"tokenwatch {html.escape(__version__)} · commit {html.escape(git_commit())} · {len(runs)} runs, "
-        f'{failed} failed · <a href="#runs">all runs</a>'
-        + (' · <a href="brief.pdf">PDF</a>' if (out_dir / "brief.pdf").is_file() else "") + "</p>"
-        + brief_sections(runs, out_dir) + sweep_views(runs, out_dir)
-        + '<h2 id="runs">All runs</h2>'
-        "<table><tr><th>notebook</th><th>parameters</th><th>status</th><th>seconds</th>"
-        "<th>headline</th><th>exports</th></tr>" + "".join(rows) + "</table></body></html>\n"
-    )
+    table = ("<table><tr><th>notebook</th><th>parameters</th><th>status</th><th>seconds</th>"
+             "<th>headline</th><th>exports</th></tr>" + "".join(rows) + "</table>")
+    return brief_page(runs, out_dir, table)
