@@ -78,7 +78,7 @@ def test_weekly_tracker_sweeps_a_quarter_and_reports_a_bad_week(snapshot, tmp_pa
     runs = pd.read_csv(tmp_path / "runs.csv", dtype=str)
     assert (runs["status"] == "ok").sum() == 14
     bad = runs.loc[runs["status"] == "failed"].iloc[0]
-    assert "week_end='not-a-date' is not a date" in bad["error"]
+    assert "week_end='not-a-date' is not an ISO date; write it as 'YYYY-MM-DD'" in bad["error"]
     holiday = json.loads((tmp_path / "weekly_tracker" / "week_end=2025-10-03" / "summary.json").read_text())
     assert holiday["week"]["end"] == "2025-09-30" and holiday["week"]["prev_close"] == "2025-09-26"
     # the sweep's view: one row per run from its summary.json, segment means by week, and a chart

@@ -277,7 +277,8 @@ class ProjectionReport(Report):
                      f"each series' band learned from the other series: the headline's 80% intervals covered "
                      f"{_pct(c80)} and its 50% intervals {_pct(c50)} over {n_series} series; "
                      f"{am['share']:.0%} of {am['cells']} actual figures lay above the median (binomial p "
-                     f"{am['binomial_p']:.2f}).")
+                     f"{am['binomial_p']:.2f}: " + ("a skew the symmetric band does not capture)." if am["binomial_p"]
+                                                    < 0.05 else "no evidence of skew, so the band stays symmetric)."))
         widths = self.band_widths()
         if len(widths):
             lines.append("Band width p90/p10 of the headline: " + ", ".join(
@@ -328,7 +329,7 @@ def _month(value: object) -> str:
 
 
 def load_and_check(series: str, when: pd.Timestamp, horizon: pd.Timestamp, models: list[str],
-                   scenario_names: list[str], paths: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+                   scenario_names: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The ledger as public at `when` and the scenarios chosen, with every parameter checked."""
     unknown = sorted(set(models) - set(P.MODELS))
     if unknown:
@@ -360,14 +361,14 @@ def backtest_pool(ledger: pd.DataFrame, models: list[str], scenarios: pd.DataFra
 
 
 def project_series(series: str, cutoff: str | pd.Timestamp | None, horizon: pd.Timestamp, models: list[str],
-                   scenario_names: list[str], paths: int = 10_000, when: pd.Timestamp | None = None,
+                   scenario_names: list[str], when: pd.Timestamp | None = None,
                    multiple: float = 10.0, leader: str = "google-surfaces", vintages: int = 0) -> ProjectionReport:
     """The whole projection of one series as of `when` (default today); see the module docstring. `vintages`:
     how many of the series' latest disclosures the before/after view of the headline steps through."""
     when = when or pd.Timestamp.today().normalize()
     if not multiple > 1:
         raise ParameterError(f"multiple={multiple} should be above 1 (how many times the level at the cutoff)")
-    ledger, scenarios = load_and_check(series, when, horizon, models, scenario_names, paths)
+    ledger, scenarios = load_and_check(series, when, horizon, models, scenario_names)
     pool, scored = backtest_pool(ledger, models, scenarios)
     choice, skill = B.headline_choice(scored)
     if choice == B.NAIVE:
@@ -410,8 +411,8 @@ def project_series(series: str, cutoff: str | pd.Timestamp | None, horizon: pd.T
     lead = other(leader, "leader")
     reach = reach_table(proj, multiple, lead)
     dates = [d for d in quarter_ends_after(pd.Timestamp(proj.anchor["date"])) if d <= horizon]
-    history = F.headline_history(load_ledger(), series, when, horizon, dates, pool, choice, vintages) if vintages \
-        else None
+    history = F.headline_history(load_ledger(), series, when, horizon, dates, pool, choice, vintages,
+                                 whole.series if whole else None) if vintages else None
     report = ProjectionReport(series, cutoff, when, horizon, multiple, proj, whole, lead, scored, pool.skipped,
                               reach, room_claim(ledger), scenarios, ledger, [])
     report.uncapped = uncapped
@@ -491,7 +492,7 @@ def fan_chart(report: ProjectionReport) -> Figure:
     ax.set_yscale("log")
     ax.legend(fontsize=7, frameon=False, loc="upper left")
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
-    return finish(fig, f"{report.series}: headline forecast and conditional scenarios, tokens per day (log scale)",
+    return finish(fig, f"{report.series}: the headline from the latest disclosure, with its 50% and 80% bands",
                   report.source_line, xlabel="date", ylabel="tokens per day", data=head)
 
 
@@ -555,7 +556,6 @@ class Params(NotebookParams):
     horizon: pd.Timestamp = parsed(checks.as_date)
     models: list[str] = parsed(checks.text_list)
     scenarios: list[str] = parsed(checks.text_list)
-    paths: int = parsed(checks.positive_int)
     multiple: float = parsed(checks.number)
     leader: str = parsed(checks.text)
     vintages: int = parsed(lambda name, v: checks.positive_int(name, v + 1) - 1 if isinstance(v, int) else
@@ -565,7 +565,7 @@ class Params(NotebookParams):
 def build(p: Params, source: object = None) -> ProjectionReport:
     """The pooled backtest, calibrated forecasts and the headline for one ledger series (no prices)."""
     with collect_notices() as notices:
-        report = project_series(p.series, p.cutoff, p.horizon, p.models, p.scenarios, p.paths, p.as_of,
-                                p.multiple, p.leader, p.vintages)
+        report = project_series(p.series, p.cutoff, p.horizon, p.models, p.scenarios, p.as_of, p.multiple,
+                                p.leader, p.vintages)
     report.notices = notices
     return report

@@ -162,8 +162,7 @@ def token_path(projection_dir: str, series: str, model: str,
         best = summary.get("chosen") or {}
         basis = f"token_projection run in {projection_dir}"
     else:
-        report = token_projection.project_series(series, token_projection.AUTO, horizon,
-                                                 list(token_projection.P.MODELS), [])
+        report = token_projection.project_series(series, token_projection.AUTO, horizon, [], [])
         table, best = report.projection.table, report.chosen or {}
         for line in report.notices:
             notice(line)

@@ -6,7 +6,6 @@ import copy
 import html
 import json
 import re
-import subprocess
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -21,7 +20,7 @@ if TYPE_CHECKING:
 
 from tokenwatch import __version__, display
 from tokenwatch.markup import LINK_SCHEMES, MARKDOWN_LINK_SCHEMES, inert_css, safe_href, safe_img_src
-from tokenwatch.paths import PROJECT_ROOT
+from tokenwatch.paths import git_commit
 
 _REMOTE_SCRIPT = re.compile(r"<script[^>]+src=\"https?://[^\"]*\"[^>]*>\s*</script>", re.I)
 _REMOTE_LINK = re.compile(r"<link[^>]+href=\"https?://[^\"]*\"[^>]*>", re.I)
@@ -136,19 +135,6 @@ def _has_long_table(nb: nbformat.NotebookNode) -> bool:
     return any(display.MIME in output.get("data", {}) for cell in nb.cells for output in cell.get("outputs", []))
 
 
-@lru_cache(maxsize=1)
-def git_commit() -> str:
-    """The checkout's commit, with '+dirty' when files differ from it ('unknown' outside git)."""
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=PROJECT_ROOT, text=True,
-                                capture_output=True, check=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT,
-                               text=True, capture_output=True, check=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return commit + ("+dirty" if dirty else "")
-
-
 def _source_text(s: dict[str, Any]) -> str:
     """A price source as 'symbols: source [basis] first..last'; a curated file as 'file: description'."""
     if "price_basis" in s:
@@ -189,7 +175,7 @@ def index_html(runs: pd.DataFrame, out_dir) -> str:
     """The brief (run/brief.py), then one table of every run with status, parameters, time, headline figures and
     links; a PDF is linked only when printed after its run."""
     from tokenwatch.run.brief import brief_page
-    from tokenwatch.run.pdf import fresh_pdf
+    from tokenwatch.run.history import fresh_pdf
 
     rows = []
     for r in runs.itertuples(index=False):
