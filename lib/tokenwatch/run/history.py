@@ -116,9 +116,13 @@ def changes_section(runs: pd.DataFrame, out_dir: Path, readable: Any = str) -> s
     changed = table[table["changed"]]
     when = str(before.get("recorded_at", "")).replace("T", " ").replace("+00:00", " UTC")
 
+    from tokenwatch.run.brief import short_title, title_of
+
+    titles = {f: short_title(title_of(out_dir / f)) for f in table["folder"].unique()}
+
     def rows(frame: pd.DataFrame, marked: bool) -> str:
         return "".join(f'<tr{" class=tw-changed" if marked else ""}><td><a href="#{html.escape(r.folder)}">'
-                       f"{html.escape(str(r.notebook))}</a></td><td>{html.escape(readable(str(r.figure)))}</td>"
+                       f"{html.escape(titles[r.folder])}</a></td><td>{html.escape(readable(str(r.figure)))}</td>"
                        f"<td>{_cell(r.before)}</td><td>{_cell(r.after)}</td></tr>"
                        for r in frame.itertuples(index=False))
 
