@@ -161,8 +161,8 @@ def test_history_records_each_changed_state_and_the_brief_shows_before_and_after
     from tokenwatch.run.runner import scan_runs
 
     make_run(tmp_path, "weekly_tracker", ["PCB led"], {"PCB/CCL mean %": "+10.82", "rows": 12})
-    assert history.record_state(tmp_path) is not None
-    assert history.record_state(tmp_path) is None  # nothing changed: no second record
+    assert history.record_state(tmp_path, scan_runs(tmp_path)) is not None
+    assert history.record_state(tmp_path, scan_runs(tmp_path)) is None  # nothing changed: no second record
     write_index(tmp_path)
     assert "No earlier run is recorded" in (tmp_path / "index.html").read_text(encoding="utf-8")  # the first
     make_run(tmp_path, "weekly_tracker", ["PCB led"], {"PCB/CCL mean %": "+11.00", "rows": 12, "tokens": 6.59e13})
@@ -173,7 +173,7 @@ def test_history_records_each_changed_state_and_the_brief_shows_before_and_after
     assert "<td>tokens</td><td>–</td><td>65.9 trillion</td>" in changed  # new figure: nothing before
     assert re.search(r"<tr class=tw-changed><td><a href=\"#weekly_tracker\">Weekly tracker</a></td>"
                      r"<td>PCB/CCL mean %</td><td>\+10.82</td><td>\+11.00</td>", changed)
-    assert history.record_state(tmp_path) is not None
+    assert history.record_state(tmp_path, scan_runs(tmp_path)) is not None
     records = history.recorded(tmp_path)
     assert len(records) == 2 and records[0][1]["runs"]["weekly_tracker"]["headline"]["PCB/CCL mean %"] == "+10.82"
     size = sum(p.stat().st_size for p in (tmp_path / "history").rglob("*") if p.is_file())

@@ -16,6 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from tokenwatch.run.history import fresh_pdf, plain_runs, read_json
+
 _H1 = re.compile(r"<h1[^>]*>(.*?)</h1>", re.S)
 _H2 = re.compile(r'<h2 id="([^"]+)"[^>]*>(.*?)</h2>', re.S)
 _TAG = re.compile(r"<[^>]+>")
@@ -61,7 +63,7 @@ def print_style(footer: str) -> str:
 
 def footer_line(what: str, ran_at: str) -> str:
     """'tokenwatch <what> · run <date> · commit <commit>' for a printed page's footer."""
-    from tokenwatch.run.export import git_commit
+    from tokenwatch.paths import git_commit
 
     when = ran_at.replace("T", " ").replace("+00:00", " UTC")
     return f"tokenwatch {what} · run {when or 'date not recorded'} · commit {git_commit()}"
@@ -78,14 +80,6 @@ def read_findings(folder: Path) -> list[str]:
     if not path.is_file():
         return []
     return [line[2:].strip() for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("- ")]
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def vintage(summary: dict[str, Any]) -> str:
@@ -331,13 +325,6 @@ def key_chart(folder: Path, notebook: str) -> str:
     return ""
 
 
-def plain_runs(runs: pd.DataFrame) -> pd.DataFrame:
-    """Each notebook's plain run (defaults or given parameters, not a sweep), in the collection's order."""
-    if runs.empty:
-        return runs
-    return runs[~runs["output_folder"].str.contains("/", regex=False)]
-
-
 def summary_picks() -> pd.DataFrame:
     """Which finding of which notebook leads the brief, in order (data/brief_summary.csv: notebook, a text the
     finding contains, why it matters)."""
@@ -408,7 +395,6 @@ def brief_sections(runs: pd.DataFrame, out_dir: Path, names: dict[str, str] | No
                    terms: pd.DataFrame | None = None) -> str:
     """One section per notebook's plain run, in the collection's order: its title, its key chart, its findings in
     readable words and a link to its report (and its PDF when current)."""
-    from tokenwatch.run.pdf import fresh_pdf
 
     names = names or {}
     terms = terms if terms is not None else pd.DataFrame(columns=["term", "matches", "definition"])
@@ -442,9 +428,8 @@ def brief_page(runs: pd.DataFrame, out_dir: Path, runs_table: str) -> str:
     """index.html: the collection's lead findings, what changed since the last run, a section per notebook with
     its key chart, the sweeps, a glossary, then every run (`runs_table`). Links are relative to the folder."""
     from tokenwatch import __version__
-    from tokenwatch.run.export import git_commit
+    from tokenwatch.paths import git_commit
     from tokenwatch.run.history import changes_section
-    from tokenwatch.run.pdf import fresh_pdf
 
     names, problem = labels()
     try:

@@ -22,10 +22,31 @@ HISTORY = "history"
 STATE = "summary.json"
 
 
+def read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def plain_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """Each notebook's plain run (defaults or given parameters, not a sweep), in the collection's order."""
+    if runs.empty:
+        return runs
+    return runs[~runs["output_folder"].str.contains("/", regex=False)]
+
+
+def fresh_pdf(pdf: Path, since: float) -> bool:
+    """Whether `pdf` exists and was written at or after `since` (a Unix time): an older one is not linked."""
+    try:
+        return pdf.stat().st_mtime >= since
+    except OSError:
+        return False
+
+
 def current_state(runs: pd.DataFrame, out_dir: Path) -> dict[str, dict[str, Any]]:
     """Each plain ok run by folder: notebook, when it ran, its headline figures."""
-    from tokenwatch.run.brief import plain_runs, read_json
-
     state = {}
     for r in plain_runs(runs).itertuples(index=False):
         if r.status != "ok":
@@ -49,12 +70,11 @@ def recorded(out_dir: Path) -> list[tuple[str, dict[str, Any]]]:
     return found
 
 
-def record_state(out_dir: Path, runs: pd.DataFrame | None = None) -> Path | None:
-    """Record the folder's current headline figures under history/<time>/; None when unchanged since the last."""
-    from tokenwatch.run.export import git_commit
-    from tokenwatch.run.runner import scan_runs
+def record_state(out_dir: Path, runs: pd.DataFrame) -> Path | None:
+    """Record the folder's current headline figures (`runs`: its runs, `runner.scan_runs`) under history/<time>/;
+    None when unchanged since the last."""
+    from tokenwatch.paths import git_commit
 
-    runs = scan_runs(out_dir) if runs is None else runs
     state = current_state(runs, out_dir)
     if not state:
         return None
