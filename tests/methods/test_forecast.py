@@ -96,3 +96,18 @@ def test_the_headline_is_naive_when_the_ensemble_does_not_beat_it():
     assert skill["wins"] == 1 and skill["cells"] == 3
     better = ens.assign(log_error=[0.1, 0.1, 0.1])
     assert B.headline_choice(pd.concat([better, naive], ignore_index=True))[0] == B.ENSEMBLE
+
+
+def test_the_history_steps_through_the_latest_disclosures_each_seeing_only_what_was_public():
+    full = load_ledger()
+    pool = B.forecast_cells(full)
+    obs = P.observations(full, "doubao")
+    when = pd.Timestamp("2026-12-01")
+    dates = list(pd.to_datetime(["2026-06-30"]))
+    h = F.headline_history(full, "doubao", when, pd.Timestamp("2027-12-31"), dates, pool, B.ENSEMBLE, count=2)
+    last_two = obs["public_from"].iloc[-2:]
+    assert list(h["vintage"]) == [*(d - pd.Timedelta(days=1) for d in last_two), when]
+    assert list(h["added"]) == ["", obs["id"].iloc[-2], obs["id"].iloc[-1]]  # the row each step adds
+    # the first vintage's headline is scored on the two disclosures made public after it
+    assert h["later_disclosures"].tolist() == [2, 1, 0]
+    assert (h["p10"] <= h["p50"]).all() and (h["p50"] <= h["p90"]).all()

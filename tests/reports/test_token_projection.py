@@ -17,7 +17,7 @@ SERIES = ["doubao", "china-nda", "google-surfaces", "google-api", "openrouter"]
 @pytest.mark.notebook
 def test_projection_defaults_run_for_every_named_series_and_compute_reads_the_headline(tmp_path):
     out = tmp_path / "runs"
-    code = main(["run", "token_projection", "--out", str(out), "--no-progress", "-p", "paths", "2000",
+    code = main(["run", "token_projection", "--out", str(out), "--no-progress",
                  "--sweep", "series=" + ",".join([*SERIES, "baidu-ernie"])])
     assert code == 1  # baidu-ernie has one disclosure
     runs = pd.read_csv(out / "runs.csv", dtype=str)

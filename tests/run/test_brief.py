@@ -165,11 +165,12 @@ def test_history_records_each_changed_state_and_the_brief_shows_before_and_after
     assert history.record_state(tmp_path, scan_runs(tmp_path)) is None  # nothing changed: no second record
     write_index(tmp_path)
     assert "No earlier run is recorded" in (tmp_path / "index.html").read_text(encoding="utf-8")  # the first
-    make_run(tmp_path, "weekly_tracker", ["PCB led"], {"PCB/CCL mean %": "+11.00", "rows": 12})
+    make_run(tmp_path, "weekly_tracker", ["PCB led"], {"PCB/CCL mean %": "+11.00", "rows": 12, "tokens": 6.59e13})
     write_index(tmp_path)
     page = (tmp_path / "index.html").read_text(encoding="utf-8")
     changed = page[page.index('id="changes"'):]
-    assert "1 of 2 headline figures changed" in changed
+    assert "2 of 3 headline figures changed" in changed
+    assert "<td>tokens</td><td>–</td><td>65.9 trillion</td>" in changed  # new figure: nothing before
     assert re.search(r"<tr class=tw-changed>.*?PCB/CCL mean %</td><td>\+10.82</td><td>\+11.00</td>", changed)
     assert history.record_state(tmp_path, scan_runs(tmp_path)) is not None
     records = history.recorded(tmp_path)
@@ -178,7 +179,8 @@ def test_history_records_each_changed_state_and_the_brief_shows_before_and_after
     assert size < 5_000  # headline figures only, not copies of the runs
     # once recorded, a rebuilt brief still compares with the state before (not with itself)
     state = history.current_state(scan_runs(tmp_path), tmp_path)
-    assert history.previous_state(tmp_path, state)["runs"]["weekly_tracker"]["headline"]["rows"] == 12
+    assert history.previous_state(tmp_path, state)["runs"]["weekly_tracker"]["headline"] == {
+        "PCB/CCL mean %": "+10.82", "rows": 12}
     assert "+10.82" in history.changes_section(scan_runs(tmp_path), tmp_path)
 
 

@@ -213,3 +213,14 @@ def test_ledger_check_names_each_bad_row_by_its_line(tmp_path, capsys):
     assert main(["ledger", "check", "--path", str(path)]) == 1
     out = capsys.readouterr().out
     assert "line 2 (id " in out and "line 6 (id google-api" in out and "4 error(s), 1 warning(s)" in out
+
+
+def test_the_shipped_ledger_passes_its_check_and_its_containment_agrees_with_parts():
+    from tokenwatch.methods.forecast import load_parts
+    from tokenwatch.tokens.ledger import check_ledger
+
+    parts = load_parts()
+    problems = check_ledger(LEDGER, wholes=dict(zip(parts["part"], parts["whole"], strict=True)))
+    assert [str(p) for p in problems if p.severity == "error"] == []
+    ledger = load_ledger()
+    assert (ledger.loc[ledger["series"] == "doubao", "contained_in"] == "china-nda").all()

@@ -283,13 +283,15 @@ HISTORY_COLUMNS = ["vintage", "added", "headline_model", "quoted_date", "p10", "
 
 
 def headline_history(full: pd.DataFrame, series: str, when: pd.Timestamp, horizon: pd.Timestamp,
-                     dates: list[pd.Timestamp], pool: B.Cells, headline_model: str, count: int = 3) -> pd.DataFrame:
+                     dates: list[pd.Timestamp], pool: B.Cells, headline_model: str, count: int = 3,
+                     whole: str | None = None) -> pd.DataFrame:
     """How the headline moves as disclosures are added: the headline made from what was public the day before
     each of the series' last `count` disclosures became public, and on `when`, quoted at `dates`.
 
     The members and the pooled prior use only what was public at each vintage; the band and weights are the
     ones learned on `pool` (today's backtest, leaving the series out), so that the moves are those of the rows
-    added. Each earlier headline is scored, as `tokenwatch score` scores an archived forecast.csv, on the series'
+    added; with `whole`, each vintage's headline is capped by the whole's made the same day, as the live one is.
+    Each earlier headline is scored, as `tokenwatch score` scores an archived forecast.csv, on the series'
     disclosures made public since (its band used later errors: the leak-free score is the backtest's).
     """
     public_dates = sorted(P.observations(as_of(full, when), series)["public_from"].unique())[-count:]
@@ -304,7 +306,11 @@ def headline_history(full: pd.DataFrame, series: str, when: pd.Timestamp, horizo
         added = ", ".join(sorted(ids - seen)) if seen is not None else ""
         seen = ids
         try:
-            head = project(public, series, v, horizon, pool, headline_model, observed=observed).headline()
+            proj = project(public, series, v, horizon, pool, headline_model, observed=observed)
+            head = proj.headline()
+            if whole:
+                limit = project(public, whole, v, horizon, pool, headline_model, observed=observed).headline()
+                head = cap_by(head, limit, whole, pd.Timestamp(proj.anchor["date"]))
         except ParameterError as exc:
             rows.append({"vintage": v, "added": added, "note": str(exc)})
             continue

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from tokenwatch import params as checks
 from tokenwatch.artifacts import file_source, read_summary
 from tokenwatch.artifacts import select_columns as cols
+from tokenwatch.display import fmt_tokens
 from tokenwatch.errors import DataNotFoundError, ParameterError
 from tokenwatch.methods import backtest as B
 from tokenwatch.methods import forecast as F
@@ -42,16 +43,6 @@ def quarter_ends_after(date: pd.Timestamp, count: int = 2, gap_days: int = 90) -
 @dataclass
 class ProjectionReport(Report):
     run_name: ClassVar[str] = "token_projection"
-    formats: ClassVar[dict[str, str]] = {
-        **dict.fromkeys(["tokens_per_day", "low", "high", "actual", *P.QUANTILES, "bound_low", "bound_high",
-                         "whole_p50"], "{:.3g}"),
-        **dict.fromkeys(["log_error", "bias_log", "mean_log_error", "centre"], "{:+.2f}"),
-        **dict.fromkeys(["crps", "mean_abs_log_error", "median_abs_log_error", "horizon_years", "half_50",
-                         "half_80", "p90_over_p10", "binomial_p"], "{:.2f}"),
-        **dict.fromkeys(["coverage", "coverage_50", "coverage_80", "coverage_90", "weight", "nominal",
-                         "share_above_median", "share"], "{:.0%}"),
-        **dict.fromkeys(["date_q10", "date_q50", "date_q90"], "{:%Y-%m}"),
-        **dict.fromkeys(["date", "public_from", "cutoff", "target_date", "vintage", "quoted_date"], "{:%Y-%m-%d}")}
     series: str
     cutoff: str | pd.Timestamp | None  # "auto", one date, or None (no per-series backtest shown)
     as_of: pd.Timestamp
@@ -286,7 +277,8 @@ class ProjectionReport(Report):
                      f"each series' band learned from the other series: the headline's 80% intervals covered "
                      f"{_pct(c80)} and its 50% intervals {_pct(c50)} over {n_series} series; "
                      f"{am['share']:.0%} of {am['cells']} actual figures lay above the median (binomial p "
-                     f"{am['binomial_p']:.2f}).")
+                     f"{am['binomial_p']:.2f}: " + ("a skew the symmetric band does not capture)." if am["binomial_p"]
+                                                    < 0.05 else "no evidence of skew, so the band stays symmetric)."))
         widths = self.band_widths()
         if len(widths):
             lines.append("Band width p90/p10 of the headline: " + ", ".join(
@@ -337,7 +329,7 @@ def _month(value: object) -> str:
 
 
 def load_and_check(series: str, when: pd.Timestamp, horizon: pd.Timestamp, models: list[str],
-                   scenario_names: list[str], paths: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+                   scenario_names: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The ledger as public at `when` and the scenarios chosen, with every parameter checked."""
     unknown = sorted(set(models) - set(P.MODELS))
     if unknown:
@@ -369,14 +361,14 @@ def backtest_pool(ledger: pd.DataFrame, models: list[str], scenarios: pd.DataFra
 
 
 def project_series(series: str, cutoff: str | pd.Timestamp | None, horizon: pd.Timestamp, models: list[str],
-                   scenario_names: list[str], paths: int = 10_000, when: pd.Timestamp | None = None,
+                   scenario_names: list[str], when: pd.Timestamp | None = None,
                    multiple: float = 10.0, leader: str = "google-surfaces", vintages: int = 0) -> ProjectionReport:
     """The whole projection of one series as of `when` (default today); see the module docstring. `vintages`:
     how many of the series' latest disclosures the before/after view of the headline steps through."""
     when = when or pd.Timestamp.today().normalize()
     if not multiple > 1:
         raise ParameterError(f"multiple={multiple} should be above 1 (how many times the level at the cutoff)")
-    ledger, scenarios = load_and_check(series, when, horizon, models, scenario_names, paths)
+    ledger, scenarios = load_and_check(series, when, horizon, models, scenario_names)
     pool, scored = backtest_pool(ledger, models, scenarios)
     choice, skill = B.headline_choice(scored)
     if choice == B.NAIVE:
@@ -419,8 +411,8 @@ def project_series(series: str, cutoff: str | pd.Timestamp | None, horizon: pd.T
     lead = other(leader, "leader")
     reach = reach_table(proj, multiple, lead)
     dates = [d for d in quarter_ends_after(pd.Timestamp(proj.anchor["date"])) if d <= horizon]
-    history = F.headline_history(load_ledger(), series, when, horizon, dates, pool, choice, vintages) if vintages \
-        else None
+    history = F.headline_history(load_ledger(), series, when, horizon, dates, pool, choice, vintages,
+                                 whole.series if whole else None) if vintages else None
     report = ProjectionReport(series, cutoff, when, horizon, multiple, proj, whole, lead, scored, pool.skipped,
                               reach, room_claim(ledger), scenarios, ledger, [])
     report.uncapped = uncapped
@@ -446,7 +438,7 @@ def reach_table(proj: F.Projection, multiple: float, leader: F.Projection | None
     head = proj.headline()
     head = head[head["date"] > proj.anchor["date"]]
     level = multiple * float(proj.anchor["tokens_per_day"])
-    rows = [P.reach_dates(head, level, f"{multiple:g}x its level at the cutoff ({level:.3g} tokens a day)")
+    rows = [P.reach_dates(head, level, f"{multiple:g}x its level at the cutoff ({fmt_tokens(level)} tokens a day)")
             .assign(level_basis=f"{multiple:g} x {proj.anchor['id']}")]
     if leader is not None:
         lead = F.interpolate_quantiles(leader.headline(), head["date"])["p50"]
@@ -500,8 +492,8 @@ def fan_chart(report: ProjectionReport) -> Figure:
     ax.set_yscale("log")
     ax.legend(fontsize=7, frameon=False, loc="upper left")
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
-    return finish(fig, f"{report.series}: headline forecast and conditional scenarios, tokens per day (log scale)",
-                  report.source_line, xlabel="date", ylabel="tokens per day")
+    return finish(fig, f"{report.series}: the headline from the latest disclosure, with its 50% and 80% bands",
+                  report.source_line, xlabel="date", ylabel="tokens per day", data=head)
 
 
 def models_chart(report: ProjectionReport) -> Figure:
@@ -522,7 +514,7 @@ def models_chart(report: ProjectionReport) -> Figure:
     ax.legend(fontsize=6, frameon=False, loc="upper left", ncol=2)
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
     return finish(fig, f"{report.series}: each forecaster's median path from the latest disclosure",
-                  report.source_line, xlabel="date", ylabel="tokens per day (log scale)")
+                  report.source_line, xlabel="date", ylabel="tokens per day (log scale)", data=t)
 
 
 def calibration_chart(report: ProjectionReport) -> Figure:
@@ -549,7 +541,8 @@ def calibration_chart(report: ProjectionReport) -> Figure:
     ax2.set_ylabel("log(actual / median)")
     ax2.legend(fontsize=7, frameon=False)
     return finish(fig, "Pooled rolling backtest: nominal against actual interval coverage", report.source_line,
-                  xlabel="nominal coverage of the central interval", ylabel="share of later disclosures inside")
+                  xlabel="nominal coverage of the central interval", ylabel="share of later disclosures inside",
+                  data=c)
 
 
 @dataclass(frozen=True)
@@ -563,7 +556,6 @@ class Params(NotebookParams):
     horizon: pd.Timestamp = parsed(checks.as_date)
     models: list[str] = parsed(checks.text_list)
     scenarios: list[str] = parsed(checks.text_list)
-    paths: int = parsed(checks.positive_int)
     multiple: float = parsed(checks.number)
     leader: str = parsed(checks.text)
     vintages: int = parsed(lambda name, v: checks.positive_int(name, v + 1) - 1 if isinstance(v, int) else
@@ -573,7 +565,7 @@ class Params(NotebookParams):
 def build(p: Params, source: object = None) -> ProjectionReport:
     """The pooled backtest, calibrated forecasts and the headline for one ledger series (no prices)."""
     with collect_notices() as notices:
-        report = project_series(p.series, p.cutoff, p.horizon, p.models, p.scenarios, p.paths, p.as_of,
-                                p.multiple, p.leader, p.vintages)
+        report = project_series(p.series, p.cutoff, p.horizon, p.models, p.scenarios, p.as_of, p.multiple,
+                                p.leader, p.vintages)
     report.notices = notices
     return report

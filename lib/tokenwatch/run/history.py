@@ -112,13 +112,16 @@ def changes(before: dict[str, Any], after: dict[str, Any]) -> pd.DataFrame:
 
 
 def _cell(value: Any) -> str:
+    """A headline value as the brief shows it: numbers written out, '–' where the figure did not exist."""
+    from tokenwatch.run.brief import plain_number, plain_numbers
+
     if value is None:
         return "–"
     if isinstance(value, float):
-        return f"{value:,.4g}"
+        return html.escape(plain_number(value) if abs(value) >= 1e6 else f"{value:,.4g}")
     if isinstance(value, list | dict):
-        return html.escape(json.dumps(value, ensure_ascii=False, default=str))
-    return html.escape(str(value))
+        return html.escape(plain_numbers(json.dumps(value, ensure_ascii=False, default=str)))
+    return html.escape(plain_numbers(str(value)))
 
 
 def changes_section(runs: pd.DataFrame, out_dir: Path, readable: Any = str) -> str:
