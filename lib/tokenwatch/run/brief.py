@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from tokenwatch.run.history import fresh_pdf, plain_numbers, plain_runs, read_json
+from tokenwatch.run.history import fresh_pdf, plain_numbers, plain_runs, read_json, short_title, title_of
 
 _H1 = re.compile(r"<h1[^>]*>(.*?)</h1>", re.S)
 _H2 = re.compile(r'<h2 id="([^"]+)"[^>]*>(.*?)</h2>', re.S)
@@ -161,17 +161,6 @@ FINDINGS_CLASS = 'class="tokenwatch-findings"'
 def _html_of(output: Any) -> str:
     value = (output.get("data") or {}).get("text/html", "")
     return "".join(value) if isinstance(value, list) else str(value)
-
-
-def title_of(folder: Path) -> str:
-    """A run's title: its report's <title> (the notebook's first heading)."""
-    path = folder / "report.html"
-    if path.is_file():
-        head = path.read_text(encoding="utf-8", errors="replace")[:20000]
-        found = re.search(r"<title>(.*?)</title>", head, re.S)
-        if found:
-            return html.unescape(found.group(1)).strip()
-    return folder.name
 
 
 # --- the brief: summary, sections with their key chart, readable labels, glossary ----------------------------
@@ -366,11 +355,6 @@ def summary_block(items: list[tuple[str, str, str]], names: dict[str, str], term
                   f" &rarr;)</a></li>" for text, folder, title in items) or "<li>no run has findings yet</li>"
     return (f'<section class="tw-lead" id="summary"><h2>The collection in {len(items)} findings</h2><ol>{lis}</ol>'
             "</section>")
-
-
-def short_title(title: str) -> str:
-    """A report title's part before its colon: 'Weekly tracker'."""
-    return title.split(":")[0].strip()
 
 
 def brief_sections(runs: pd.DataFrame, out_dir: Path, names: dict[str, str] | None = None,
