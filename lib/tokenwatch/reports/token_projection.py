@@ -14,6 +14,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from tokenwatch import params as checks
+from tokenwatch import reads
 from tokenwatch.artifacts import file_source, read_summary
 from tokenwatch.artifacts import select_columns as cols
 from tokenwatch.errors import DataNotFoundError, ParameterError
@@ -282,7 +283,7 @@ def project_series(series: str, cutoff: str | pd.Timestamp | None, horizon: pd.T
                    scenario_names: list[str], paths: int = 10_000, when: pd.Timestamp | None = None,
                    multiple: float = 10.0, leader: str = "google-surfaces") -> ProjectionReport:
     """The whole projection of one series as of `when` (default today); see the module docstring."""
-    when = when or pd.Timestamp.today().normalize()
+    when = when or reads.today()
     if not multiple > 1:
         raise ParameterError(f"multiple={multiple} should be above 1 (how many times the level at the cutoff)")
     ledger, scenarios = load_and_check(series, when, horizon, models, scenario_names, paths)

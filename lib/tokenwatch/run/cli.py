@@ -53,6 +53,8 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true",
                    help="rerun every run, even one whose notebook, parameters, data, library and versions are "
                         "unchanged since it last succeeded (otherwise reused from the execution cache)")
+    p.add_argument("--explain", action="store_true",
+                   help="say for each run why it was reused from the execution cache or rerun")
     p.add_argument("--pdf", action="store_true",
                    help="also print each report and the brief to PDF with headless Chromium (skipped, said once, "
                         "where Chromium is missing)")
@@ -147,6 +149,10 @@ def cmd_run(args: argparse.Namespace) -> int:
               f"(index: {out / 'index.html'})", file=sys.stderr)
         return 130
     print(results_table(results))
+    if args.explain:
+        for r in results:
+            why = f"reused: {r.reason}" if r.cached else f"rerun: {r.reason or 'not known'}"
+            print(f"{r.spec.folder}: " + ("refused (see above)" if r.reason == "refused" else why))
     if args.pdf:
         from tokenwatch.run.pdf import print_collection
 

@@ -13,8 +13,6 @@ notebook, its summary.json and both exports are there). A failed run goes beside
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import errno
 import itertools
 import json
 import multiprocessing as mp
@@ -33,16 +31,21 @@ from hashlib import sha1
 from pathlib import Path
 from typing import Any, Literal
 
-import pandas as pd
-from filelock import FileLock
-from filelock import Timeout as LockTimeout
-
 from tokenwatch.artifacts import atomic_write_text
 from tokenwatch.errors import ParameterError, TokenwatchError
 from tokenwatch.market.fetch import DOWN_ENV
 from tokenwatch.paths import scrub_paths
-from tokenwatch.run import cache
-from tokenwatch.run.notebooks import INJECTED, check_parameters, discover, inspect
+from tokenwatch.run import cache, publish
+from tokenwatch.run.index import RUNS_COLUMNS, check_output_root, scan_runs, write_index  # noqa: F401 - re-exported
+from tokenwatch.run.notebooks import INJECTED, check_parameters, inspect
+from tokenwatch.run.publish import (  # noqa: F401 - re-exported for the cluster runner and tests
+    FAILED_SUFFIX,
+    REQUIRED,
+    RUN_RECORD,
+    finish_run,
+    reuse,
+    swap_into_place,
+)
 
 KERNEL_NAME = "tokenwatch"
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
@@ -54,12 +57,7 @@ WARM_UP = ("import numpy, pandas, scipy, statsmodels.api, matplotlib.pyplot\n"
            "import tokenwatch.market, tokenwatch.plots, tokenwatch.artifacts\n"
            "tokenwatch.plots.use_style()")
 RESET = "%reset -f\nimport matplotlib.pyplot as _plt, os as _os\n_plt.close('all')\n_os.chdir({cwd!r})\ndel _plt, _os"
-RUNS_COLUMNS = ["notebook", "run_id", "parameters", "status", "seconds", "output_folder", "error", "ran_at",
-                "last_good_folder", "cached", "finished"]
-RUN_RECORD = "run.json"
-FAILED_SUFFIX = ".failed"
 STAGING = ".staging"
-REQUIRED = ("summary.json", "report.html")  # besides the executed notebook
 
 
 @dataclass
@@ -88,6 +86,7 @@ class RunResult:
     folder: str = ""  # where this attempt's files are, relative to the output root
     last_good_folder: str = ""  # a failed rerun leaves the good run here
     cached: bool = False  # reused: nothing it depends on changed since it ran
+    reason: str = ""  # why it was reused or rerun (`tokenwatch run --explain`)
 
 
 def slug(params: dict[str, Any]) -> str:
@@ -121,103 +120,6 @@ def plan(paths: list[Path], params: dict[str, Any], sweeps: dict[str, list[Any]]
     if len(set(folders)) != len(folders):
         raise ParameterError("two runs would share an output folder; check the sweep values for repeats")
     return specs
-
-
-# --- putting a run in place --------------------------------------------------------------
-
-_RENAME_EXCHANGE = 2
-_AT_FDCWD = -100
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Swap two paths in one atomic step (Linux renameat2); False where the system cannot."""
-    try:
-        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
-    except (AttributeError, OSError):
-        return False
-    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
-        return True
-    err = ctypes.get_errno()
-    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
-        return False
-    raise OSError(err, os.strerror(err), str(b))
-
-
-def swap_into_place(new: Path, final: Path) -> None:
-    """Make the folder `new` the folder `final` whole; the folder it replaces is then removed.
-
-    A reader sees the old run or the new one, never a mix: one atomic exchange where the system
-    has it, else two renames with no moment in which a half-written folder is visible. Folders
-    inside the old one (a notebook's sweep runs sit inside its plain run's folder) move across.
-    """
-    final.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.rename(new, final)  # nothing there yet
-        return
-    except OSError as exc:
-        if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
-            raise
-    carried = [d.name for d in final.iterdir() if d.is_dir() and not (new / d.name).exists()]
-    for name in carried:
-        os.rename(final / name, new / name)
-    try:
-        exchanged = _exchange(new, final)
-    except OSError:
-        for name in carried:
-            os.rename(new / name, final / name)
-        raise
-    if exchanged:
-        shutil.rmtree(new, ignore_errors=True)  # `new` now holds the old run
-        return
-    old = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
-    os.rename(final, old)
-    os.rename(new, final)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def _complete(folder: Path, notebook: str) -> str:
-    """'' when a staged run has everything a finished run needs, else what is missing."""
-    missing = [f for f in (f"{notebook}.ipynb", *REQUIRED) if not (folder / f).is_file()]
-    if not missing:
-        return ""
-    if "summary.json" in missing:
-        return ("the notebook finished but wrote no summary.json to its output folder (does it pass "
-                "output_dir to artifacts.output_dir and write its summary?)")
-    return f"the run left no {', '.join(missing)}"
-
-
-def _record(result: RunResult, ran_at: str) -> dict[str, Any]:
-    s = result.spec
-    return {"notebook": s.notebook, "run_id": s.run_id,
-            "parameters": json.dumps(s.params, ensure_ascii=False, sort_keys=True, default=str),
-            "status": result.status, "seconds": round(result.seconds, 2), "output_folder": result.folder,
-            "error": result.error, "ran_at": ran_at, "last_good_folder": result.last_good_folder,
-            "cached": result.cached, "finished": time.time()}  # orders two attempts of one run, even within a second
-
-
-def _locks(out_root: Path) -> Path:
-    folder = out_root / ".locks"
-    folder.mkdir(exist_ok=True)
-    return folder
-
-
-def finish_run(result: RunResult, staging: Path, out_root: Path, ran_at: str) -> RunResult:
-    """Swap a staged run into place: `<folder>/` when it succeeded, else `<folder>.failed/`."""
-    if result.status == "ok" and (missing := _complete(staging, result.spec.notebook)):
-        result.status, result.error = "failed", missing
-    good = out_root / result.spec.folder
-    if result.status == "ok":
-        result.folder = result.spec.folder
-    else:
-        result.folder = result.spec.folder + FAILED_SUFFIX
-        result.last_good_folder = result.spec.folder if (good / RUN_RECORD).is_file() else ""
-    atomic_write_text(staging / RUN_RECORD, json.dumps(_record(result, ran_at), ensure_ascii=False, indent=1))
-    # one swap at a time per notebook: a plain run's folder holds that notebook's sweep runs
-    with FileLock(str(_locks(out_root) / f"{result.spec.notebook}.lock")):
-        swap_into_place(staging, out_root / result.folder)
-        if result.status == "ok":  # an earlier failure of this run is no longer news
-            shutil.rmtree(out_root / (result.spec.folder + FAILED_SUFFIX), ignore_errors=True)
-    return result
 
 
 # --- worker side -------------------------------------------------------------------------
@@ -369,14 +271,7 @@ def execute_staged(spec: RunSpec, staging: Path, out_root: Path, kernel: WarmKer
 
 def _named_paths(staging: Path, out_root: Path) -> dict[str, str]:
     """This run's absolute paths and how exports show them."""
-    from tokenwatch.market import SNAPSHOT_ENV
-    from tokenwatch.market.cache import cache_dir
-
-    named = {str(staging): ".", str(out_root): "$OUT"}
-    if snap := os.environ.get(SNAPSHOT_ENV, "").strip():
-        named[str(Path(snap).expanduser().resolve())] = f"${SNAPSHOT_ENV}"
-    named[str(cache_dir().resolve())] = "$TOKENWATCH_CACHE"
-    return named
+    return publish.named_paths(out_root, {str(staging): "."})
 
 
 def _safe_execute(spec: RunSpec, out_root: Path, staging_root: Path, kernel: WarmKernel | None,
@@ -420,40 +315,6 @@ def default_jobs() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
-def check_output_root(out_root: Path) -> Path:
-    """The output folder as an absolute path, made and proven writable before any kernel starts."""
-    out_root = Path(out_root).expanduser().resolve()
-    if out_root.exists() and not out_root.is_dir():
-        raise TokenwatchError(f"--out {out_root} is a file, not a folder; give a folder (it is made if missing)")
-    try:
-        out_root.mkdir(parents=True, exist_ok=True)
-        probe = out_root / f".write-test-{uuid.uuid4().hex[:8]}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise TokenwatchError(f"cannot write to the output folder {out_root} ({exc.strerror or exc}); "
-                              "choose another with --out, or make it writable") from None
-    return out_root
-
-
-def reuse(spec: RunSpec, out_root: Path) -> RunResult | None:
-    """The finished run of `spec` as a cached result when nothing it depends on changed (run.json says so)."""
-    started = time.perf_counter()
-    folder = out_root / spec.folder
-    try:
-        if cache.stale(folder, cache.run_key(spec.path, spec.params)):
-            return None
-    except OSError:  # an input that cannot be read is not proven unchanged
-        return None
-    record = json.loads((folder / RUN_RECORD).read_text(encoding="utf-8"))
-    result = RunResult(spec, "ok", time.perf_counter() - started, folder=spec.folder, cached=True)
-    record.update(cached=True, seconds=round(result.seconds, 3), finished=time.time(),
-                  reused_at=datetime.now(UTC).isoformat(timespec="seconds"))
-    with FileLock(str(_locks(out_root) / f"{spec.notebook}.lock")):
-        atomic_write_text(folder / RUN_RECORD, json.dumps(record, ensure_ascii=False, indent=1))
-    return result
-
-
 def run_all(specs: list[RunSpec], out_root: Path, *, jobs: int | None = None, cell_timeout: float = 600,
             warm: bool = True, progress: bool = True, force: bool = False) -> list[RunResult]:
     """Run every spec, `jobs` at a time; failures are recorded, never raised.
@@ -464,7 +325,15 @@ def run_all(specs: list[RunSpec], out_root: Path, *, jobs: int | None = None, ce
     if cell_timeout <= 0:
         raise ParameterError(f"--cell-timeout {cell_timeout:g}: give the seconds a cell may take, above 0")
     out_root = check_output_root(out_root)
-    reused = {} if force else {i: r for i, spec in enumerate(specs) if (r := reuse(spec, out_root)) is not None}
+    with publish.hold(specs, out_root) as refused:  # one invocation at a time per run folder
+        return _run_held(specs, out_root, refused, jobs=jobs, cell_timeout=cell_timeout, warm=warm,
+                         progress=progress, force=force)
+
+
+def _run_held(specs: list[RunSpec], out_root: Path, refused: dict[int, RunResult], *, jobs: int | None,
+              cell_timeout: float, warm: bool, progress: bool, force: bool) -> list[RunResult]:
+    reused, reasons = publish.reuse_all(specs, out_root, force, refused)
+    reused.update(refused)
     todo = [spec for i, spec in enumerate(specs) if i not in reused]
     if not todo:
         write_index(out_root)
@@ -477,6 +346,8 @@ def run_all(specs: list[RunSpec], out_root: Path, *, jobs: int | None = None, ce
     try:
         fresh = iter(_run_specs(todo, out_root, staging_root, jobs, cell_timeout, warm, progress))
         results = [reused[i] if i in reused else next(fresh) for i in range(len(specs))]
+        for i, result in enumerate(results):
+            result.reason = result.reason or reasons.get(i, "")
     finally:
         if previous is None:
             os.environ.pop(DOWN_ENV, None)
@@ -534,50 +405,6 @@ def _run_specs(specs: list[RunSpec], out_root: Path, staging_root: Path, jobs: i
             if w.is_alive():
                 w.terminate()
     return [done[i] for i in range(len(specs))]
-
-
-def scan_runs(out_root: Path) -> pd.DataFrame:
-    """One row per run, from the run.json of every run folder on disk (the failed attempt where the
-    latest one failed, pointing at the good run it left in place)."""
-    records = []
-    for path in [*out_root.glob(f"*/{RUN_RECORD}"), *out_root.glob(f"*/*/{RUN_RECORD}")]:
-        if any(part.startswith(".") for part in path.relative_to(out_root).parts):
-            continue
-        try:
-            rec = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        rec["output_folder"] = path.parent.relative_to(out_root).as_posix()  # where it is now
-        records.append(rec)
-    runs = pd.DataFrame(records, columns=RUNS_COLUMNS).fillna("")
-    if runs.empty:
-        return runs
-    runs["seconds"] = pd.to_numeric(runs["seconds"], errors="coerce").fillna(0.0)
-    runs["finished"] = pd.to_numeric(runs["finished"], errors="coerce").fillna(0.0)
-    runs = runs.sort_values(["finished", "ran_at"], kind="stable").drop_duplicates("run_id", keep="last")
-    runs["last_good_folder"] = [f if f and (out_root / f / RUN_RECORD).is_file() else ""
-                                for f in runs["last_good_folder"]]
-    order = {name: i for i, name in enumerate(discover())}  # the collection's own order: 01, 02, ...
-    return (runs.assign(_order=runs["notebook"].map(order).fillna(len(order)))
-            .sort_values(["_order", "notebook", "run_id"], kind="stable").drop(columns="_order")
-            .reset_index(drop=True))
-
-
-def write_index(out_root: Path, lock_timeout: float = 60) -> pd.DataFrame:
-    """Rebuild runs.csv and index.html from the run folders on disk, one writer at a time."""
-    from tokenwatch.run.export import index_html
-
-    lock = FileLock(str(_locks(out_root) / "index.lock"))
-    try:
-        with lock.acquire(timeout=lock_timeout):
-            runs = scan_runs(out_root)
-            atomic_write_text(out_root / "runs.csv", runs.to_csv(index=False))
-            atomic_write_text(out_root / "index.html", index_html(runs, out_root))
-    except LockTimeout:
-        raise TokenwatchError(f"waited {lock_timeout:g} s for {_locks(out_root) / 'index.lock'}: another tokenwatch "
-                              "run "
-                              "is writing this index; the runs are in place, rerun to rebuild the index") from None
-    return runs
 
 
 def results_table(results: list[RunResult]) -> str:
