@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import sys
+from collections.abc import Callable
 from datetime import date
 from importlib import metadata
 from pathlib import Path
@@ -45,6 +46,7 @@ NOT_OUTPUTS = ("run.json", CACHE_RECORD)  # rewritten on reuse / the record itse
 LIVE_VALUES = {"1", "true", "yes"}
 RUN_CODE = Path(__file__).resolve().parent
 PUBLISHING = (RUN_CODE, RUN_CODE.parent / "paths.py")
+Shown = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 def versions() -> dict[str, str]:
@@ -190,8 +192,9 @@ def outputs(folder: Path) -> dict[str, str]:
             if p.is_file() and p.relative_to(folder).as_posix() not in NOT_OUTPUTS}
 
 
-def seal(folder: Path, path: Path, params: dict[str, Any], out_root: Path) -> None:
-    """Finish the record of a staged, successful run: paths named by root, the key's parts, the outputs."""
+def seal(folder: Path, path: Path, params: dict[str, Any], out_root: Path, shown: Shown = dict) -> None:
+    """Finish the record of a staged, successful run: paths named by root, the key's parts (parameters as `shown`
+    gives them: no machine path), the outputs."""
     record_path = folder / CACHE_RECORD
     record = json.loads(record_path.read_text(encoding="utf-8"))
     raw = record.get("raw")
@@ -215,7 +218,8 @@ def seal(folder: Path, path: Path, params: dict[str, Any], out_root: Path) -> No
     listings = [{"folder": name(item["folder"]), "pattern": item["pattern"], "found": item["found"]}
                 for item in raw["listings"]]
     parts = key_parts(path, params)
-    sealed = {"key": _key(parts), "parts": parts, "inputs": dict(sorted(inputs.items())), "absent": absent,
+    sealed = {"key": _key(parts), "parts": {**parts, "params": shown(parts["params"])},
+              "inputs": dict(sorted(inputs.items())), "absent": absent,
               "listings": listings, "today": raw.get("today"), "outputs": outputs(folder)}
     if external:
         store = _external_store(out_root)
@@ -292,18 +296,18 @@ def _inputs_changed(record: dict[str, Any], where: dict[str, Path], external: di
         folder = located(item["folder"], where, external)
         if folder is None:
             return f"{shown(item['folder'])} cannot be located on this machine"
-        now = reads.listing(folder, item["pattern"])
-        now = ["(any)"] if now and item["pattern"].startswith(reads.ANY) else now
+        listed = reads.listing(folder, item["pattern"])
+        now = ["(any)"] if listed and item["pattern"].startswith(reads.ANY) else listed
         if now != item["found"]:
             new, gone = sorted(set(now) - set(item["found"])), sorted(set(item["found"]) - set(now))
             place = shown(item["folder"])
             if new:
-                return f"{place}/{new[0]} appeared" if new[0] != "(any)" else f"{place} is no longer empty"
-            return f"{place}/{gone[0]} went" if gone[0] != "(any)" else f"{place} is empty now"
+                return f"{place}/{listed[0] if new[0] == '(any)' else new[0]} appeared"
+            return f"{place} is empty now" if gone[0] == "(any)" else f"{place}/{gone[0]} went"
     return ""
 
 
-def why_rerun(folder: Path, path: Path, params: dict[str, Any], out_root: Path) -> str:
+def why_rerun(folder: Path, path: Path, params: dict[str, Any], out_root: Path, shown: Shown = dict) -> str:
     """'' when the finished run in `folder` can be reused for this notebook and parameters, else why not."""
     run, problem = _load(folder / "run.json", "run.json")
     if run is None:
@@ -317,7 +321,7 @@ def why_rerun(folder: Path, path: Path, params: dict[str, Any], out_root: Path) 
         return f"{CACHE_RECORD} was written by an older tokenwatch (no list of outputs)"
     parts = key_parts(path, params)
     if record.get("key") != _key(parts):
-        return _changed_part(record["parts"], parts)
+        return _changed_part(record["parts"], {**parts, "params": shown(parts["params"])})
     if (day := record.get("today")) and day != date.today().isoformat():
         return f"the run used today's date ({day}); today is {date.today().isoformat()}"
     for name, checksum in record["outputs"].items():

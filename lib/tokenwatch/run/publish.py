@@ -266,7 +266,7 @@ def finish_run(result: RunResult, staging: Path, out_root: Path, ran_at: str) ->
                 f"{spec.folder}/ holds {', '.join(clash)}, which no run wrote, and this run writes a file of that "
                 f"name: move it out of {spec.folder}/ and rerun (this run is in {spec.folder}{FAILED_SUFFIX}/)")
         if result.status == "ok" and (staging / cache.CACHE_RECORD).is_file():
-            cache.seal(staging, spec.path, spec.params, out_root)
+            cache.seal(staging, spec.path, spec.params, out_root, lambda p: shown_params(p, spec.cwd))
         result.folder = spec.folder if result.status == "ok" else spec.folder + FAILED_SUFFIX
         if result.status != "ok":
             result.last_good_folder = spec.folder if (good / RUN_RECORD).is_file() else ""
@@ -326,7 +326,8 @@ def why_rerun(spec: RunSpec, out_root: Path) -> str:
     if link := refuse_link(out_root, spec.folder):
         return link
     try:
-        return cache.why_rerun(out_root / spec.folder, spec.path, spec.params, out_root)
+        return cache.why_rerun(out_root / spec.folder, spec.path, spec.params, out_root,
+                               lambda p: shown_params(p, spec.cwd))
     except OSError as exc:  # an input that cannot be read is not proven unchanged
         return f"an input cannot be read ({exc.strerror or exc})"
 
