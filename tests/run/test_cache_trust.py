@@ -4,7 +4,6 @@ fixture (each notebook run costs seconds)."""
 
 import errno
 import json
-import os
 from datetime import date
 from pathlib import Path
 

@@ -3,11 +3,10 @@
 Each worker process keeps one Jupyter kernel with the heavy imports done and gives every run a
 clean namespace (`%reset -f`); a run that fails or times out gets a fresh kernel after it.
 
-Nothing good is lost: every invocation stages its runs under its own `.staging/<id>/`, and a run's
-folder is swapped into place whole, in one rename, only when the run succeeded completely (its
-notebook, its summary.json and both exports are there). A failed run goes beside the good one, to
-`<run>.failed/`, and the good one stays. Each run folder carries `run.json`, so the index
-(`runs.csv`, `index.html`) is rebuilt from what is on disk, under a lock, by every invocation.
+Every invocation stages its runs under its own `.staging/<id>/`; `publish.finish_run` swaps a run's
+folder into place whole only when it succeeded completely, `publish.reuse` serves a run from the
+execution cache (`cache.py`) when nothing it depends on changed, and `index.write_index` rebuilds
+`runs.csv` and `index.html` from the run.json files on disk.
 """
 
 from __future__ import annotations
