@@ -112,6 +112,7 @@ def _scheduler_address(value: str | None) -> str | None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from tokenwatch.run.index import IndexNotWritten
     from tokenwatch.run.runner import plan, results_table, run_all
 
     if args.all == bool(args.notebooks):
@@ -144,6 +145,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         else:
             results = run_all(specs, out, jobs=args.jobs, cell_timeout=args.cell_timeout,
                               warm=not args.fresh_kernels, progress=not args.no_progress, force=args.force)
+    except IndexNotWritten as exc:  # the runs are done and shown; the index could not be rebuilt
+        if exc.results:
+            print(results_table(exc.results))
+        raise
     except KeyboardInterrupt:
         print(f"tokenwatch: interrupted; finished runs are in place, unfinished ones were discarded "
               f"(index: {out / 'index.html'})", file=sys.stderr)

@@ -21,6 +21,15 @@ from tokenwatch.errors import TokenwatchError
 from tokenwatch.run.notebooks import discover
 from tokenwatch.run.publish import RUN_RECORD, locks, scrubbed
 
+
+class IndexNotWritten(TokenwatchError):
+    """The runs are done, the index could not be rebuilt: carries the results, so they are still shown."""
+
+    def __init__(self, message: str, results: list | None = None) -> None:
+        super().__init__(message)
+        self.results = results or []
+
+
 RUNS_COLUMNS = ["notebook", "run_id", "parameters", "status", "seconds", "output_folder", "error", "ran_at",
                 "last_good_folder", "cached", "finished"]
 
@@ -97,7 +106,7 @@ def write_index(out_root: Path, lock_timeout: float = 60) -> pd.DataFrame:
                               "run is writing this index; the runs are in place, rerun to rebuild the index") from None
     except OSError as exc:
         full = exc.errno == errno.ENOSPC
-        raise TokenwatchError(
+        raise IndexNotWritten(
             f"the index of {out_root} (runs.csv, index.html) could not be rebuilt: "
             f"{'no space left on the device' if full else exc.strerror or exc}; the runs' own folders are as their "
             "run.json files say and the last index stays: " + ("free some space and rerun" if full else "rerun")

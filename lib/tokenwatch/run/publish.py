@@ -259,6 +259,8 @@ def finish_run(result: RunResult, staging: Path, out_root: Path, ran_at: str) ->
     good = out_root / spec.folder
     if result.status == "ok" and (problem := complete(staging, spec.notebook) or refuse_link(out_root, spec.folder)):
         result.status, result.error = "failed", problem
+    if "[Errno 28]" in result.error or "No space left on device" in result.error:
+        result.error += "; the output folder's disk is full: free some space (or choose another --out) and rerun"
     try:
         _scrub_folder(staging, spec.params, spec.cwd)
         if result.status == "ok" and (clash := [n for n in user_files(good) if (staging / n).exists()]):
@@ -269,7 +271,7 @@ def finish_run(result: RunResult, staging: Path, out_root: Path, ran_at: str) ->
             cache.seal(staging, spec.path, spec.params, out_root, lambda p: shown_params(p, spec.cwd))
         result.folder = spec.folder if result.status == "ok" else spec.folder + FAILED_SUFFIX
         if result.status != "ok":
-            result.last_good_folder = spec.folder if (good / RUN_RECORD).is_file() else ""
+            result.last_good_folder = spec.folder if (read_record(good) or {}).get("status") == "ok" else ""
         files = sorted(p.name for p in staging.iterdir() if p.is_file())
         atomic_write_text(staging / RUN_RECORD, json.dumps(make_record(result, ran_at, out_root, files),
                                                            ensure_ascii=False, indent=1))
@@ -289,7 +291,7 @@ def _not_placed(result: RunResult, staging: Path, out_root: Path, ran_at: str, e
     spec = result.spec
     link = refuse_link(out_root, spec.folder + FAILED_SUFFIX) or refuse_link(out_root, spec.folder)
     result.status, result.folder = "failed", spec.folder + FAILED_SUFFIX
-    result.last_good_folder = spec.folder if (out_root / spec.folder / RUN_RECORD).is_file() else ""
+    result.last_good_folder = spec.folder if (read_record(out_root / spec.folder) or {}).get("status") == "ok" else ""
     if isinstance(exc, FileExistsError):
         result.error = (f"{spec.folder}/ holds {exc.strerror}: move it out of {spec.folder}/ and rerun "
                         f"(this run is in {result.folder}/)")

@@ -35,7 +35,13 @@ from tokenwatch.errors import ParameterError, TokenwatchError
 from tokenwatch.market.fetch import DOWN_ENV
 from tokenwatch.paths import scrub_paths
 from tokenwatch.run import cache, publish
-from tokenwatch.run.index import RUNS_COLUMNS, check_output_root, scan_runs, write_index  # noqa: F401 - re-exported
+from tokenwatch.run.index import (  # noqa: F401 - re-exported
+    RUNS_COLUMNS,
+    IndexNotWritten,
+    check_output_root,
+    scan_runs,
+    write_index,
+)
 from tokenwatch.run.notebooks import INJECTED, check_parameters, inspect
 from tokenwatch.run.publish import (  # noqa: F401 - re-exported for the cluster runner and tests
     FAILED_SUFFIX,
@@ -325,18 +331,24 @@ def run_all(specs: list[RunSpec], out_root: Path, *, jobs: int | None = None, ce
         raise ParameterError(f"--cell-timeout {cell_timeout:g}: give the seconds a cell may take, above 0")
     out_root = check_output_root(out_root)
     with publish.hold(specs, out_root) as refused:  # one invocation at a time per run folder
-        return _run_held(specs, out_root, refused, jobs=jobs, cell_timeout=cell_timeout, warm=warm,
-                         progress=progress, force=force)
+        results: list[RunResult] = []
+        try:
+            return _run_held(specs, out_root, refused, results, jobs=jobs, cell_timeout=cell_timeout, warm=warm,
+                             progress=progress, force=force)
+        except IndexNotWritten as exc:  # the runs are done: show them with the message
+            exc.results = results
+            raise
 
 
-def _run_held(specs: list[RunSpec], out_root: Path, refused: dict[int, RunResult], *, jobs: int | None,
-              cell_timeout: float, warm: bool, progress: bool, force: bool) -> list[RunResult]:
+def _run_held(specs: list[RunSpec], out_root: Path, refused: dict[int, RunResult], results: list[RunResult], *,
+              jobs: int | None, cell_timeout: float, warm: bool, progress: bool, force: bool) -> list[RunResult]:
     reused, reasons = publish.reuse_all(specs, out_root, force, refused)
     reused.update(refused)
     todo = [spec for i, spec in enumerate(specs) if i not in reused]
     if not todo:
+        results[:] = [reused[i] for i in range(len(specs))]
         write_index(out_root)
-        return [reused[i] for i in range(len(specs))]
+        return results
     check_kernel()
     staging_root = out_root / STAGING / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
     staging_root.mkdir(parents=True)
@@ -344,7 +356,7 @@ def _run_held(specs: list[RunSpec], out_root: Path, refused: dict[int, RunResult
     os.environ[DOWN_ENV] = str(staging_root / "unreachable.jsonl")  # kernels inherit it
     try:
         fresh = iter(_run_specs(todo, out_root, staging_root, jobs, cell_timeout, warm, progress))
-        results = [reused[i] if i in reused else next(fresh) for i in range(len(specs))]
+        results[:] = [reused[i] if i in reused else next(fresh) for i in range(len(specs))]
         for i, result in enumerate(results):
             result.reason = result.reason or reasons.get(i, "")
     finally:
