@@ -23,6 +23,7 @@ from typing import Any
 _state: dict[str, Any] = {"on": False, "files": set(), "listings": {}, "today": None, "skip": (),
                           "installed": False}
 SYSTEM = ("/proc/", "/sys/", "/dev/", "/usr/", "/lib/", "/lib64/", "/etc/", "/bin/", "/sbin/", "/opt/conda/")
+WRITING = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND
 ANY = "any:"  # a listing pattern that asks only whether something matches
 TOOL_DIRS = (".cache", ".config", ".ipython", ".jupyter", ".local", ".matplotlib", ".pyenv", ".conda")
 
@@ -31,7 +32,10 @@ def _hook(event: str, args: tuple) -> None:
     if event != "open" or not _state["on"]:
         return
     path, mode = args[0], args[1] if len(args) > 1 else "r"
+    flags = args[2] if len(args) > 2 and isinstance(args[2], int) else 0
     if not isinstance(path, str | bytes | os.PathLike) or (isinstance(mode, str) and any(c in mode for c in "wax+")):
+        return
+    if flags & WRITING:  # os.open for writing (a lock file, a temporary file): not a read
         return
     text = os.path.abspath(os.fsdecode(path))
     if not text.startswith(_state["skip"]) and not text.endswith((".pyc", ".pyo")):

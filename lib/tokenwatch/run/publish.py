@@ -248,9 +248,9 @@ def locks(out_root: Path) -> Path:
 def _disk_message(exc: OSError, result: RunResult) -> str:
     where = result.spec.folder
     if exc.errno == errno.ENOSPC:
-        return (f"no space left on the device of the output folder while putting {where}/ in place; the last good "
-                "run stays as it was: free some space (or choose another --out) and rerun")
-    return f"could not put {where}/ in place ({exc.strerror or exc}); the last good run stays as it was"
+        return (f"no space left on the device of the output folder while putting {where}/ in place: free some "
+                "space (or choose another --out) and rerun")
+    return f"could not put {where}/ in place ({exc.strerror or exc})"
 
 
 def finish_run(result: RunResult, staging: Path, out_root: Path, ran_at: str) -> RunResult:
