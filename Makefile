@@ -18,9 +18,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
 	$(PY) -m ipykernel install --sys-prefix --name tokenwatch --display-name "Python (tokenwatch)" >/dev/null
+	$(PY) -m tokenwatch.run.cli_errors >/dev/null
 	touch $(STAMP)
 
+# With no snapshot, `data ensure` first fetches into the cache what the notebooks read (needs a network), or stops
+# here with one message on how to get data, before anything runs.
 report: venv
+	$(VENV)/bin/tokenwatch data ensure
 	$(VENV)/bin/tokenwatch run --all --out reports/latest
 
 test: venv

@@ -57,3 +57,27 @@ def test_basket_with_short_code_names_the_row(tmp_path):
     path.write_text("code,name,segment,market\n603228,景旺电子,PCB,cn\n2463,沪电股份,PCB,cn\n", encoding="utf-8")
     with pytest.raises(Exception, match="row 3"):
         load_basket(path)
+
+
+def test_a_basket_given_inline_as_codes_takes_names_from_the_universe():
+    basket = load_basket("cn:603228,cn:300476, NVDA,cn:600000")
+    assert basket["code"].tolist() == ["603228", "300476", "NVDA", "600000"]
+    assert basket["name"].tolist()[:3] == ["景旺电子", "胜宏科技", "NVIDIA"]
+    assert basket["segment"].iloc[0] == "PCB/CCL" and basket["symbol"].iloc[1] == Symbol("cn", "300476")
+    assert basket.loc[3, ["name", "segment"]].tolist() == ["600000", "not in data/universe.csv"]
+    assert load_basket("cn:603228")["name"].tolist() == ["景旺电子"]  # one code with its market is inline too
+
+
+def test_an_empty_basket_file_and_an_overlong_name_get_clear_messages(tmp_path):
+    from tokenwatch.errors import DataValidationError
+
+    empty = tmp_path / "empty.csv"
+    empty.write_text("", encoding="utf-8")
+    with pytest.raises(DataValidationError, match="is an empty file; give it a header line"):
+        load_basket(str(empty))
+    header = tmp_path / "header.csv"
+    header.write_text("code,name,segment,market\n", encoding="utf-8")  # A3-10: was a pandas KeyError
+    with pytest.raises(DataValidationError, match="has a header but no member"):
+        load_basket(str(header))
+    with pytest.raises(ParameterError, match=r"\(300 characters\) is too long for a file name"):  # A3-11: OSError
+        load_basket("a" * 300)

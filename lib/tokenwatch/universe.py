@@ -129,27 +129,72 @@ def names(symbols: list[Symbol]) -> dict[Symbol, str]:
     return {s: lookup.get(s, s.code) for s in symbols}
 
 
+BASKET_COLUMNS = ["code", "name", "segment", "market"]
+_LONGEST_NAME = 255  # bytes in one file name on common file systems
+
+
+def is_inline_basket(value: str) -> bool:
+    """True for a basket written as codes (`cn:603228,cn:300476` or `603228,300476`), not a name or a path."""
+    text = value.strip()
+    return Path(text).suffix.lower() != ".csv" and ("," in text or ":" in text) and "/" not in text
+
+
+def inline_basket(value: str) -> pd.DataFrame:
+    """A basket from codes written inline, each looked up in the universe for its name and segment (a code not
+    listed there is named by its code, in the segment 'not in data/universe.csv')."""
+    table = universe()
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    if not items:
+        raise ParameterError(f"basket {value!r} holds no code; write codes like 'cn:603228,cn:300476'")
+    symbols = parse_symbols(items, table)
+    listed = {Symbol(m, c): (n, g) for m, c, n, g in
+              zip(table["market"], table["code"], table["name"], table["segment"], strict=True)}
+    rows = [{"code": s.code, "name": listed.get(s, (s.code, ""))[0],
+             "segment": listed.get(s, ("", "not in data/universe.csv"))[1], "market": s.market} for s in symbols]
+    out = pd.DataFrame(rows, columns=BASKET_COLUMNS)
+    out["symbol"] = symbols
+    return out
+
+
 def load_basket(name_or_path: str | Path) -> pd.DataFrame:
-    """A basket table (code, name, segment, market) from `data/baskets/` or a path.
+    """A basket table (code, name, segment, market) from `data/baskets/`, a path, or codes written inline
+    (`cn:603228,cn:300476`, see `inline_basket`).
 
     Adds a `symbol` column of Symbols. Rows keep their file order.
     """
     text = str(name_or_path)
+    ways = (f"give a basket name in {data_file('baskets')}/, codes such as 'cn:603228,cn:300476', "
+            "or a path to a CSV file")
     if len(text) > 1000 or "\n" in text:
-        raise ParameterError(f"basket {text[:60]!r}... ({len(text)} characters) is neither a basket name "
-                             f"in {data_file('baskets')}/ nor a path to a CSV file")
+        raise ParameterError(f"basket {text[:60]!r}... ({len(text)} characters) is too long for a name or a path; "
+                             + ways)
+    if isinstance(name_or_path, str) and is_inline_basket(text):
+        return inline_basket(text)
     path = Path(name_or_path)
+    if any(len(part.encode()) > _LONGEST_NAME for part in path.parts):
+        raise ParameterError(f"basket {text[:40]!r}... ({len(text)} characters) is too long for a file name; " + ways)
     if not path.suffix:
         path = data_dir() / "baskets" / f"{name_or_path}.csv"
     elif not path.is_absolute() and not path.exists():
         path = data_dir() / path
-    if not path.is_file():
+    try:
+        found = path.is_file()
+    except OSError as exc:
+        raise ParameterError(f"basket {text[:60]!r} cannot be read ({exc.strerror}); " + ways) from None
+    if not found:
         available = sorted(p.stem for p in (data_dir() / "baskets").glob("*.csv"))
-        raise ParameterError(f"basket {str(name_or_path)!r} not found at {path}; available: {available}")
+        raise ParameterError(f"basket {str(name_or_path)!r} not found at {path}; available: {available}; or "
+                             "give codes such as 'cn:603228,cn:300476'")
+    if path.stat().st_size == 0:
+        raise DataValidationError(f"basket {path} is an empty file; give it a header line "
+                                  f"({','.join(BASKET_COLUMNS)}) and one line per member")
     table = read_codes_csv(path)
-    missing = {"code", "name", "segment", "market"} - set(table.columns)
+    missing = set(BASKET_COLUMNS) - set(table.columns)
     if missing:
         raise DataValidationError(f"basket {path}: columns {sorted(missing)} are missing")
+    if table.empty:
+        raise DataValidationError(f"basket {path} has a header but no member; add one line per member "
+                                  f"({','.join(BASKET_COLUMNS)})")
     for i, row in enumerate(table.itertuples(index=False), start=2):
         if row.market not in MARKETS:
             raise DataValidationError(f"basket {path} row {i}: market {row.market!r} is not one of {list(MARKETS)}")

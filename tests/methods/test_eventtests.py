@@ -51,3 +51,45 @@ def test_generalized_sign_by_hand():
     assert z == pytest.approx((4 - 5 * 0.625) / np.sqrt(5 * 0.625 * 0.375))  # 0.8111
     assert p == pytest.approx(2 * stats.norm.sf(abs(z)))
     assert np.isnan(E.generalized_sign(car, np.ones((2, 3)))[0])  # no negative day: undefined, not zero
+
+
+def test_placebo_p_counts_the_real_statistic_among_the_draws():
+    draws = np.array([0.5, -2.0, 1.0, 3.0, np.nan, -0.1])
+    # |draw| >= 1.0: -2.0, 1.0, 3.0 -> 3 of 5 finite draws; with the real one: (1 + 3) / (1 + 5)
+    assert E.placebo_p(1.0, draws) == pytest.approx(4 / 6)
+    assert E.placebo_p(-5.0, draws) == pytest.approx(1 / 6)  # two-sided: as extreme in either direction
+    assert np.isnan(E.placebo_p(np.nan, draws))
+
+
+def test_cluster_bootstrap_resamples_whole_sessions_by_hand():
+    # two sessions: A with CARs 1 and 3 (sum 4, 2 names), B with CAR -1 (1 name); the mean is 1
+    car = np.array([1.0, 3.0, -1.0])
+    cluster = np.array(["A", "A", "B"])
+    counts = np.array([[2, 0], [1, 1], [0, 2], [1, 1]])  # AA, AB, BB, AB
+    # draw means: 8/4 = 2, 3/3 = 1, -2/2 = -1, 1; recentred |m* - 1|: 1, 0, 2, 0; at least |1|: 2 of 4
+    stat, p = E.cluster_bootstrap(car, cluster, counts)
+    boot = np.array([2.0, 1.0, -1.0, 1.0])
+    assert stat == pytest.approx(1.0 / boot.std(ddof=1))
+    assert p == pytest.approx((1 + 2) / (1 + 4))
+    assert E.session_draws(3, 50, np.random.default_rng(0)).sum(axis=1).tolist() == [3] * 50
+
+
+def test_holm_and_benjamini_hochberg_by_hand():
+    p = np.array([0.01, 0.04, 0.03, np.nan, 0.20])
+    # Holm, m = 4: sorted 0.01, 0.03, 0.04, 0.20 times 4, 3, 2, 1 = 0.04, 0.09, 0.08 -> 0.09 (monotone), 0.20
+    assert E.adjust(p, "holm")[[0, 2, 1, 4]] == pytest.approx([0.04, 0.09, 0.09, 0.20])
+    # Benjamini-Hochberg: p(i) m / i = 0.04, 0.06, 0.0533, 0.20, then the running minimum from the top
+    assert E.adjust(p, "fdr_bh")[[0, 2, 1, 4]] == pytest.approx([0.04, 0.04 * 4 / 3, 0.04 * 4 / 3, 0.20])
+    assert np.isnan(E.adjust(p, "holm")[3])
+    with pytest.raises(ValueError, match="p-value adjustment"):
+        E.adjust(p, "bonferroni")
+
+
+def test_corrado_rank_skips_days_an_observation_does_not_have():
+    est = np.array([[0.01, np.nan, -0.02, 0.0], [0.02, -0.01, 0.0, 0.01]])
+    event = np.array([[0.03], [0.005]])
+    # row 1: 0.01, -0.02, 0.0, 0.03 ranked 3, 1, 2, 4 of M = 4 -> U - 1/2 = 0.1, -0.3, -0.1, 0.3 (the NaN skipped)
+    # row 2: 0.02, -0.01, 0.0, 0.01, 0.005 ranked 5, 1, 2, 4, 3 of M = 5 -> 1/3, -1/3, -1/6, 1/6, 0
+    k = np.array([(0.1 + 1 / 3) / 2, -1 / 3, (-0.3 - 1 / 6) / 2, (-0.1 + 1 / 6) / 2, (0.3 + 0) / 2])
+    z, _ = E.corrado_rank(est, event)
+    assert z == pytest.approx(k[-1] / np.sqrt((k**2).mean()))

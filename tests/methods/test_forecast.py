@@ -63,3 +63,51 @@ def test_an_archived_forecast_is_scored_on_what_was_disclosed_after_it():
     assert summary.loc[0, "cells"] == 2
     with pytest.raises(ParameterError, match="not a tokenwatch forecast.csv"):
         F.score_forecasts(forecast.drop(columns="vintage"), ledger)
+
+
+def test_the_supply_check_grows_epochs_bound_by_hand():
+    bounds = F.load_supply_bounds()
+    row = bounds.iloc[0]
+    assert row["low"] == 5e8 and row["high"] == 2e10 and row["source_url"].startswith("https://epochai")
+    head = _table("x", ["2025-11-15", "2026-11-15"], [1e14, 1e17])
+    cap = F.capacity_check(head, bounds)
+    # 2e10 output tokens a second is 1.728e15 a day at 2025-11-15, three times that a year (365 days) later
+    assert cap.loc[0, "bound_high"] == pytest.approx(2e10 * 86_400)
+    assert cap.loc[1, "bound_high"] == pytest.approx(2e10 * 86_400 * 3 ** (365 / 365.25))
+    assert list(cap["p50_above"]) == [False, True]
+
+
+def test_a_band_stops_at_the_anchor_unless_the_backtest_saw_falls():
+    errors, spread = np.array([-1.0, 0.0, 1.0, 2.0]), np.ones(4)
+    no_falls = B.fit_band(errors, spread, falls=np.array([0.1, 0.2, 0.3, 0.4]))
+    q = no_falls.quantiles(np.array([1.0]), np.array([0.5]), anchor=np.array([1.0]))
+    assert q.min() == pytest.approx(1.0)  # the lower quantiles would go below the anchor: they stop there
+    falls = B.fit_band(errors, spread, falls=np.array([-0.3, 0.2, 0.3, 0.4]))
+    assert falls.quantiles(np.array([1.0]), np.array([0.5]), anchor=np.array([1.0])).min() == pytest.approx(0.7)
+
+
+def test_the_headline_is_naive_when_the_ensemble_does_not_beat_it():
+    cells = pd.DataFrame({"series": ["a", "a", "b"], "cutoff": pd.to_datetime(["2025-01-01"] * 3),
+                          "target_id": ["t1", "t2", "t3"]})
+    ens = cells.assign(model=B.ENSEMBLE, scenario=B.ALL, log_error=[0.5, -0.6, 0.7])
+    naive = cells.assign(model=B.NAIVE, scenario="", log_error=[0.2, 0.1, -0.9])
+    choice, skill = B.headline_choice(pd.concat([ens, naive], ignore_index=True))
+    assert choice == B.NAIVE and skill["median_abs_log_error"] == 0.6 and skill["naive_median_abs_log_error"] == 0.2
+    assert skill["wins"] == 1 and skill["cells"] == 3
+    better = ens.assign(log_error=[0.1, 0.1, 0.1])
+    assert B.headline_choice(pd.concat([better, naive], ignore_index=True))[0] == B.ENSEMBLE
+
+
+def test_the_history_steps_through_the_latest_disclosures_each_seeing_only_what_was_public():
+    full = load_ledger()
+    pool = B.forecast_cells(full)
+    obs = P.observations(full, "doubao")
+    when = pd.Timestamp("2026-12-01")
+    dates = list(pd.to_datetime(["2026-06-30"]))
+    h = F.headline_history(full, "doubao", when, pd.Timestamp("2027-12-31"), dates, pool, B.ENSEMBLE, count=2)
+    last_two = obs["public_from"].iloc[-2:]
+    assert list(h["vintage"]) == [*(d - pd.Timedelta(days=1) for d in last_two), when]
+    assert list(h["added"]) == ["", obs["id"].iloc[-2], obs["id"].iloc[-1]]  # the row each step adds
+    # the first vintage's headline is scored on the two disclosures made public after it
+    assert h["later_disclosures"].tolist() == [2, 1, 0]
+    assert (h["p10"] <= h["p50"]).all() and (h["p50"] <= h["p90"]).all()

@@ -28,13 +28,21 @@ def test_rally_replay_runs_and_reports_nvda_and_the_break(snapshot, tmp_path):
     assert f"NVDA over the whole window: {nvda['return_pct']:+.2f}%." in findings
     assert "No: the data do not support a break" in findings
     every = pd.read_csv(run / "event_tests.csv")
-    tests = every[every["sample"] == "all sessions"]
-    wide = tests.pivot_table(index=["category", "window"], columns="test", values="statistic")
+    tests = every[(every["sample"] == "all sessions") & (every["model"] == "market model")
+                  & (every["period"] == "event window")]
+    parametric = tests[~tests["test"].str.startswith(("placebo", "cluster"))]
+    wide = parametric.pivot_table(index=["category", "window"], columns="test", values="statistic")
     assert wide.notna().all().all() and len(wide.columns) == 5
+    # the placebo and adjusted p beside them, a model estimated before the first event (and its pre-event window)
+    assert tests["test"].str.startswith("placebo").any() and (every["p_adjusted"] >= every["p_value"]).all()
+    models = pd.read_csv(run / "event_models.csv")
+    first = pd.read_csv(run / "event_sessions.csv")["session_date"].min()
+    assert len(models) == 10 and (models["estimation_end"] < first).all()
+    assert "placebo p = " in (run / "findings.md").read_text(encoding="utf-8")
     # symbols share each session's shock (positive mean residual correlation): the adjustment only shrinks BMP
     assert (wide["Kolari-Pynnonen BMP"].abs() <= wide["BMP"].abs() + 1e-12).all()
     by_cat = pd.read_csv(run / "event_study_by_category.csv").set_index(["category", "window"])
-    t_rows = tests[tests["test"] == "t (cross-section)"].set_index(["category", "window"])
+    t_rows = parametric[parametric["test"] == "t (cross-section)"].set_index(["category", "window"])
     assert (t_rows["sessions"] == by_cat.loc[t_rows.index, "events"]).all()
     us = phases[(phases["market"] == "us") & phases["phase"].isin(rally.PHASES)]
     for sym, part in us.groupby("symbol"):
@@ -43,7 +51,7 @@ def test_rally_replay_runs_and_reports_nvda_and_the_break(snapshot, tmp_path):
     events = pd.read_csv(run / "event_study.csv")
     assert events[["car_pct", "t_stat", "p_value"]].notna().all().all()
     assert not (events["category"] == "market").any()
-    assert set(events["window"]) == {"[-1,+1]", "[+0,+5]"}
+    assert set(events["window"]) == {"[-1,+1]", "[+0,+5]", "[-10,-1]"}
     # confounding: clean sessions only carry one category; the decomposition counts each session once
     sessions = pd.read_csv(run / "event_sessions.csv")
     assert (sessions["confounded"] == sessions["categories"].str.contains("+", regex=False)).all()

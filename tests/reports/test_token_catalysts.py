@@ -12,6 +12,14 @@ from tokenwatch.run.cli import main
 CN_DAYS = pd.DatetimeIndex(["2025-05-20", "2025-05-21", "2025-05-22", "2025-06-11", "2025-06-12"])
 
 
+def snapshot_days(days: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """The A-share sessions of the snapshot (the calendar the study counts sessions on)."""
+    from tokenwatch.market import default_source
+
+    cal = default_source().calendar("cn_index")
+    return cal[(cal >= days.min()) & (cal <= days.max())]
+
+
 def _ledger(rows):
     base = {"id": "x", "series": "s", "disclosed_date_precision": "day", "time_local": ""}
     frame = pd.DataFrame([{**base, **r} for r in rows])
@@ -47,6 +55,27 @@ def test_token_catalysts_runs_and_answers_with_its_tests(snapshot, tmp_path):
     assert {"test", "category", "window", "statistic", "p_value", "sessions"} <= set(tests.columns)
     assert set(tests["test"]) >= {"BMP", "Kolari-Pynnonen BMP", "Corrado rank", "generalized sign",
                                   eventstudy.DUMMY_TEST}
+    # a market model per subject and event session, each ending at least 10 sessions before its day 0
+    models = pd.read_csv(run / "models.csv", parse_dates=["session", "estimation_end"])
+    assert list(models.columns) == eventstudy.MODEL_COLUMNS
+    assert not models.duplicated(["subject", "session"]).any() and models["estimation_end"].nunique() >= 5
+    days = pd.DatetimeIndex(sorted(set(models["estimation_end"]) | set(models["session"])))
+    cn = snapshot_days(days)
+    gap = cn.get_indexer(models["session"]) - cn.get_indexer(models["estimation_end"])
+    assert (gap >= 11).all()
+    assert (models["estimation_days"] >= 100).all()
+    assert pd.read_csv(run / "left_out.csv")["reason"].str.contains("estimation window").any()
+    # a placebo row per category and window; the pre-event window; adjusted p never below p
+    placebo = tests[tests["test"].str.startswith("placebo")]
+    windows = {"[+0,+1]", "[+0,+5]", "[-10,-1]"}
+    assert {(c, w) for c, w in zip(placebo["category"], placebo["window"], strict=True)} == {
+        (c, w) for c in ("tokens", "capex", "earnings") for w in windows}
+    assert (tests.loc[tests["window"] == "[-10,-1]", "period"] == "pre-event").all()
+    assert {"BMP", "Kolari-Pynnonen BMP", "placebo: mean CAR"} <= set(tests.loc[tests["window"] == "[-10,-1]", "test"])
+    assert tests["p_adjusted"].notna().sum() == tests["p_value"].notna().sum()
+    assert (tests["p_adjusted"].dropna() >= tests["p_value"].dropna()).all()
+    assert {"market-adjusted", "constant mean"} <= set(tests["model"])
+    assert "cluster bootstrap (event sessions)" in set(tests["test"])
     sessions = pd.read_csv(run / "sessions.csv")
     assert sessions["session_date"].is_unique and sessions["confounded"].any()
     summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
@@ -54,6 +83,16 @@ def test_token_catalysts_runs_and_answers_with_its_tests(snapshot, tmp_path):
     assert answer["window"] == "[+0,+5]" and answer["tokens"]["sessions"] >= 10
     assert summary["verdict"].startswith("Token news")
     assert "p =" in summary["verdict"] and "capex" in summary["verdict"]
+    # the findings state the placebo and adjusted p beside the parametric ones, and what the answer rests on
+    tok = answer["tokens"]
+    row = tests[(tests["test"] == "placebo: mean CAR") & (tests["category"] == "tokens")
+                & (tests["window"] == "[+0,+5]")].iloc[0]
+    assert f"placebo p = {row['p_value']:.3f} (adjusted {row['p_adjusted']:.3f}" in summary["verdict"]
+    assert "BMP p = " in summary["verdict"] and "rests on the placebo" in summary["verdict"]
+    assert summary["verdict"].startswith("Token news moves" if row["p_adjusted"] < 0.05 else "Token news does not")
+    assert tok["moves"] == (row["p_adjusted"] < 0.05)
+    assert "Benjamini-Hochberg" in answer["adjustment"]
+    assert summary["disagreement"].startswith("The tests")
     assert "cannot be estimated" in summary["lead_lag"]["verdict"]
     findings = (run / "findings.md").read_text(encoding="utf-8")
     assert findings.splitlines()[0] == f"- {summary['verdict']}"

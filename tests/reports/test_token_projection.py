@@ -11,13 +11,13 @@ from tokenwatch.methods import forecast as F
 from tokenwatch.methods import projection as P
 from tokenwatch.run.cli import main
 
-SERIES = ["doubao", "china-nda", "google-surfaces", "openrouter"]
+SERIES = ["doubao", "china-nda", "google-surfaces", "google-api", "openrouter"]
 
 
 @pytest.mark.notebook
 def test_projection_defaults_run_for_every_named_series_and_compute_reads_the_headline(tmp_path):
     out = tmp_path / "runs"
-    code = main(["run", "token_projection", "--out", str(out), "--no-progress", "-p", "paths", "2000",
+    code = main(["run", "token_projection", "--out", str(out), "--no-progress",
                  "--sweep", "series=" + ",".join([*SERIES, "baidu-ernie"])])
     assert code == 1  # baidu-ernie has one disclosure
     runs = pd.read_csv(out / "runs.csv", dtype=str)
@@ -25,9 +25,10 @@ def test_projection_defaults_run_for_every_named_series_and_compute_reads_the_he
     for series in SERIES:
         folder = out / "token_projection" / f"series={series}"
         summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-        assert summary["chosen"] == {"model": "ensemble", "scenario": "all"}
+        assert summary["chosen"] in ({"model": "ensemble", "scenario": "all"}, {"model": "naive", "scenario": ""})
         cal = pd.read_csv(folder / "calibration.csv")
         assert {"nominal", "coverage", "n", "scope"} <= set(cal.columns)
+        assert summary["short_series"] == (series == "google-api" and summary["observations"] < 3)
         forecast = pd.read_csv(folder / "forecast.csv", keep_default_na=False)
         assert list(forecast.columns) == F.FORECAST_COLUMNS
         head = forecast[(forecast["model"] == "ensemble") & (forecast["scenario"] == "all")]
@@ -38,11 +39,15 @@ def test_projection_defaults_run_for_every_named_series_and_compute_reads_the_he
         q = proj[list(P.QUANTILES)].astype(float)
         assert (q.diff(axis=1).iloc[:, 1:] >= -1e-6 * q.iloc[:, 1:].to_numpy()).all().all()
     doubao = out / "token_projection" / "series=doubao"
-    cal = pd.read_csv(doubao / "calibration.csv")
-    pooled = cal[(cal["scope"] == "pooled") & (cal["model"] == "each model") & cal["calibrated"]
-                 & (cal["scheme"] == "leave_one_series_out")].set_index("nominal")
-    assert 0.7 <= pooled.loc[0.8, "coverage"] <= 0.9 and 0.4 <= pooled.loc[0.5, "coverage"] <= 0.6
-    assert pooled.loc[0.8, "n"] > 100
+    backtest = pd.read_csv(doubao / "backtest.csv", parse_dates=["cutoff", "target_date"], keep_default_na=False)
+    wanted = ["series", "model", "cutoff", "target_id", "target_date", "horizon_years", "actual", "p10", "p25", "p50",
+              "p75", "p90", "in_50", "in_80"]
+    assert set(wanted) <= set(backtest.columns) and backtest["series"].nunique() >= 4  # pooled, not one series
+    assert (backtest["target_date"] > backtest["cutoff"]).all() and (backtest["horizon_years"] <= 1.5).all()
+    key = ["series", "cutoff", "target_id"]
+    head = backtest[backtest["model"] == "ensemble"].set_index(key).index
+    naive = backtest[backtest["model"] == "naive"].set_index(key).index
+    assert len(head) > 30 and head.isin(naive).all()  # naive is scored on the headline's cells
     # no part above its whole without a flag
     proj = pd.read_csv(doubao / "projection.csv", keep_default_na=False, parse_dates=["date"])
     nda = pd.read_csv(out / "token_projection" / "series=china-nda" / "projection.csv", keep_default_na=False,
@@ -75,16 +80,23 @@ def test_projection_defaults_run_for_every_named_series_and_compute_reads_the_he
     assert summary["implied_utilisation"]["decode"] < summary["implied_utilisation"]["prefill"]
 
 
-def test_a_named_cutoff_or_a_short_series_says_so_and_still_projects():
+def test_a_short_series_is_projected_from_the_pooled_prior_and_one_point_says_what_is_needed():
+    from tokenwatch.errors import ParameterError
     from tokenwatch.reports._base import collect_notices
     from tokenwatch.reports.token_projection import project_series
 
+    when = pd.Timestamp("2026-03-01")  # google-api had two disclosures public (2025 Q3 and Q4)
     with collect_notices() as notices:
-        r = project_series("china-nda", pd.Timestamp("2025-06-30"), pd.Timestamp("2027-12-31"), list(P.MODELS), [],
-                           paths=500)
-    assert any("no backtest of its own" in n for n in notices)
-    assert any("cutoff 2025-06-30: no backtest of china-nda starts there" in n for n in notices)
-    assert r.backtest.empty and len(r.projection.headline()) and r.chosen["model"] == "ensemble"
+        r = project_series("google-api", pd.Timestamp("2025-06-30"), pd.Timestamp("2027-12-31"), [], [], when=when)
+    assert r.projection.short and len(r.observations) == 2
+    assert any(n.startswith("short series: google-api has 2 disclosures") and "prior growth" in n for n in notices)
+    assert any("cutoff 2025-06-30: no backtest of google-api starts there" in n for n in notices)
+    assert "short series" in r.findings[0]
+    head = r.projection.headline()
+    floor = r.observations["tokens_per_day"].iloc[-1] * np.exp(r.projection.calibration.ensemble.floor)
+    assert len(head) and (head["p10"] >= floor * 0.999).all()  # no lower than the largest fall seen
+    with pytest.raises(ParameterError, match="needs two dated disclosures of one series"):
+        project_series("openai-api", "auto", pd.Timestamp("2027-12-31"), [], [], when=pd.Timestamp("2026-01-01"))
 
 
 def test_the_headline_is_quoted_at_quarter_ends_a_quarter_after_the_latest_disclosure():

@@ -73,3 +73,48 @@ def test_new_high_logic_with_lookback(tiny_snapshot):
     highs52, _, _ = weekly.new_highs(["us:ABC"], window, "52w", source)
     assert bool(highs52.iloc[0]["is_new_high"]) and highs52.iloc[0]["previous_high"] == 105
     assert rets.iloc[0]["return_pct"] == pytest.approx((112 / 105 - 1) * 100)
+
+
+def _params(**given) -> weekly.Params:
+    values = {"week_end": "2025-06-27", "baskets": "compute_chain", "overseas": ["GSPC"], "high_lookback": "all",
+              **given}
+    return weekly.Params.from_namespace(values)
+
+
+def test_latest_is_the_last_session_in_the_data_and_is_shown_resolved(tiny_snapshot, tmp_path):
+    from tokenwatch.artifacts import read_summary
+
+    report = weekly.build(_params(week_end="latest", baskets="cn:600001,cn:688002"), SnapshotSource(tiny_snapshot))
+    assert report.window.end == pd.Timestamp("2025-06-27")  # the tiny snapshot's last session
+    assert any("last session in the data: 2025-06-27" in n for n in report.notices)
+    assert report.members["code"].tolist() == ["600001", "688002"]  # the inline basket
+    report.write(tmp_path)
+    assert "last session in the data: 2025-06-27" in " ".join(read_summary(tmp_path)["notices"])
+
+
+def test_bad_week_end_empty_overseas_and_bad_basket_name_the_parameter(tiny_snapshot):
+    from tokenwatch.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="write 2025-06-07 or 2025-07-06 as YYYY-MM-DD"):
+        _params(week_end="07/06/2025")
+    with pytest.raises(ParameterError, match="overseas is an empty list"):
+        _params(overseas=[])
+    with pytest.raises(ParameterError, match="parameter baskets: basket 'aaaa"):
+        _params(baskets="a" * 300)
+
+
+def test_a_failed_live_fetch_is_a_finding_not_only_a_footnote(tiny_snapshot, tmp_path):
+    from tokenwatch.reports._base import live_alert
+
+    notices = ["cn:603228: served by snapshot market/; live fetch of cn:603228 failed (akshare ...: its name does "
+               "not resolve)", "us:GSPC: served by snapshot market/; live fetch of us:GSPC failed (...)",
+               "us:GSPC: served by snapshot market/; live fetch of us:GSPC failed (...)", "week snapped to Friday"]
+    line = live_alert(notices)
+    assert line and line.startswith("Live data unavailable: the live fetch failed for 2 symbol(s) (cn:603228, us:GSPC)")
+    assert live_alert(["week snapped to Friday"]) is None
+    report = weekly.build(_params(baskets="cn:600001"), SnapshotSource(tiny_snapshot))
+    report.notices.append(notices[0])  # what ChainSource says when --live finds no network (audit A6-08)
+    report.write(tmp_path)
+    first = (tmp_path / "findings.md").read_text(encoding="utf-8").splitlines()[0]
+    assert first.startswith("- Live data unavailable: the live fetch failed for 1 symbol(s) (cn:603228)")
+    assert "Live data unavailable" in report._repr_html_()

@@ -4,6 +4,7 @@ import ast
 import html
 import json
 import os
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -103,6 +104,35 @@ def test_the_whole_collection_runs_with_its_defaults(snapshot, tmp_path):
         assert summary["headline"] and summary["sources"], name
         assert (tmp_path / name / "report.html").stat().st_size > 10_000, name
         assert name in index
+        # the brief: a key chart in each notebook's section; the report's findings block once
+        section = index[index.index(f'<section id="{name}">'):]
+        assert 'src="data:image/' in section[:section.index("</section>")], f"{name}: no chart in the brief"
+        assert (tmp_path / name / "report.html").read_text(encoding="utf-8").count('class="tokenwatch-findings"') == 1
+    # it opens with 5 to 7 lead findings, each read from its run's findings.md and linking its section
+    lead = index[index.index('id="summary"'):index.index('id="changes"')]
+    assert index.index('id="summary"') < index.index(f'<section id="{next(iter(NOTEBOOKS))}">')
+    items = re.findall(r"<li>(.*?)</li>", lead)
+    assert 5 <= len(items) <= 7 and all(re.search(r'href="#[a-z_]+"', i) for i in items)
+    assert "data/brief_summary.csv picks" not in lead  # every pick still matches a finding
+    brief = index[:index.index('id="runs"')]  # internal ids as labels, numbers written out
+    assert not re.search(r"\b(doubao|google)[-_]20\d\d[-_]\d\d\b|overseas_30x_room|\de\+\d", brief)
+    assert (tmp_path / "history").is_dir() and len(list((tmp_path / "history").glob("*/summary.json"))) == 1
+    _reads_as_words_and_units(tmp_path)
+
+
+def _reads_as_words_and_units(out: Path) -> None:
+    """What a reader sees in every report: labelled headings (the label table covers every column shown), no
+    e-notation, no 5+ decimals, a CSV beside every chart, no more than 25 rows shown without the table script."""
+    from report_counts import count_page  # tests/run/report_counts.py, beside this file
+
+    for page in sorted(out.glob("*/report.html")):
+        c = count_page(page)
+        assert not c.snake_headings, f"{page.parent.name}: add labels to data/display_labels.csv: {c.snake_headings}"
+        assert not c.scientific and not c.long_decimals, (page.parent.name, c.scientific[:5], c.long_decimals[:5])
+        assert c.charts and not c.charts_without_csv, (page.parent.name, c.line())
+        assert not c.tables_over_25_rows, (page.parent.name, c.line())
+        for csv in page.parent.glob("chart_*.csv"):
+            assert f'href="{csv.name}"' in page.read_text(encoding="utf-8"), csv.name
 
 
 @pytest.mark.notebook
@@ -113,7 +143,14 @@ def test_markup_in_a_basket_never_runs_in_the_exports(snapshot, tmp_path):
     pd.DataFrame([{"code": "603228", "name": '<script>alert("name")</script>', "segment": "<img src=x "
                                                                                           "onerror=alert(1)>",
                    "market": "cn"},
-                  {"code": "300476", "name": "胜宏科技", "segment": "<b onmouseover=alert(2)>PCB</b>", "market": "cn"}]
+                  {"code": "300476", "name": "胜宏科技", "segment": "<b onmouseover=alert(2)>PCB</b>", "market": "cn"},
+                  # audit A5-01/02: Markdown link and image syntax in a segment, rendered by nbconvert after nh3
+                  {"code": "688519", "name": "南亚新材", "segment": "[click me](javascript:alert(document.domain))",
+                   "market": "cn"},
+                  {"code": "600601", "name": "方正科技", "segment": "![beacon](http://127.0.0.1:18999/seg-beacon.png)",
+                   "market": "cn"},
+                  {"code": "002916", "name": "深南电路", "segment": "[data](data:text/html;base64,PHNjcmlwdD4=)",
+                   "market": "cn"}]
                  ).to_csv(basket, index=False)
     assert _run(tmp_path / "out", "-p", "baskets", str(basket)) == 0
     run = tmp_path / "out" / "weekly_tracker"
@@ -121,8 +158,33 @@ def test_markup_in_a_basket_never_runs_in_the_exports(snapshot, tmp_path):
         text = (run / page).read_text(encoding="utf-8")
         assert not re.search(r"<[^>]*(onerror|onmouseover)", text), page
         assert 'alert("name")</script>' not in text, page
+        urls = re.findall(r"(?:href|src)=\"([^\"]*)\"", text)
+        assert not [u for u in urls if u.startswith(("javascript:", "http://127.0.0.1", "data:text"))], urls
+        assert "[click me](javascript:alert(document.domain))" in text  # shown as written
     index = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
     assert not re.search(r"<[^>]*onerror", index)
+
+
+@pytest.mark.notebook
+def test_markup_in_a_curated_claim_id_never_becomes_a_link_or_image(snapshot, tmp_path, monkeypatch):
+    """Audit A5-04: a contributor's row in data/tokens/report_claims.csv puts a javascript: link and a beacon."""
+    import re
+    import shutil
+
+    from tokenwatch.paths import data_dir
+
+    data = tmp_path / "data"
+    shutil.copytree(data_dir(), data, ignore=shutil.ignore_patterns("cache"))
+    claims = pd.read_csv(data / "tokens" / "report_claims.csv", dtype=str, keep_default_na=False)
+    claims.loc[0, "claim_id"] = "[verify here](javascript:alert(document.cookie))"
+    claims.loc[1, "claim_id"] = "![x](http://127.0.0.1:18999/ledger-beacon.png)"
+    claims.to_csv(data / "tokens" / "report_claims.csv", index=False)
+    monkeypatch.setenv("TOKENWATCH_DATA", str(data))
+    assert main(["run", "token_ledger", "--out", str(tmp_path / "out"), "--no-progress"]) == 0
+    text = (tmp_path / "out" / "token_ledger" / "report.html").read_text(encoding="utf-8")
+    urls = re.findall(r"(?:href|src)=\"([^\"]*)\"", text)
+    assert not [u for u in urls if u.startswith(("javascript:", "http://127.0.0.1"))], urls
+    assert "[verify here](javascript:alert(document.cookie))" in text
 
 
 @pytest.mark.notebook

@@ -185,3 +185,42 @@ def test_claims_follow_the_numbers_and_the_dates(tmp_path):
     ledger = load_ledger()
     early = check_claims(as_of(ledger, "2025-06-01"), load_claims()).set_index("claim_id")["verdict"]
     assert early["doubao_16_4t_daily"] == "unconfirmed"  # Doubao's figure was not public yet
+
+
+def test_ledger_check_names_each_bad_row_by_its_line(tmp_path, capsys):
+    from tokenwatch.run.cli import main
+    from tokenwatch.tokens.ledger import check_ledger
+
+    frame = pd.read_csv(data_dir() / "tokens" / "disclosures.csv", dtype=str, keep_default_na=False)
+    frame["contained_in"] = ""
+    frame["verified_on"] = "2026-12-01"
+    first = frame.iloc[0].copy()
+    bad = frame.iloc[:5].copy()
+    bad.loc[bad.index[0], "period_unit"] = "per fortnight"  # line 2: unit
+    bad.loc[bad.index[2], "disclosed_date"] = "2099-01-01"  # line 4: after today
+    bad.loc[bad.index[3], "verified_on"] = ""  # line 5: a warning only
+    dup = first.copy()
+    dup["id"] = "copy-of-first"  # line 8: the same figure as line 7 (the first row again, renamed)
+    bad = pd.concat([bad, first.to_frame().T, dup.to_frame().T], ignore_index=True)
+    path = tmp_path / "disclosures.csv"
+    bad.to_csv(path, index=False)
+    problems = check_ledger(path, today="2026-12-06")
+    got = {(p.line, p.severity) for p in problems}
+    assert got == {(2, "error"), (4, "error"), (5, "warning"), (8, "error")}, [str(p) for p in problems]
+    by_line = {p.line: p.message for p in problems}
+    assert "per fortnight" in by_line[2] and "after today" in by_line[4] and "line 7" in by_line[8]
+    # the command also checks containment against data/tokens/parts.csv: line 6 (google-api) lacks its whole
+    assert main(["ledger", "check", "--path", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "line 2 (id " in out and "line 6 (id google-api" in out and "4 error(s), 1 warning(s)" in out
+
+
+def test_the_shipped_ledger_passes_its_check_and_its_containment_agrees_with_parts():
+    from tokenwatch.methods.forecast import load_parts
+    from tokenwatch.tokens.ledger import check_ledger
+
+    parts = load_parts()
+    problems = check_ledger(LEDGER, wholes=dict(zip(parts["part"], parts["whole"], strict=True)))
+    assert [str(p) for p in problems if p.severity == "error"] == []
+    ledger = load_ledger()
+    assert (ledger.loc[ledger["series"] == "doubao", "contained_in"] == "china-nda").all()

@@ -1,9 +1,15 @@
-"""Market-model event study: abnormal returns, CARs with their t-statistics, averages by category.
+"""Event study: a market model per subject and event session, CARs, tests per category, robustness and checks.
 
-The market model R_i = a + b R_m + e is fitted by OLS (statsmodels) on an estimation window that ends
-before the first event window and leaves out every event session. The variance of a CAR over L days
-follows Campbell, Lo and MacKinlay (1997, ch. 4): s^2 (L + L^2/T + (sum R_m - L mean_m)^2 / Sxx), which
-adds the estimation error of a and b to the L days of residual variance.
+Each subject and event session gets its own market model R_i = a + b R_m + e, estimated on the sessions
+[-130, -11] around day 0 (a parameter) with every event session left out (`eventmodels.rolling`); a pair
+whose window is short is skipped, with its reason. The rally replay keeps one model per subject estimated
+before its first event (`estimation_window=None`). The variance of a CAR over L days follows Campbell, Lo and
+MacKinlay (1997, ch. 4): s^2 (L + L^2/T + (sum R_m - L mean_m)^2 / Sxx). Market-adjusted and constant-mean
+abnormal returns are computed beside it as robustness rows.
+
+Beside the event windows, a pre-event window ([-10, -1]) tests anticipation, leakage or drift; every category
+and window gets the parametric tests (eventtests), a placebo on random non-event sessions of the same subjects,
+a bootstrap resampling event sessions, and every p-value an adjusted one (`eventpanel`).
 
 A session that carries events of several categories is confounded: its abnormal return cannot be put on
 one of them. Tests are given on every session, on clean sessions only, and from a decomposition that
@@ -17,58 +23,61 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import stats
 
 from tokenwatch.errors import OutOfRangeError, ParameterError
-from tokenwatch.methods import eventtests as E
+from tokenwatch.methods import eventconfound, eventmodels, eventpanel
+from tokenwatch.methods.eventconfound import decompose, difference, session_categories
+from tokenwatch.methods.eventmodels import MARKET_MODEL
 
 EVENT_COLUMNS = ["event_date", "session_date", "entity", "category", "headline", "symbol", "window", "car_pct",
                  "t_stat", "p_value"]
+MODEL_COLUMNS = ["subject", "session", "estimation_start", "estimation_end", "alpha_bp", "beta", "resid_sd_pct",
+                 "estimation_days"]
+SKIPPED_COLUMNS = ["event_date", "entity", "window", "reason"]
 MIN_ESTIMATION = 30
-TEST_COLUMNS = ["test", "category", "window", "statistic", "p_value", "sessions", "observations", "sample"]
-DECOMPOSITION_COLUMNS = ["category", "window", "car_pct", "t_stat", "p_value", "sessions", "clean_sessions", "days"]
-ALL, CLEAN, REGRESSION = "all sessions", "clean sessions", "dummy regression"
+TEST_COLUMNS = eventpanel.TEST_COLUMNS
+DECOMPOSITION_COLUMNS = eventconfound.DECOMPOSITION_COLUMNS
+ALL, CLEAN, REGRESSION = eventpanel.ALL, eventpanel.CLEAN, "dummy regression"
 DUMMY_TEST = "dummy regression (daily basket AR, Newey-West)"
+EVENT, PRE_EVENT = eventpanel.EVENT, eventpanel.PRE_EVENT
 
 
 @dataclass(frozen=True)
-class MarketModel:
-    alpha: float
-    beta: float
-    sigma2: float  # residual variance (ddof 2)
-    n: int
-    market_mean: float
-    market_sxx: float
+class Design:
+    """How an event study is run: its windows, its model, its checks."""
 
-    def abnormal(self, stock: pd.Series, market: pd.Series) -> pd.Series:
-        return stock - (self.alpha + self.beta * market)
+    windows: list[tuple[int, int]]
+    estimation_window: tuple[int, int] | None = (-130, -11)  # around each day 0; None: one model before the events
+    estimation_length: int = 120  # with estimation_window None: sessions of the one model
+    estimation_end: pd.Timestamp | None = None  # with estimation_window None: its last day (None: before the events)
+    min_estimation: int = 100  # usable sessions a per-event model needs
+    pre_event: tuple[int, int] | None = (-10, -1)
+    placebo_draws: int = 2000
+    bootstrap_draws: int = 2000
+    seed: int = 0
+    p_adjust: str = "fdr_bh"
+    placebo_clear: bool = True  # a placebo window holds no event session (False where events are dense)
 
-    def car_sd(self, market: pd.Series) -> float:
-        """The standard error of a CAR over these market days (with the model's estimation error)."""
-        length = len(market)
-        return float(np.sqrt(self.sigma2 * (length + length**2 / self.n
-                                            + (market.sum() - length * self.market_mean) ** 2 / self.market_sxx)))
+    def __post_init__(self) -> None:
+        est, pre = self.estimation_window, self.pre_event
+        if est is not None and (est[0] > est[1] or est[1] >= 0):
+            raise ParameterError(f"estimation window {list(est)} must end before day 0, e.g. [-130, -11]")
+        if pre is not None and pre[1] >= 0:
+            raise ParameterError(f"pre-event window {list(pre)} must end before day 0, e.g. [-10, -1]")
+        if est is not None and pre is not None and est[1] >= pre[0]:
+            raise ParameterError(f"the estimation window {list(est)} must end before the pre-event window "
+                                 f"{list(pre)} starts, so the model never sees the days it tests")
+        if min(self.placebo_draws, self.bootstrap_draws) < 100:
+            raise ParameterError("placebo and bootstrap draws: at least 100 each (1,000 or more for a p-value)")
+        eventpanel.check_adjustment(self.p_adjust)
 
-    def car(self, stock: pd.Series, market: pd.Series) -> tuple[float, float, float]:
-        """CAR over the days given, its t-statistic and two-sided p-value (t with n-2 df)."""
-        car = float(self.abnormal(stock, market).sum())
-        t = car / self.car_sd(market)
-        return car, t, float(2 * stats.t.sf(abs(t), self.n - 2))
+    @property
+    def all_windows(self) -> list[tuple[int, int]]:
+        return [*self.windows, *([self.pre_event] if self.pre_event else [])]
 
-
-def fit_market_model(stock: pd.Series, market: pd.Series) -> MarketModel:
-    """OLS of the stock's returns on the market's over the same days (no missing values allowed)."""
-    frame = pd.concat({"y": stock, "m": market}, axis=1)
-    if frame.isna().any().any():
-        gaps = frame.index[frame.isna().any(axis=1)]
-        raise ParameterError(f"{stock.name}: returns missing on {len(gaps)} estimation day(s), first "
-                             f"{gaps[0].date()}; pick an estimation window where the symbol traded")
-    fit = sm.OLS(frame["y"], sm.add_constant(frame["m"])).fit()
-    m = frame["m"].to_numpy()
-    return MarketModel(alpha=float(fit.params["const"]), beta=float(fit.params["m"]),
-                       sigma2=float(fit.ssr / (len(m) - 2)), n=len(m), market_mean=float(m.mean()),
-                       market_sxx=float(((m - m.mean()) ** 2).sum()))
+    def period(self, window: tuple[int, int]) -> str:
+        return PRE_EVENT if window == self.pre_event and window not in self.windows else EVENT
 
 
 def parse_windows(windows: list) -> list[tuple[int, int]]:
@@ -92,6 +101,13 @@ def windows_parameter(name: str, value: object) -> list[tuple[int, int]]:
     from tokenwatch.params import as_list
 
     return parse_windows(as_list(name, value))
+
+
+def window_parameter(name: str, value: object) -> tuple[int, int]:
+    """One window parameter ([start, end]), checked."""
+    from tokenwatch.params import as_list
+
+    return parse_windows([as_list(name, value)])[0]
 
 
 def label(window: tuple[int, int]) -> str:
@@ -122,14 +138,22 @@ def estimation_days(days: pd.DatetimeIndex, first_window_start: pd.Timestamp, le
 class EventStudy:
     results: pd.DataFrame  # EVENT_COLUMNS
     by_category: pd.DataFrame
-    models: pd.DataFrame  # per symbol: alpha, beta, sigma, n
-    estimation: pd.DatetimeIndex
-    skipped: pd.DataFrame  # events (or event windows) left out, with the reason
+    models: pd.DataFrame  # MODEL_COLUMNS: per subject and event session (one row per subject for one model)
+    estimation: pd.DatetimeIndex  # the decomposition's baseline days (the one model's estimation days)
+    skipped: pd.DataFrame  # SKIPPED_COLUMNS: events, windows or subject-session pairs left out, with the reason
     tests: pd.DataFrame = field(default_factory=pd.DataFrame)  # TEST_COLUMNS, per category, window and sample
     sessions: pd.DataFrame = field(default_factory=pd.DataFrame)  # per session: categories, confounded
     decomposition: pd.DataFrame = field(default_factory=pd.DataFrame)  # DECOMPOSITION_COLUMNS
     basket_ar: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))  # equal-weight daily AR
     days: pd.DatetimeIndex = field(default_factory=pd.DatetimeIndex)  # the sessions of the returns
+    placebo: pd.DataFrame = field(default_factory=pd.DataFrame)  # eventpanel.PLACEBO_COLUMNS
+    design: Design | None = None
+
+    @property
+    def adjustment(self) -> str:
+        """The multiple-testing method, in words, with the size of the family."""
+        n = int(self.tests["p_value"].notna().sum())
+        return f"{eventpanel.ADJUSTMENTS[self.design.p_adjust if self.design else 'fdr_bh']} across all {n} tests"
 
     def session_table(self) -> pd.DataFrame:
         """`sessions` with the session as a date (for tables and CSV)."""
@@ -139,11 +163,21 @@ class EventStudy:
         """`difference` of two categories' decomposed CARs in one window, on this study's basket."""
         return difference(self.basket_ar, self.estimation, self.sessions, self.days, window, first, second)
 
-    def test_p_values(self, sample: str = ALL) -> pd.DataFrame:
-        """One row per category and window, one column of p-values per test (`tests`, side by side)."""
-        part = self.tests[self.tests["sample"] == sample]
+    def test_p_values(self, sample: str = ALL, value: str = "p_value") -> pd.DataFrame:
+        """One row per category and window, one column of p-values (or `p_adjusted`) per test of the market
+        model (`tests`, side by side)."""
+        part = self.tests[(self.tests["sample"] == sample) & (self.tests["model"] == MARKET_MODEL)]
         return part.pivot_table(index=["category", "window", "sessions", "observations"], columns="test",
-                                values="p_value", sort=True).round(3).reset_index()
+                                values=value, sort=True).round(3).reset_index()
+
+    def row(self, test: str, category: str, window: str, sample: str = ALL, model: str = MARKET_MODEL) -> pd.Series:
+        """One row of `tests` (a KeyError naming it when absent)."""
+        t = self.tests
+        hit = t[(t["test"] == test) & (t["category"] == category) & (t["window"] == window) & (t["sample"] == sample)
+                & (t["model"] == model)]
+        if hit.empty:
+            raise KeyError(f"no test {test!r} for {category} {window} ({sample}, {model})")
+        return hit.iloc[0]
 
     def survivors(self, window: str, alpha: float = 0.05) -> pd.DataFrame:
         """Per category: the Kolari-Pynnonen p on all and on clean sessions and the decomposition's p in one
@@ -161,187 +195,112 @@ class EventStudy:
 
     def _repr_html_(self) -> str:
         events = self.results[["event_date", "entity"]].drop_duplicates()
-        head = (f"<p>Market-model event study: {len(events)} event(s), estimation window "
-                f"{self.estimation[0].date()} to {self.estimation[-1].date()} "
-                f"({len(self.estimation)} sessions)</p>")
+        head = (f"<p>Market-model event study: {len(events)} event(s), {len(self.models)} models "
+                f"(p-values adjusted by {self.adjustment})</p>")
         return head + self.by_category.style.format(precision=3, escape="html").hide(axis="index").to_html()
 
 
-def run(returns: pd.DataFrame, market: pd.Series, events: pd.DataFrame, windows: list[tuple[int, int]],
-        estimation_length: int, estimation_end: pd.Timestamp | None = None,
+def run(returns: pd.DataFrame, market: pd.Series, events: pd.DataFrame, design: Design,
         all_event_sessions: pd.DatetimeIndex | None = None) -> EventStudy:
-    """The event study of every symbol in `returns` (daily simple returns) around every event.
+    """The event study of every subject in `returns` (daily simple returns) around every event.
 
-    `events` needs session_date (its day 0), date, entity, category and headline. Event windows that
-    run outside the data are listed in `skipped`, never filled.
+    `events` needs session_date (its day 0), date, entity, category and headline. Event windows that run
+    outside the data, and subject-session pairs without a model, are listed in `skipped`, never filled.
     """
     days = returns.index
-    events = events.sort_values("session_date")
-    first = events["session_date"].min()
-    first_start = days[max(days.searchsorted(first) + min(w[0] for w in windows), 0)]
+    events = events.sort_values("session_date", kind="stable")
     sessions = pd.DatetimeIndex(all_event_sessions if all_event_sessions is not None else events["session_date"])
-    est = estimation_days(days, first_start, estimation_length, sessions, estimation_end)
-    models = {s: fit_market_model(returns.loc[est, s], market.loc[est]) for s in returns.columns}
-    rows, skipped, obs = [], [], []
+    windows = design.all_windows
+    if design.estimation_window is None:
+        first = days.searchsorted(events["session_date"].min()) + min(w[0] for w in windows)
+        est = estimation_days(days, days[max(first, 0)], design.estimation_length, sessions, design.estimation_end)
+        models = eventmodels.fixed(returns, market, est, MIN_ESTIMATION)
+    else:
+        models = eventmodels.rolling(returns, market, sessions, design.estimation_window, design.min_estimation)
+    daily = models.daily_ar()
+    basket = daily.mean(axis=1).dropna()  # a day no subject has a model for is no baseline day
+    baseline = est if design.estimation_window is None else pd.DatetimeIndex(basket.index)
+    cars = {(w, kind): models.window_car(w, kind) for w in windows for kind in eventmodels.KINDS}
+    results, skipped, obs, model_rows = _observations(models, cars, events, design)
+    per_session = session_categories(events)
+    clean = set(per_session.loc[~per_session["confounded"], "session_date"])
+    unique = results.drop_duplicates(["category", "window", "session_date", "symbol"])
+    r_symbols = eventpanel.mean_correlation(daily.loc[baseline])
+    panel = eventpanel.Panel(models, cars, obs, r_symbols, design.period)
+    rng = np.random.default_rng(design.seed)
+    tests = [panel.tests(category_means(unique)).assign(sample=ALL)]
+    is_clean = obs["session"].isin(clean) if len(obs) else pd.Series(dtype=bool)
+    if is_clean.any():
+        clean_results = unique[pd.to_datetime(unique["session_date"]).isin(clean)]
+        tests.append(eventpanel.Panel(models, cars, obs[is_clean], r_symbols, design.period)
+                     .tests(category_means(clean_results)).assign(sample=CLEAN))
+    event_days = days.isin(sessions)
+    placebo_rows, placebo = panel.placebo(event_days, design.placebo_draws, rng, design.placebo_clear)
+    tests += [placebo_rows.assign(sample=ALL), panel.bootstrap(design.bootstrap_draws, rng).assign(sample=ALL)]
+    decomposition = decompose(basket, baseline, per_session, days, design.windows)
+    tests.append(pd.DataFrame({"test": DUMMY_TEST, "model": MARKET_MODEL, "category": decomposition["category"],
+                               "window": decomposition["window"], "period": EVENT,
+                               "car_pct": decomposition["car_pct"], "statistic": decomposition["t_stat"],
+                               "p_value": decomposition["p_value"], "sessions": decomposition["sessions"],
+                               "observations": decomposition["days"], "sample": REGRESSION}))
+    table = pd.concat([t for t in tests if len(t)], ignore_index=True)
+    table["p_adjusted"] = eventpanel.adjust(table["p_value"].to_numpy(float), design.p_adjust)
+    return EventStudy(results, category_means(unique), pd.DataFrame(model_rows, columns=MODEL_COLUMNS), baseline,
+                      pd.DataFrame(skipped, columns=SKIPPED_COLUMNS), table[TEST_COLUMNS], per_session,
+                      decomposition, basket, days, placebo, design)
+
+
+def _observations(models: eventmodels.Models, cars: dict, events: pd.DataFrame,
+                  design: Design) -> tuple[pd.DataFrame, list[dict], pd.DataFrame, list[dict]]:
+    """Per event, window and subject: the result rows, what was skipped and why, one observation per category,
+    session, window and subject (two events of one category on one session are one observation), and one model
+    row per subject and event session (one per subject for a single model)."""
+    days, subjects = models.days, models.subjects
+    rows, skipped, obs, model_rows = [], [], [], {}
+    seen: set[tuple] = set()
     for ev in events.itertuples():
-        pos = days.get_loc(ev.session_date)
-        for w in windows:
-            lo, hi = pos + w[0], pos + w[1]
+        t = days.get_loc(ev.session_date)
+        for s, sym in enumerate(subjects):
+            if not models.valid[t, s]:
+                skipped.append({"event_date": ev.date.date(), "entity": ev.entity, "window": "all",
+                                "reason": f"{sym}: {models.reason[t, s]}: no model, left out"})
+                continue
+            key = (sym, None if design.estimation_window is None else ev.session_date)
+            if key not in model_rows:
+                model_rows[key] = _model_row(models, t, s, key[1])
+        for w in design.all_windows:
+            lo, hi = t + w[0], t + w[1]
             if lo < 0 or hi >= len(days):
                 skipped.append({"event_date": ev.date.date(), "entity": ev.entity, "window": label(w),
                                 "reason": f"window runs past the prices ({days[0].date()}..{days[-1].date()})"})
                 continue
-            span = days[lo:hi + 1]
-            for sym, model in models.items():
-                if returns.loc[span, sym].isna().any():
-                    gap = span[returns.loc[span, sym].isna().to_numpy()][0]
+            car, sd = cars[(w, MARKET_MODEL)]
+            for s, sym in enumerate(subjects):
+                if not models.valid[t, s]:
+                    continue
+                if np.isnan(car[t, s]):
+                    gap = days[lo + int(np.flatnonzero(np.isnan(models.y[lo:hi + 1, s]))[0])]
                     skipped.append({"event_date": ev.date.date(), "entity": ev.entity, "window": label(w),
                                     "reason": f"{sym} has no return on {gap.date()} (not traded): left out"})
                     continue
-                car, t, p = model.car(returns.loc[span, sym], market.loc[span])
-                obs.append({"category": ev.category, "window": label(w), "session": ev.session_date, "symbol": sym,
-                            "car": car, "sd": model.car_sd(market.loc[span]),
-                            "ar": model.abnormal(returns.loc[span, sym], market.loc[span]).to_numpy()})
+                t_stat = car[t, s] / sd[t, s]
                 rows.append({"event_date": ev.date.date(), "session_date": ev.session_date.date(),
                              "entity": ev.entity, "category": ev.category, "headline": ev.headline, "symbol": sym,
-                             "window": label(w), "car_pct": 100 * car, "t_stat": t, "p_value": p})
-    results = pd.DataFrame(rows, columns=EVENT_COLUMNS)
-    model_table = pd.DataFrame([{"symbol": s, "alpha_bp": 1e4 * m.alpha, "beta": m.beta,
-                                 "resid_sd_pct": 100 * np.sqrt(m.sigma2), "estimation_days": m.n}
-                                for s, m in models.items()])
-    residuals = pd.DataFrame({s: m.abnormal(returns.loc[est, s], market.loc[est]) for s, m in models.items()})
-    # two events of one category on one session are one observation per symbol, not two
-    observations = pd.DataFrame(obs)
-    if len(observations):
-        observations = observations.drop_duplicates(["category", "window", "session", "symbol"])
-    per_session = session_categories(events)
-    clean = set(per_session.loc[~per_session["confounded"], "session_date"])
-    unique = results.drop_duplicates(["category", "window", "session_date", "symbol"])
-    clean_results = unique[pd.to_datetime(unique["session_date"]).isin(clean)]
-    tests = [category_tests(observations, residuals, category_means(unique)).assign(sample=ALL)]
-    if len(observations) and observations["session"].isin(clean).any():
-        tests.append(category_tests(observations[observations["session"].isin(clean)], residuals,
-                                    category_means(clean_results)).assign(sample=CLEAN))
-    portfolio = pd.DataFrame({s: m.abnormal(returns[s], market) for s, m in models.items()}).mean(axis=1)
-    decomposition = decompose(portfolio, est, per_session, days, windows)
-    tests.append(pd.DataFrame({"test": DUMMY_TEST, "category": decomposition["category"],
-                               "window": decomposition["window"], "statistic": decomposition["t_stat"],
-                               "p_value": decomposition["p_value"], "sessions": decomposition["sessions"],
-                               "observations": decomposition["days"], "sample": REGRESSION}))
-    return EventStudy(results, category_means(unique), model_table, est,
-                      pd.DataFrame(skipped, columns=["event_date", "entity", "window", "reason"]),
-                      pd.concat([t for t in tests if len(t)], ignore_index=True)[TEST_COLUMNS], per_session,
-                      decomposition, portfolio, days)
+                             "window": label(w), "car_pct": 100 * car[t, s], "t_stat": t_stat,
+                             "p_value": float(2 * stats.t.sf(abs(t_stat), models.n[t, s] - 2))})
+                if (ev.category, w, t, s) not in seen:
+                    seen.add((ev.category, w, t, s))
+                    obs.append({"category": ev.category, "window": label(w), "bounds": w, "session": ev.session_date,
+                                "symbol": sym, "t": t, "s": s})
+    return (pd.DataFrame(rows, columns=EVENT_COLUMNS), skipped, pd.DataFrame(obs), list(model_rows.values()))
 
 
-def session_categories(events: pd.DataFrame) -> pd.DataFrame:
-    """Per event session: its categories (sorted, joined by '+') and whether it is confounded (more than one)."""
-    if events.empty:
-        return pd.DataFrame(columns=["session_date", "categories", "events", "confounded"])
-    grouped = events.groupby("session_date")
-    cats = grouped["category"].agg(lambda c: "+".join(sorted(set(c))))
-    return pd.DataFrame({"session_date": cats.index, "categories": cats.to_numpy(),
-                         "events": grouped.size().to_numpy(),
-                         "confounded": cats.str.contains("+", regex=False).to_numpy()}).reset_index(drop=True)
-
-
-def dummy_regression(ar: pd.Series, dummies: pd.DataFrame, maxlags: int) -> pd.DataFrame:
-    """OLS of a daily abnormal return on category dummies, no constant (abnormal returns are zero on
-    average outside the windows by construction), with Newey-West (HAC) standard errors."""
-    fit = _dummy_fit(ar, dummies, maxlags)
-    return pd.DataFrame({"category": dummies.columns, "coef": fit.params, "t_stat": fit.tvalues,
-                         "p_value": fit.pvalues})
-
-
-def _dummy_fit(ar: pd.Series, dummies: pd.DataFrame, maxlags: int):  # noqa: ANN202 - a statsmodels result
-    return sm.OLS(ar.to_numpy(), dummies.to_numpy(dtype=float)).fit(cov_type="HAC", cov_kwds={"maxlags": maxlags})
-
-
-def window_dummies(ar: pd.Series, estimation: pd.DatetimeIndex, sessions: pd.DataFrame, days: pd.DatetimeIndex,
-                   window: tuple[int, int]) -> pd.DataFrame:
-    """One 0/1 column per category, over the estimation days and every day of the category's event windows
-    (`sessions` from `session_categories`); windows that run past the prices are left out."""
-    per_cat = sessions.assign(category=sessions["categories"].str.split("+")).explode("category")
-    marks: dict[str, set[pd.Timestamp]] = {}
-    for r in per_cat.itertuples():
-        pos = days.get_loc(r.session_date)
-        if pos + window[0] < 0 or pos + window[1] >= len(days):
-            continue
-        marks.setdefault(str(r.category), set()).update(days[pos + window[0]:pos + window[1] + 1])
-    if not marks:
-        return pd.DataFrame()
-    sample = estimation.union(pd.DatetimeIndex(sorted(set().union(*marks.values())))).intersection(ar.index)
-    return pd.DataFrame({c: sample.isin(list(d)) for c, d in sorted(marks.items())}, index=sample)
-
-
-def decompose(ar: pd.Series, estimation: pd.DatetimeIndex, sessions: pd.DataFrame, days: pd.DatetimeIndex,
-              windows: list[tuple[int, int]]) -> pd.DataFrame:
-    """DECOMPOSITION_COLUMNS per category and window: the category's share of the basket's abnormal return,
-    as a CAR over the window (coefficient x window length), from `dummy_regression` on the estimation days
-    and every event window's days."""
-    rows = []
-    if sessions.empty:
-        return pd.DataFrame(columns=DECOMPOSITION_COLUMNS)
-    per_cat = sessions.assign(category=sessions["categories"].str.split("+")).explode("category")
-    for w in windows:
-        dummies = window_dummies(ar, estimation, sessions, days, w)
-        if dummies.empty:
-            continue
-        length = w[1] - w[0] + 1
-        fit = dummy_regression(ar.loc[dummies.index], dummies, maxlags=length)
-        for r in fit.itertuples():
-            cat_sessions = per_cat[per_cat["category"] == r.category]
-            rows.append({"category": r.category, "window": label(w), "car_pct": 100 * r.coef * length,
-                         "t_stat": r.t_stat, "p_value": r.p_value, "sessions": len(cat_sessions),
-                         "clean_sessions": int((~cat_sessions["confounded"]).sum()),
-                         "days": int(dummies[r.category].sum())})
-    return pd.DataFrame(rows, columns=DECOMPOSITION_COLUMNS)
-
-
-def difference(ar: pd.Series, estimation: pd.DatetimeIndex, sessions: pd.DataFrame, days: pd.DatetimeIndex,
-               window: tuple[int, int], first: str, second: str) -> dict[str, float]:
-    """The decomposition's CAR of `first` minus that of `second` in one window, with its Wald t and p
-    (Newey-West): does one kind of news move prices more than the other?"""
-    dummies = window_dummies(ar, estimation, sessions, days, window)
-    missing = [c for c in (first, second) if c not in dummies.columns]
-    if missing:
-        raise ParameterError(f"no event window of {missing} in {label(window)}: nothing to compare")
-    length = window[1] - window[0] + 1
-    fit = _dummy_fit(ar.loc[dummies.index], dummies, maxlags=length)
-    contrast = np.zeros(len(dummies.columns))
-    contrast[list(dummies.columns).index(first)], contrast[list(dummies.columns).index(second)] = 1.0, -1.0
-    test = fit.t_test(contrast)
-    return {"difference_pct": float(100 * length * np.asarray(test.effect).item()),
-            "t_stat": float(np.asarray(test.tvalue).item()), "p_value": float(np.asarray(test.pvalue).item())}
-
-
-def category_tests(obs: pd.DataFrame, residuals: pd.DataFrame, means: pd.DataFrame) -> pd.DataFrame:
-    """Every test (eventtests) per category and window, beside the cross-sectional t-test.
-
-    Kolari-Pynnonen: symbols on one session share its shock, with the symbols' mean residual correlation r;
-    observations on different sessions are taken as uncorrelated, so the group's mean correlation is r times
-    the share of its pairs that fall on one session.
-    """
-    if obs.empty:
-        return pd.DataFrame(columns=TEST_COLUMNS)
-    r_symbols = E.mean_pairwise_correlation(residuals.to_numpy())
-    rows = []
-    for (cat, win), g in obs.groupby(["category", "window"], sort=True):
-        n = len(g)
-        same = int((g.groupby("session").size().map(lambda k: k * (k - 1) / 2)).sum())
-        r = r_symbols * same / (n * (n - 1) / 2) if n > 1 else 0.0
-        est = residuals[g["symbol"]].to_numpy().T
-        car, sd = g["car"].to_numpy(), g["sd"].to_numpy()
-        base = {"category": cat, "window": win, "sessions": g["session"].nunique(), "observations": n}
-        t_row = means[(means["category"] == cat) & (means["window"] == win)].iloc[0]
-        results = {"t (cross-section)": (t_row["t_stat"], t_row["p_value"]), "BMP": E.bmp(car, sd),
-                   "Kolari-Pynnonen BMP": E.kolari_pynnonen(car, sd, r),
-                   "Corrado rank": E.corrado_rank(est, np.vstack(g["ar"].to_numpy())),
-                   "generalized sign": E.generalized_sign(car, est)}
-        for test, (stat, p) in results.items():
-            rows.append({"test": test, "statistic": stat, "p_value": p, **base})
-    return pd.DataFrame(rows, columns=TEST_COLUMNS)
-
+def _model_row(models: eventmodels.Models, t: int, s: int, session: pd.Timestamp | None) -> dict:
+    d = models.days
+    return {"subject": models.subjects[s], "session": session.date() if session is not None else None,
+            "estimation_start": d[max(models.start[t], 0)].date(), "estimation_end": d[models.stop[t] - 1].date(),
+            "alpha_bp": 1e4 * models.alpha[t, s], "beta": models.beta[t, s],
+            "resid_sd_pct": 100 * np.sqrt(models.sigma2[t, s]), "estimation_days": int(models.n[t, s])}
 
 def by_event(results: pd.DataFrame) -> pd.DataFrame:
     """Mean CAR across symbols for each event (rows) and window (columns), in percent."""

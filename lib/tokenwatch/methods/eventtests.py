@@ -14,6 +14,14 @@ For N event-symbol observations of one window of L sessions:
   estimation window, z = (w - N p) / sqrt(N p (1 - p)).
 
 Each returns (statistic, two-sided p-value); BMP and its adjustment against t(N - 1), the others N(0, 1).
+Estimation abnormal returns may hold NaN (a day left out of an observation's window): ranks and shares skip them.
+
+Tests that need no distribution:
+- placebo: the share of statistics computed on random non-event sessions at least as extreme as the real one,
+  counting the real one among the draws, (1 + #{|placebo| >= |real|}) / (1 + draws), so never 0;
+- cluster bootstrap of the mean CAR: event sessions drawn with replacement (every observation of a session
+  together, since names sharing a session are not independent), p = (1 + #{|m* - m| >= |m|}) / (1 + draws);
+- `adjust`: p-values adjusted for multiple testing (statsmodels' multipletests: Holm or Benjamini-Hochberg).
 """
 
 from __future__ import annotations
@@ -59,11 +67,12 @@ def mean_pairwise_correlation(residuals: np.ndarray) -> float:
 def corrado_rank(estimation_ar: np.ndarray, event_ar: np.ndarray) -> tuple[float, float]:
     """Corrado's rank test over an event window: `estimation_ar` (N x T) and `event_ar` (N x L)."""
     ar = np.concatenate([np.asarray(estimation_ar, float), np.asarray(event_ar, float)], axis=1)
-    m = ar.shape[1]
-    u = stats.rankdata(ar, axis=1) / (m + 1) - 0.5
-    k = u.mean(axis=0)
+    m = (~np.isnan(ar)).sum(axis=1, keepdims=True)
+    u = stats.rankdata(ar, axis=1, nan_policy="omit") / (m + 1) - 0.5
+    counts = (~np.isnan(u)).sum(axis=0)
+    k = np.where(counts > 0, np.nansum(u, axis=0) / np.maximum(counts, 1), np.nan)  # NaN: a day no one has
     length = np.asarray(event_ar).shape[1]
-    s = np.sqrt((k**2).mean())
+    s = np.sqrt(np.nanmean(k**2))
     if s == 0:
         return float("nan"), float("nan")
     z = float(np.sqrt(length) * k[-length:].mean() / s)
@@ -74,8 +83,57 @@ def generalized_sign(car: np.ndarray, estimation_ar: np.ndarray) -> tuple[float,
     """Cowan's generalised sign test: positive CARs against the estimation window's share of positive days."""
     car = np.asarray(car, float)
     n = len(car)
-    p = float((np.asarray(estimation_ar, float) > 0).mean())
-    if n == 0 or p in (0.0, 1.0):
+    est = np.asarray(estimation_ar, float)
+    est = est[~np.isnan(est)]
+    p = float((est > 0).mean()) if len(est) else float("nan")
+    if n == 0 or not 0.0 < p < 1.0:
         return float("nan"), float("nan")
     z = float(((car > 0).sum() - n * p) / np.sqrt(n * p * (1 - p)))
     return z, _two_sided_normal(z)
+
+
+def placebo_p(real: float, draws: np.ndarray) -> float:
+    """Two-sided placebo p: the real statistic counted among the draws (NaN draws left out)."""
+    draws = np.asarray(draws, float)
+    draws = draws[np.isfinite(draws)]
+    if not np.isfinite(real) or not len(draws):
+        return float("nan")
+    return float((1 + (np.abs(draws) >= abs(real)).sum()) / (1 + len(draws)))
+
+
+def cluster_bootstrap(car: np.ndarray, cluster: np.ndarray, counts: np.ndarray) -> tuple[float, float]:
+    """Mean CAR over observations, resampling clusters (event sessions): `counts` (draws x clusters, in the
+    order of np.unique(cluster)) says how often each cluster enters each draw. Returns (mean / bootstrap
+    standard error, two-sided p of the recentred draws)."""
+    car = np.asarray(car, float)
+    keys, index = np.unique(np.asarray(cluster), return_inverse=True)
+    if len(keys) < 2:
+        return float("nan"), float("nan")
+    sums, sizes = np.bincount(index, car), np.bincount(index).astype(float)
+    mean = car.mean()
+    boot = (counts @ sums) / (counts @ sizes)
+    se = boot.std(ddof=1)
+    stat = float(mean / se) if se > 0 else float("nan")
+    return stat, float((1 + (np.abs(boot - mean) >= abs(mean)).sum()) / (1 + len(boot)))
+
+
+def session_draws(clusters: int, draws: int, rng: np.random.Generator) -> np.ndarray:
+    """How often each of `clusters` enters each of `draws` resamples with replacement (draws x clusters)."""
+    return rng.multinomial(clusters, np.full(clusters, 1 / clusters), size=draws)
+
+
+ADJUSTMENTS = {"holm": "Holm (family-wise error rate)", "fdr_bh": "Benjamini-Hochberg (false discovery rate)"}
+
+
+def adjust(p_values: np.ndarray, method: str) -> np.ndarray:
+    """p-values adjusted for testing them all at once (NaN stays NaN and does not count)."""
+    from statsmodels.stats.multitest import multipletests
+
+    if method not in ADJUSTMENTS:
+        raise ValueError(f"p-value adjustment {method!r}: one of {sorted(ADJUSTMENTS)}")
+    p = np.asarray(p_values, float)
+    out = np.full(len(p), np.nan)
+    ok = np.isfinite(p)
+    if ok.any():
+        out[ok] = np.maximum(multipletests(p[ok], method=method)[1], p[ok])
+    return out

@@ -1,9 +1,9 @@
 """The live token forecast: calibrated draws of every forecaster, the ensembles, caps by a whole, the archive.
 
-A forecast is fitted on what was public on its date (`as_of`), widened as its series' backtest cells were
-(the same Calibrator), and mixed into the headline ensemble. A part (Doubao) is capped quantile by quantile
-by the headline of a whole it belongs to (China, National Data Administration): that is the quantile of
-min(part, whole) when the two move together, and every capped row says so in `capped_by`.
+A forecast is made from what was public on its date (`as_of`), its band learned from the other series' backtest
+cells (backtest.calibration_for), its members mixed into the headline ensemble. A part (Doubao) is capped
+quantile by quantile by the headline of a whole it belongs to (China, National Data Administration): that is
+the quantile of min(part, whole) when the two move together, and every capped row says so in `capped_by`.
 """
 
 from __future__ import annotations
@@ -25,14 +25,15 @@ from tokenwatch.tokens import as_of
 
 PROJECTION_COLUMNS = ["series", "model", "scenario", "date", *P.QUANTILES, "calibrated", "at_bound", "capped_by"]
 FORECAST_COLUMNS = ["cutoff", "vintage", "ledger_sha256", *PROJECTION_COLUMNS]
-FORECASTER_COLUMNS = ["model", "scenario", "points", "anchor_id", "at_bound", "kappa_up", "kappa_down",
-                      "kappa_targets", "weight", "in_headline"]
-BYTES_PER_VALUE = 8 * 3  # draws, their widening and the ensemble copies, float64
+FORECASTER_COLUMNS = ["model", "scenario", "points", "anchor_id", "at_bound", "centre", "half_50", "half_80",
+                      "calibration_cells", "weight", "in_headline"]
+BYTES_PER_VALUE = 8 * 3  # conditional fits' draws, float64 (kept for the memory check)
+SHORT_SERIES = "short series"
 
 
 @dataclass
 class Projection:
-    """One series' forecast: a quantile table per forecaster and ensemble, and how each was made."""
+    """One series' forecast: a quantile table per forecaster and the ensemble, and how each was made."""
 
     series: str
     as_of: pd.Timestamp
@@ -40,72 +41,102 @@ class Projection:
     table: pd.DataFrame  # PROJECTION_COLUMNS
     forecasters: pd.DataFrame  # FORECASTER_COLUMNS
     skipped: pd.DataFrame
+    calibration: B.Calibration
+    prior: P.Prior | None
+    posterior: P.Posterior | None
+    headline_model: str = B.ENSEMBLE
     members: dict[str, str] = field(default_factory=dict)  # ensemble scenario -> its members
-    weighting: str = "inverse backtest CRPS"
+    weighting: str = "inverse pooled CRPS, leaving the series out"
+
+    @property
+    def headline_key(self) -> tuple[str, str]:
+        return (B.ENSEMBLE, B.ALL) if self.headline_model == B.ENSEMBLE else (B.NAIVE, "")
 
     def headline(self) -> pd.DataFrame:
-        """The headline ensemble's rows."""
+        """The headline's rows: the ensemble when it beat naive in the pooled backtest, else naive."""
         t = self.table
-        return t[(t["model"] == B.ENSEMBLE) & (t["scenario"] == B.ALL)].reset_index(drop=True)
+        model, scenario = self.headline_key
+        return t[(t["model"] == model) & (t["scenario"] == scenario)].reset_index(drop=True)
 
     @property
     def anchor(self) -> pd.Series:
         return self.observations.iloc[-1]
 
+    @property
+    def short(self) -> bool:
+        """Fewer than three disclosures: growth from the pooled prior, flagged 'short series'."""
+        return len(self.observations) < B.MIN_SERIES_POINTS
 
-def project(ledger: pd.DataFrame, series: str, models: list[str], scenarios: pd.DataFrame, when: pd.Timestamp,
-            horizon: pd.Timestamp, cal: B.Calibrator, paths: int = 10_000, seed: int = 0) -> Projection:
-    """Fit every model under every scenario on what was public at `when`; calibrated quantiles to `horizon`."""
+
+def project(ledger: pd.DataFrame, series: str, when: pd.Timestamp, horizon: pd.Timestamp, pool: B.Cells,
+            headline_model: str = B.ENSEMBLE, models: list[str] | None = None,
+            scenarios: pd.DataFrame | None = None, observed: dict[str, pd.DataFrame] | None = None) -> Projection:
+    """Every member fitted on what was public at `when`, calibrated on the other series' backtest cells; the
+    ensemble of the headline members and, with `scenarios`, each model under each as a conditional member.
+    `observed`: every series' observations public at `when` (P.series_observations), when already at hand."""
     public = as_of(ledger, when)
     obs = P.observations(public, series)
-    if horizon <= obs["date"].iloc[-1]:
+    if len(obs) < B.MIN_CUTOFF_POINTS:
+        raise ParameterError(
+            f"{series} has {len(obs)} disclosure public on {when.date()} ({obs['id'].iloc[0]}): a projection needs "
+            "a second dated disclosure of the same series to measure growth. Add it to data/tokens/disclosures.csv "
+            "with its source (check it with 'tokenwatch ledger check'), or pick another series")
+    anchor_date = obs["date"].iloc[-1]
+    if horizon <= anchor_date:
         raise ParameterError(f"horizon {horizon.date()} is not after the last disclosure of {series} "
-                             f"({obs['date'].iloc[-1].date()}); pick a later horizon")
-    fits, skipped = P.fit_specs(obs, models, scenarios, public)
-    if not fits:
-        reasons = "; ".join(sorted(set(skipped["reason"])))
-        raise ParameterError(f"no model could be fitted to {series} as of {when.date()}: {reasons}")
-    grid = P.month_grid(obs["date"].iloc[0], horizon)
-    rng = np.random.default_rng(seed)
-    draws = np.empty((len(fits), paths, len(grid)))
-    rows = []
-    terms, _ = cal.terms(series, when)
-    for i, f in enumerate(fits):
-        up, down = cal.kappa(series, when, f.model)
-        h = np.clip(P.years(grid, f.origin) - f.anchor_t, 0.0, None)
-        draws[i] = f.log_draws(grid, paths, rng)
-        if np.isfinite(up):
-            draws[i] += np.sqrt(h)[None, :] * B.widening(rng.standard_normal((paths, 1)), up, down)
-            np.minimum(draws[i], f.log_cap, out=draws[i])
-        rows.append({"model": f.model, "scenario": f.scenario, "points": f.n, "anchor_id": f.anchor_id,
-                     "at_bound": f.at_bound, "kappa_up": up, "kappa_down": down,
-                     "kappa_targets": int(terms["n_targets"].get(f.model, 0)),
-                     "weight": cal.weight(series, when, f.model, f.scenario)})
+                             f"({anchor_date.date()}); pick a later horizon")
+    cal = B.calibration_for(pool, series)
+    if cal is None:
+        others = int((pool.cells["series"] != series).sum())
+        raise ParameterError(f"the backtest has {others} cells of series other than {series} on {when.date()}, "
+                             f"fewer than the {B.MIN_CALIBRATION_CELLS} needed to calibrate a band; pick a later "
+                             "as_of or add disclosures")
+    grid = P.month_grid(anchor_date, horizon)
+    h = P.years(grid, anchor_date)
+    observed = observed if observed is not None else P.series_observations(public)
+    prior = P.pooled_prior(observed, exclude=series)
+    posterior = P.pooled_growth(obs, prior) if prior is not None else None
+    paths = B.member_paths(obs, h, prior)
+    paths["damped"] = paths[f"damped@{cal.damping}"]
+    skipped = pd.DataFrame(columns=["model", "scenario", "reason"])
+    at_bound: dict[str, str] = {}
+    if scenarios is not None and models:
+        fits, skipped = P.fit_specs(obs, models, scenarios, public)
+        for f in fits:
+            paths[f"{f.model}/{f.scenario}"] = np.log(f.median_path(grid))
+            at_bound[f"{f.model}/{f.scenario}"] = f.at_bound
+    anchor = float(np.log(obs["tokens_per_day"].iloc[-1]))
+    tables, rows = [], []
+    for member, band in cal.bands.items():
+        x = paths.get(member)
+        if x is None or not np.isfinite(x).all():
+            continue
+        model, _, scenario = member.partition("/")
+        q = band.quantiles(x, h, anchor)
+        tables.append(_quantiles(q, grid, series, model, scenario, at_bound.get(member, "")))
+        rows.append({"model": model, "scenario": scenario, "points": len(obs), "anchor_id": obs["id"].iloc[-1],
+                     "at_bound": at_bound.get(member, ""), "centre": band.centre, "half_50": band.half[0.5],
+                     "half_80": band.half[0.8], "calibration_cells": band.n,
+                     "weight": float(cal.weights.get(member, np.nan))})
+    frame = pd.DataFrame(paths).drop(columns=[c for c in paths if c.startswith("damped@")])
+    weights = cal.weights[[m for m in cal.weights.index if np.isfinite(frame[m]).all()]]
+    cal_live = B.Calibration(cal.bands, weights / weights.sum(), cal.damping, cal.ensemble, cal.cells, cal.series)
+    assert cal.ensemble is not None
+    mix = cal.ensemble.quantiles(cal_live.ensemble_median(frame, h, anchor), h, anchor)
+    tables.append(_quantiles(mix, grid, series, B.ENSEMBLE, B.ALL, ""))
     specs = pd.DataFrame(rows)
-    weighting = "inverse backtest CRPS"
-    if not specs["weight"].notna().any():  # nothing to weigh by: said, and flagged in the table
-        specs["weight"] = 1.0
-        weighting = "equal (no other series' backtest cells to weigh by)"
-    tables = [_quantiles(draws[i], grid, series, r["model"], r["scenario"], np.isfinite(r["kappa_up"]),
-                         r["at_bound"])
-              for i, r in specs.iterrows()]
-    members = {}
-    for name, who, mixed in B.ensembles(specs, draws, specs["weight"].to_numpy(float), paths):
-        members[name] = who
-        calibrated = bool(specs["kappa_up"].notna().all())
-        tables.append(_quantiles(mixed, grid, series, B.ENSEMBLE, name, calibrated, ""))
-    weights = specs["weight"].where((specs["at_bound"] == "") & specs["weight"].notna())
-    specs["in_headline"] = weights.notna()
-    specs["weight"] = weights / weights.sum() if weights.notna().any() else weights
-    table = pd.concat(tables, ignore_index=True)
-    return Projection(series, when, obs, table, specs[FORECASTER_COLUMNS], skipped, members, weighting)
+    specs["weight"] = specs["model"].map(weights / weights.sum()).where(specs["scenario"] == "")
+    specs["in_headline"] = specs["weight"].notna()
+    members = {B.ALL: "+".join(f"{m} {w:.0%}" for m, w in (weights / weights.sum()).items())}
+    return Projection(series, when, obs, pd.concat(tables, ignore_index=True), specs[FORECASTER_COLUMNS], skipped,
+                      cal_live, prior, posterior, headline_model, members)
 
 
-def _quantiles(log_paths: np.ndarray, grid: pd.DatetimeIndex, series: str, model: str, scenario: str,
-               calibrated: bool, at_bound: str) -> pd.DataFrame:
-    return P.quantile_table(log_paths, grid).assign(series=series, model=model, scenario=scenario,
-                                                     calibrated=calibrated, at_bound=at_bound, capped_by="")[
-        PROJECTION_COLUMNS]
+def _quantiles(log_q: np.ndarray, grid: pd.DatetimeIndex, series: str, model: str, scenario: str,
+               at_bound: str) -> pd.DataFrame:
+    out = pd.DataFrame(np.exp(log_q), columns=list(P.QUANTILES)).assign(
+        date=grid, series=series, model=model, scenario=scenario, calibrated=True, at_bound=at_bound, capped_by="")
+    return out[PROJECTION_COLUMNS]
 
 
 def load_parts(path: Path | None = None) -> pd.DataFrame:
@@ -213,3 +244,81 @@ def memory_budget() -> int:
     except (ValueError, OSError, AttributeError):
         physical = 8 * 2**30
     return min(4 * 2**30, physical // 2)
+
+
+SUPPLY_COLUMNS = ["bound", "period", "date", "low", "high", "unit", "growth_per_year", "source_title", "source_url",
+                  "quote", "published", "notes"]
+SUPPLY_GROWTH_NOTE = "at Epoch's 'more than tripling each year', read as x3"
+SECONDS_PER_DAY = 86_400
+
+
+def load_supply_bounds(path: Path | None = None) -> pd.DataFrame:
+    """data/tokens/supply_bounds.csv: sourced worldwide token supply ranges (per second), dated."""
+    path = path or data_dir() / "tokens" / "supply_bounds.csv"
+    table = read_curated(path, SUPPLY_COLUMNS, "supply bounds")
+    for col in ("low", "high", "growth_per_year"):
+        table[col] = pd.to_numeric(table[col], errors="raise")
+    table["date"] = pd.to_datetime(table["date"])
+    return table
+
+
+def capacity_check(head: pd.DataFrame, bounds: pd.DataFrame) -> pd.DataFrame:
+    """Each date of a headline against each supply bound grown from its date: bound_low/high in tokens per day,
+    and whether p50 and p90 pass the high end."""
+    rows = []
+    for b in bounds.itertuples():
+        yrs = P.years(head["date"], b.date)
+        grow = float(b.growth_per_year) ** yrs
+        rows.append(pd.DataFrame({"date": head["date"].to_numpy(), "bound": b.bound,
+                                  "bound_low": b.low * SECONDS_PER_DAY * grow,
+                                  "bound_high": b.high * SECONDS_PER_DAY * grow,
+                                  "p50": head["p50"].to_numpy(), "p90": head["p90"].to_numpy()}))
+    out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
+        columns=["date", "bound", "bound_low", "bound_high", "p50", "p90"])
+    return out.assign(p50_above=out["p50"] > out["bound_high"], p90_above=out["p90"] > out["bound_high"])
+
+
+HISTORY_COLUMNS = ["vintage", "added", "headline_model", "quoted_date", "p10", "p50", "p90", "later_disclosures",
+                   "mean_log_error", "coverage_80", "note"]
+
+
+def headline_history(full: pd.DataFrame, series: str, when: pd.Timestamp, horizon: pd.Timestamp,
+                     dates: list[pd.Timestamp], pool: B.Cells, headline_model: str, count: int = 3,
+                     whole: str | None = None) -> pd.DataFrame:
+    """How the headline moves as disclosures are added: the headline made from what was public the day before
+    each of the series' last `count` disclosures became public, and on `when`, quoted at `dates`.
+
+    The members and the pooled prior use only what was public at each vintage; the band and weights are the
+    ones learned on `pool` (today's backtest, leaving the series out), so that the moves are those of the rows
+    added; with `whole`, each vintage's headline is capped by the whole's made the same day, as the live one is.
+    Each earlier headline is scored, as `tokenwatch score` scores an archived forecast.csv, on the series'
+    disclosures made public since (its band used later errors: the leak-free score is the backtest's).
+    """
+    public_dates = sorted(P.observations(as_of(full, when), series)["public_from"].unique())[-count:]
+    vintages = [pd.Timestamp(d) - pd.Timedelta(days=1) for d in public_dates] + [when]
+    rows: list[dict] = []
+    seen: set[str] | None = None
+    everything = P.series_observations(full)
+    for v in vintages:
+        public = as_of(full, v)
+        observed = P.public_at(everything, v)
+        ids = set(observed[series]["id"]) if series in observed else set()
+        added = ", ".join(sorted(ids - seen)) if seen is not None else ""
+        seen = ids
+        try:
+            proj = project(public, series, v, horizon, pool, headline_model, observed=observed)
+            head = proj.headline()
+            if whole:
+                limit = project(public, whole, v, horizon, pool, headline_model, observed=observed).headline()
+                head = cap_by(head, limit, whole, pd.Timestamp(proj.anchor["date"]))
+        except ParameterError as exc:
+            rows.append({"vintage": v, "added": added, "note": str(exc)})
+            continue
+        quoted = interpolate_quantiles(head.sort_values("date"), pd.Series(dates))
+        scored = score_forecasts(head.assign(cutoff=v.date(), vintage=v.date(), ledger_sha256=""), full)
+        for d, q in zip(dates, quoted.itertuples(), strict=True):
+            rows.append({"vintage": v, "added": added, "headline_model": headline_model, "quoted_date": d,
+                         "p10": q.p10, "p50": q.p50, "p90": q.p90, "later_disclosures": len(scored),
+                         "mean_log_error": scored["log_error"].mean() if len(scored) else np.nan,
+                         "coverage_80": scored["in_80"].mean() if len(scored) else np.nan, "note": ""})
+    return pd.DataFrame(rows, columns=HISTORY_COLUMNS)

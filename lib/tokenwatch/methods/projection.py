@@ -34,7 +34,6 @@ from scipy.optimize import curve_fit
 from tokenwatch.curated import read_curated, with_numbers
 from tokenwatch.errors import DataValidationError, FitError, ParameterError
 from tokenwatch.paths import data_dir
-from tokenwatch.tokens import tokens_only
 from tokenwatch.tokens.periods import central
 
 MODELS = ("exponential", "logistic", "gompertz")
@@ -46,18 +45,31 @@ SCENARIO_JOIN = "|"  # scenarios that give one identical fit share a row: "room_
 BOUND_TOLERANCE = 1e-4
 
 
-def observations(ledger: pd.DataFrame, series: str) -> pd.DataFrame:
-    """A series' token disclosures: date (period middle), tokens per day, its range and when it was public."""
-    counts = tokens_only(ledger)
-    rows = counts[counts["series"] == series]
-    known = sorted(counts["series"].unique())
-    if rows.empty:
-        raise ParameterError(f"series {series!r} has no token disclosures here; series: {known}")
+OBSERVATION_SOURCE = ["id", "series", "measure", "restates", "midpoint", "per_day_low", "per_day_high", "public_from"]
+
+
+def _token_rows(ledger: pd.DataFrame) -> pd.DataFrame:
+    """The ledger's token counts (restatements left out), only the columns observations need."""
+    slim = ledger[OBSERVATION_SOURCE]
+    return slim[(slim["measure"] == "tokens") & (slim["restates"] == "")]
+
+
+def _as_observations(rows: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({"id": rows["id"].to_numpy(), "date": rows["midpoint"].dt.normalize().to_numpy(),
                         "tokens_per_day": central(rows["per_day_low"], rows["per_day_high"]).to_numpy(),
                         "low": rows["per_day_low"].to_numpy(), "high": rows["per_day_high"].to_numpy(),
                         "public_from": rows["public_from"].to_numpy()})
     return out.sort_values(["date", "public_from"]).reset_index(drop=True)
+
+
+def observations(ledger: pd.DataFrame, series: str) -> pd.DataFrame:
+    """A series' token disclosures: date (period middle), tokens per day, its range and when it was public."""
+    counts = _token_rows(ledger)
+    rows = counts[counts["series"] == series]
+    if rows.empty:
+        raise ParameterError(f"series {series!r} has no token disclosures here; series: "
+                             f"{sorted(counts['series'].unique())}")
+    return _as_observations(rows)
 
 
 def load_scenarios(path: str | PathLike | None = None) -> pd.DataFrame:
@@ -327,3 +339,129 @@ def reach_dates(table: pd.DataFrame, level: float | pd.Series, label: str) -> pd
             row[name] = hit.iloc[0] if len(hit) else pd.NaT
         rows.append(row)
     return pd.DataFrame(rows, columns=["target", "model", "scenario", "date_q10", "date_q50", "date_q90"])
+
+
+# ----- growth members for the pooled backtest and the headline
+
+PRIOR_MAX_AGE_YEARS = 1.0  # another series' latest growth counts in the prior only if this recent
+
+
+def _by_date(obs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Years from the first point and log tokens per day (observations come sorted by date)."""
+    d = obs["date"].to_numpy()
+    return (d - d[0]) / np.timedelta64(1, "D") / DAYS_PER_YEAR, np.log(obs["tokens_per_day"].to_numpy(float))
+
+
+def naive_growth(obs: pd.DataFrame) -> float:
+    """Log growth a year through the last two points by date (NaN with fewer than two or no time between)."""
+    if len(obs) < 2:
+        return float("nan")
+    t, y = _by_date(obs)
+    dt = t[-1] - t[-2]
+    return float((y[-1] - y[-2]) / dt) if dt > 0 else float("nan")
+
+
+def trend_growth(obs: pd.DataFrame) -> float:
+    """The log-linear OLS slope on every point (NaN with fewer than three: it would be the naive)."""
+    if len(obs) < 3:
+        return float("nan")
+    t, y = _by_date(obs)
+    return float(np.polyfit(t, y, 1)[0]) if np.ptp(t) > 0 else float("nan")
+
+
+def damped_time(h: np.ndarray, rate: float) -> np.ndarray:
+    """Growth-weighted years ahead when growth fades at `rate` a year: (1 - exp(-rate h)) / rate (h at rate 0)."""
+    h = np.asarray(h, dtype=float)
+    return h if rate == 0 else -np.expm1(-rate * h) / rate
+
+
+@dataclass
+class Prior:
+    """Growth pooled across series (empirical Bayes, DerSimonian-Laird): mean, between-series variance tau2 and
+    the noise of one disclosure's log level (sigma), from `series` (their latest growth each)."""
+
+    mean: float
+    tau2: float
+    sigma: float
+    series: list[str]
+
+
+@dataclass
+class Posterior:
+    mean: float
+    sd: float
+    shrinkage: float  # the prior's share: 0 keeps the series' own growth, 1 takes the prior's
+
+
+def series_observations(ledger: pd.DataFrame, minimum: int = 2) -> dict[str, pd.DataFrame]:
+    """Every token series with at least `minimum` disclosures: its observations."""
+    rows = _token_rows(ledger)
+    return {str(name): _as_observations(part) for name, part in rows.groupby("series", sort=True)
+            if len(part) >= minimum}
+
+
+def public_at(observed: dict[str, pd.DataFrame], date: pd.Timestamp) -> dict[str, pd.DataFrame]:
+    """Each series' observations public on `date`."""
+    return {name: o[o["public_from"] <= date] for name, o in observed.items()}
+
+
+def level_noise(observed: dict[str, pd.DataFrame], exclude: str = "") -> float:
+    """The typical scatter (log) of a disclosure about its series' local log-linear trend: the root mean square
+    of every 3-point window's residual (one degree of freedom each), pooled over series; NaN without any."""
+    resid = []
+    for name, obs in observed.items():
+        if name == exclude or len(obs) < 3:
+            continue
+        t, y = _by_date(obs)
+        for i in range(len(t) - 2):
+            tt, yy = t[i:i + 3], y[i:i + 3]
+            if np.ptp(tt) > 0:
+                resid.append(yy - np.polyval(np.polyfit(tt, yy, 1), tt))
+    if not resid:
+        return float("nan")
+    r = np.concatenate(resid)
+    return float(np.sqrt((r**2).sum() / len(resid)))
+
+
+def pooled_prior(observed: dict[str, pd.DataFrame], exclude: str = "",
+                 level_sigma: float | None = None) -> Prior | None:
+    """The growth prior from every series but `exclude` with two points, the latest at most PRIOR_MAX_AGE_YEARS
+    before the last public disclosure: each series' latest two-point growth, sampling variance 2 sigma^2 / dt^2
+    (sigma: `level_sigma`, by default `level_noise` of every series public, `exclude` too). None when fewer than
+    two series qualify or sigma cannot be estimated."""
+    sigma = level_sigma if level_sigma is not None else level_noise(observed)
+    observed = {n: o for n, o in observed.items() if len(o) and n != exclude}
+    if not observed or not np.isfinite(sigma):
+        return None
+    latest = max(o["public_from"].max() for o in observed.values())
+    rows = []
+    for name, obs in observed.items():
+        if len(obs) < 2 or (latest - obs["date"].max()).days / DAYS_PER_YEAR > PRIOR_MAX_AGE_YEARS:
+            continue
+        t, _ = _by_date(obs)
+        growth = naive_growth(obs)
+        if np.isfinite(growth):
+            rows.append((name, growth, t[-1] - t[-2]))
+    if len(rows) < 2:
+        return None
+    g = np.array([r[1] for r in rows], dtype=float)
+    v = 2 * sigma**2 / np.array([r[2] for r in rows], dtype=float) ** 2
+    w = 1 / v
+    fixed = (w * g).sum() / w.sum()
+    q = (w * (g - fixed) ** 2).sum()
+    tau2 = max(0.0, (q - (len(rows) - 1)) / (w.sum() - (w**2).sum() / w.sum()))
+    ws = 1 / (v + tau2)
+    return Prior(float((ws * g).sum() / ws.sum()), float(tau2), sigma, [r[0] for r in rows])
+
+
+def pooled_growth(obs: pd.DataFrame, prior: Prior) -> Posterior:
+    """The series' latest growth shrunk toward the prior: precision-weighted (normal-normal)."""
+    g = naive_growth(obs)
+    if not np.isfinite(g):
+        return Posterior(prior.mean, float(np.sqrt(prior.tau2)), 1.0)
+    t, _ = _by_date(obs)
+    v = 2 * prior.sigma**2 / (t[-1] - t[-2]) ** 2
+    if prior.tau2 == 0:
+        return Posterior(prior.mean, 0.0, 1.0)
+    b = v / (v + prior.tau2)
+    return Posterior(float(b * prior.mean + (1 - b) * g), float(np.sqrt(1 / (1 / v + 1 / prior.tau2))), float(b))

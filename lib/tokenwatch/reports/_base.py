@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import pandas as pd
-from pandas.io.formats.style import Styler
 
-from tokenwatch.artifacts import atomic_write_text, html_link, write_summary, write_table
+from tokenwatch.artifacts import atomic_write_text, write_summary, write_table
+from tokenwatch.display import MISSING, DisplayTable, display_table
 from tokenwatch.errors import ParameterError, TokenwatchNotice
 
 Parser = Callable[[str, Any], Any]
@@ -51,13 +51,6 @@ class Params:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
 
-LINK_COLUMNS = {"source_url", "spec_source", "price_source"}
-
-
-def _link(url: object) -> str:
-    return html_link(html.unescape(url)) if isinstance(url, str) and url else "none"
-
-
 def notice(message: str) -> None:
     """Record something a reader must know; the report being built collects it."""
     warnings.warn(TokenwatchNotice(message), stacklevel=2)
@@ -81,6 +74,17 @@ def collect_notices() -> Iterator[list[str]]:
                 found.append(str(w.message))
             else:
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+def live_alert(notices: list[str]) -> str | None:
+    """One findings line when `--live` could not fetch (no network, upstream down): which symbols, and that the
+    numbers come from the cache or snapshot instead. None when every live fetch worked or none was asked for."""
+    failed = list(dict.fromkeys(n.split(": ", 1)[0] for n in notices if " failed (" in n and "live fetch of " in n))
+    if not failed:
+        return None
+    shown = ", ".join(failed[:4]) + (f" and {len(failed) - 4} more" if len(failed) > 4 else "")
+    return (f"Live data unavailable: the live fetch failed for {len(failed)} symbol(s) ({shown}), so their prices "
+            "come from the local cache or the offline snapshot, up to its last date (see the notices).")
 
 
 class Report:
@@ -109,34 +113,34 @@ class Report:
     def sources(self) -> list[dict[str, Any]]:
         return list(self.summary().get("sources") or [])
 
+    def _findings_shown(self) -> list[str]:
+        """The findings, after a line saying so when live data was asked for and could not be fetched."""
+        alert = live_alert(list(getattr(self, "notices", None) or []))
+        return ([alert] if alert else []) + list(self.findings)
+
     def write(self, out: Path | str) -> list[str]:
         """Every table as CSV, summary.json and findings.md into `out`; the names of its files."""
         out = Path(out)
         for name, frame in self.tables().items():
             write_table(frame, out, name)
-        write_summary(out, self.summary())
-        atomic_write_text(out / "findings.md", "".join(f"- {line}\n" for line in self.findings))
+        summary = self.summary()
+        if getattr(self, "notices", None) and "notices" not in summary:  # the report's header lists them
+            summary["notices"] = list(self.notices)
+        write_summary(out, summary)
+        atomic_write_text(out / "findings.md", "".join(f"- {line}\n" for line in self._findings_shown()))
         return sorted(p.name for p in out.iterdir())
 
-    formats: ClassVar[dict[str, Any]] = {}  # column -> format string or function, for `show`
-
     def show(self, frame: pd.DataFrame, caption: str | None = None, fmt: str | None = None, index: bool = False,
-             na: str = "n/a") -> Styler:
-        """`frame` styled for the notebook with this report's column formats (or one `fmt` for every cell):
-        `*_pct` columns signed to 2 decimals, source columns as short links; cells escaped as HTML."""
-        formats: dict[str, Any] = {c: "{:+.2f}" for c in frame.columns if str(c).endswith("_pct")}
-        formats |= {c: _link for c in frame.columns if c in LINK_COLUMNS}
-        formats |= {c: f for c, f in self.formats.items() if c in frame.columns}
-        styled = frame.style.format(fmt, na_rep=na, escape="html") if fmt else frame.style.format(
-            formats, na_rep=na, escape="html")
-        styled = styled.format_index(escape="html", axis=0).format_index(escape="html", axis=1)
-        if caption:
-            styled = styled.set_caption(html.escape(caption))
-        return styled if index else styled.hide(axis="index")
+             na: str = MISSING) -> DisplayTable:
+        """`frame` as a reader sees it, through the display layer: headings from data/display_labels.csv,
+        cells formatted by kind, names before codes, escaped; interactive when longer than 25 rows. `fmt` (a
+        format string or a kind) formats numeric columns the label table does not name; `na` shows a missing
+        value."""
+        return display_table(frame, caption, index=index, fmt=fmt, na=na)
 
     def _repr_html_(self) -> str:
         """The key findings as a block: what a notebook shows first."""
-        items = "".join(f"<li>{html.escape(line)}</li>" for line in self.findings)
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in self._findings_shown())
         return ('<div class="tokenwatch-findings" style="border-left:4px solid #c0392b;padding:.4em 1em;'
                 f'background:#fdf2f0"><b>Key findings</b><ul style="margin:.3em 0">{items}</ul></div>')
 

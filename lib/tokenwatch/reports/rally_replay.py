@@ -1,52 +1,47 @@
-"""The rally replay (notebook 02): phases, the event study, break tests and the A-share mirror, with its charts."""
+"""The rally replay (notebook 02): phases, the event study, break tests and the A-share mirror.
+
+Charts are in `rally_charts`, the A-share mirror in `rally_mirror`. The event study keeps one market model per
+symbol, estimated before its first event (and its pre-event window), with the placebo, the session bootstrap and
+adjusted p-values of `eventstudy`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
-import matplotlib.dates as mdates
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 
 from tokenwatch import params as checks
 from tokenwatch.artifacts import select_columns as cols
 from tokenwatch.artifacts import sources
-from tokenwatch.curated import read_curated
 from tokenwatch.errors import ParameterError
-from tokenwatch.events import load_events, with_sessions
 from tokenwatch.market import Prices, PriceSource, default_source, load_prices
-from tokenwatch.methods import breaks, eventstudy
-from tokenwatch.methods.baskets import basket_excess, cumulative_pct, excess_path
+from tokenwatch.methods import breaks, eventpanel, eventstudy
+from tokenwatch.methods.baskets import basket_excess
 from tokenwatch.methods.breaks import BreakResult
+from tokenwatch.methods.eventpanel import p_text
 from tokenwatch.methods.phases import (
     PHASE_COLUMNS,
     PHASES,
     Boundaries,
     leaders,
-    mirror_boundaries,
     phase_boundaries,
     phase_returns,
     report_break_date,
 )
-from tokenwatch.paths import data_dir, data_file
-from tokenwatch.plots import NEUTRAL, finish, grouped_barh, new_figure
+from tokenwatch.paths import data_file
 from tokenwatch.reports._base import Params as NotebookParams
 from tokenwatch.reports._base import Report, collect_notices, notice, parsed
-from tokenwatch.universe import load_basket, names, parse_symbols
-
-CN_BENCHMARK = "cn_index:000300"
+from tokenwatch.reports.rally_events import clock_starts, events_in_window, us_events
+from tokenwatch.reports.rally_mirror import CN_BENCHMARK, a_share_mirror
+from tokenwatch.universe import names, parse_symbols
 
 
 @dataclass
 class RallyReport(Report):
     run_name: ClassVar[str] = "rally_replay"
-    formats: ClassVar[dict[str, str]] = {"alpha_bp": "{:+.1f}", "beta": "{:.2f}", "resid_sd_pct": "{:.2f}",
-                                         "share_positive": "{:.0%}", "t_stat": "{:.2f}", "p_value": "{:.3f}",
-                                         "statistic": "{:.2f}", "critical_value": "{:.2f}"}
     bounds: Boundaries
     symbols: list[str]
     benchmark: str
@@ -145,6 +140,8 @@ class RallyReport(Report):
             "event_sessions_confounded": int(self.study.sessions["confounded"].sum()),
             "survivors": {w: self.study.survivors(w).to_dict("records")
                           for w in self.study.decomposition["window"].unique()},
+            "event_evidence": self.robust(),
+            "p_adjustment": self.study.adjustment,
             "break_agrees_with_report": self.agrees,
             "break_verdict": self.verdict(),
             "break_statement": self.break_text,
@@ -165,6 +162,7 @@ class RallyReport(Report):
                 "event_study": cols(self.study.results, eventstudy.EVENT_COLUMNS, "event_study"),
                 "event_study_by_category": self.study.by_category,
                 "event_tests": cols(self.study.tests, eventstudy.TEST_COLUMNS, "event_tests"),
+                "event_placebo": self.study.placebo, "event_models": self.study.models,
                 "event_sessions": self.study.session_table(),
                 "event_decomposition": cols(self.study.decomposition, eventstudy.DECOMPOSITION_COLUMNS,
                                             "event_decomposition"),
@@ -223,14 +221,44 @@ class RallyReport(Report):
         lines.append(self.verdict())
         lines.append(f"{int(self.events['tested'].sum())} events tested in the market-model event study; "
                      f"{self.confounding()}")
+        lines.append(self.robust())
         return lines
+
+    def robust(self) -> str:
+        """Per category in the longest window: mean CAR, BMP p and the placebo p, each with its adjusted p; where
+        the two disagree at 5% (adjusted), said."""
+        st = self.study
+        window = self._longest()
+        parts, split = [], []
+        for cat in sorted(st.placebo.loc[st.placebo["window"] == window, "category"]):
+            bmp, plac = st.row("BMP", cat, window), st.row(eventpanel.PLACEBO_CAR, cat, window)
+            parts.append(f"{cat} {plac['car_pct']:+.2f}% (BMP p = {p_text(bmp['p_value'])}, adjusted "
+                         f"{p_text(bmp['p_adjusted'])}; placebo p = {p_text(plac['p_value'])}, adjusted "
+                         f"{p_text(plac['p_adjusted'])})")
+            if (bmp["p_adjusted"] < 0.05) != (plac["p_adjusted"] < 0.05):
+                split.append(cat)
+        model = st.models.iloc[0]
+        text = (f"Robust evidence in {window}, one market model per symbol estimated {model['estimation_start']} to "
+                f"{model['estimation_end']}, before the first event: " + "; ".join(parts)
+                + f". p-values adjusted by {st.adjustment}; the placebo draws non-event sessions after the "
+                "estimation window (events are dense in the rally, so their windows may hold event sessions).")
+        if split:
+            text += (f" BMP and the placebo disagree on {', '.join(split)} (adjusted, at 5%): the evidence rests on "
+                     "the placebo, which compares with the rally's other sessions.")
+        return text
+
+    def _longest(self) -> str:
+        """The longest event window's label (where the verdicts are read)."""
+        design = self.study.design
+        assert design is not None
+        return eventstudy.label(max(design.windows, key=lambda w: w[1] - w[0]))
 
     def confounding(self) -> str:
         """Which categories survive confounding, in the longest window (a computed sentence)."""
         st = self.study
         if st.decomposition.empty:
             return "no window left for the decomposition."
-        window = max(st.decomposition["window"].unique(), key=lambda w: int(w.split(",")[1].strip("]+")))
+        window = self._longest()
         surv = st.survivors(window)
         keep = surv[surv["survives"]]
         bad = int(st.sessions["confounded"].sum())
@@ -241,76 +269,6 @@ class RallyReport(Report):
                  f"({r.car_pct:+.2f}% CAR, p = {r.p_decomposition:.3f})" for r in keep.itertuples()
                  if r.clean_sessions == 0]
         return text + ("; " + "; ".join(notes) if notes else "") + "."
-
-
-def us_events(us_days: pd.DatetimeIndex, categories: list[str]) -> pd.DataFrame:
-    """data/events.csv with each event's first US session (day 0), the categories checked."""
-    events = load_events()
-    known = sorted(events["category"].unique())
-    unknown = sorted(set(categories) - set(known))
-    if unknown:
-        raise ParameterError(f"event categories {unknown} are not in {data_file('events.csv')}; categories: {known}")
-    events = with_sessions(events, "us", us_days)
-    for row in events[events["session_date"].isna()].itertuples():
-        notice(f"event {row.date.date()} {row.entity}: {row.session_note}")
-    return events
-
-
-def events_in_window(bounds: Boundaries, events: pd.DataFrame,
-                     categories: list[str]) -> tuple[pd.DataFrame, pd.DatetimeIndex]:
-    """Events whose US session falls in the window, flagged `tested` (category chosen and confirmed),
-    and every event session in the file (left out of the estimation window)."""
-    inside = events[(events["session_date"] > bounds.closes[0]) & (events["session_date"] <= bounds.closes[-1])]
-    inside = inside.assign(tested=inside["category"].isin(categories) & (inside["confidence"] != "unconfirmed"))
-    for row in inside[~inside["tested"] & (inside["confidence"] == "unconfirmed")].itertuples():
-        notice(f"event {row.date.date()} {row.entity} is unconfirmed: drawn, not tested")
-    if not inside["tested"].any():
-        raise ParameterError(f"no event of categories {categories} falls between {bounds.closes[0].date()} and "
-                             f"{bounds.closes[-1].date()}; widen the window or add rows to {data_file('events.csv')}")
-    return inside, pd.DatetimeIndex(events["session_date"].dropna())
-
-
-@dataclass
-class Mirror:
-    bounds: Boundaries
-    panel: pd.DataFrame  # adjusted closes of the complete names and CSI 300
-    phases: pd.DataFrame
-    names: dict[str, str]
-    excess: pd.Series  # daily equal-weight excess over CSI 300, percent
-    report_day: pd.Timestamp  # the A-share session matching the report's phase-2 start
-    prices: Prices
-
-
-def mirror_segments() -> list[str]:
-    """The basket segments taken as overseas-compute suppliers (data/mirror_segments.csv, an assumption)."""
-    return list(read_curated(data_dir() / "mirror_segments.csv", ["segment", "basis"], "mirror segments")["segment"])
-
-
-def a_share_mirror(bounds: Boundaries, us_days: pd.DatetimeIndex, basket_name: str, source: PriceSource) -> Mirror:
-    """The same phases for the basket's overseas-compute suppliers against CSI 300, on the A-share clock."""
-    basket = load_basket(basket_name)
-    segments = mirror_segments()
-    if basket["segment"].isin(segments).any():
-        basket = basket[basket["segment"].isin(segments)]
-    cn_days = source.calendar("cn_index")
-    mbounds = mirror_boundaries(bounds, us_days, cn_days)
-    prices = load_prices([*basket["symbol"], CN_BENCHMARK], mbounds.closes[0], mbounds.closes[-1],
-                         source=source, strict=False)
-    for row in prices.missing.itertuples():
-        notice(f"A-share mirror leaves out {row.symbol}: {row.reason}")
-    panel = prices.close()
-    complete = [c for c in panel.columns if panel[c].notna().all()]
-    for c in sorted(set(panel.columns) - set(complete)):
-        notice(f"A-share mirror leaves out {c}: it did not trade on every session of the window")
-    bench = CN_BENCHMARK.split(":")[1]
-    if bench not in complete:
-        raise ParameterError(f"CSI 300 ({CN_BENCHMARK}) has no complete data for "
-                             f"{mbounds.closes[0].date()}..{mbounds.closes[-1].date()}")
-    panel = panel[complete]
-    return Mirror(mbounds, panel, phase_returns(panel, bench, mbounds),
-                  {s.code: n for s, n in names(parse_symbols(basket["symbol"])).items()},
-                  basket_excess(panel, bench, "A-share suppliers excess over CSI 300"),
-                  report_break_date(mbounds, cn_days), prices)
 
 
 NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
@@ -338,13 +296,6 @@ def _boundary(name: str, value: object) -> pd.Timestamp | None:
 EVENTS = "events"
 
 
-def clock_starts(events: pd.DataFrame) -> dict[str, pd.Timestamp]:
-    """The first US session that can react to each phase's first event (data/events.csv's `phase`, on the clock
-    rule of event day 0): the boundaries the events themselves give."""
-    dated = events.dropna(subset=["session_date"])
-    return {str(k): v for k, v in dated.groupby("phase")["session_date"].min().items()}
-
-
 @dataclass(frozen=True)
 class Params(NotebookParams):
     """Notebook 02's parameters, checked once."""
@@ -359,8 +310,20 @@ class Params(NotebookParams):
     estimation_days: int = parsed(checks.positive_int)
     estimation_end: pd.Timestamp | None = parsed(checks.date_or_none)
     event_windows: list[tuple[int, int]] = parsed(eventstudy.windows_parameter)
+    pre_event_window: tuple[int, int] = parsed(eventstudy.window_parameter)
     event_categories: list[str] = parsed(checks.text_list)
     mirror_basket: str = parsed(checks.text)
+    placebo_draws: int = parsed(checks.positive_int)
+    bootstrap_draws: int = parsed(checks.positive_int)
+    seed: int = parsed(checks.positive_int)
+    p_adjust: str = parsed(checks.one_of(*eventpanel.ADJUSTMENTS))
+
+    def design(self) -> eventstudy.Design:
+        """One model per symbol before the first event (and its pre-event window), with the study's checks."""
+        return eventstudy.Design(self.event_windows, None, self.estimation_days, self.estimation_end,
+                                 pre_event=self.pre_event_window, placebo_draws=self.placebo_draws,
+                                 bootstrap_draws=self.bootstrap_draws, seed=self.seed, p_adjust=self.p_adjust,
+                                 placebo_clear=False)
 
 
 def build(p: Params, source: PriceSource | None = None) -> RallyReport:
@@ -373,7 +336,8 @@ def build(p: Params, source: PriceSource | None = None) -> RallyReport:
 
 
 def _replay(p: Params, source: PriceSource) -> RallyReport:
-    windows, estimation_length, estimation_end = p.event_windows, p.estimation_days, p.estimation_end
+    design = p.design()
+    windows, estimation_length, estimation_end = design.all_windows, p.estimation_days, p.estimation_end
     syms = parse_symbols(p.symbols)
     bench = parse_symbols([p.benchmark])[0]
     if bench.market != "us" or any(s.market != "us" for s in syms):
@@ -402,8 +366,8 @@ def _replay(p: Params, source: PriceSource) -> RallyReport:
     prices = load_prices([*syms, bench], lo, hi, source=source)
     panel = prices.close()[[s.code for s in syms] + [bench.code]]
     returns = panel.pct_change().iloc[1:]
-    study = eventstudy.run(returns.drop(columns=[bench.code]), returns[bench.code], study_events, windows,
-                           estimation_length, estimation_end, all_sessions)
+    study = eventstudy.run(returns.drop(columns=[bench.code]), returns[bench.code], study_events, design,
+                           all_sessions)
     for row in study.skipped.itertuples():
         notice(f"event {row.event_date} {row.entity} window {row.window}: {row.reason}")
     window_panel = panel.loc[bounds.closes[0]:bounds.closes[-1]]
@@ -426,95 +390,3 @@ def _replay(p: Params, source: PriceSource) -> RallyReport:
                        text, multiple, mirror.bounds, mirror.panel, mirror.phases, mirror.names, [],
                        [prices, mirror.prices], extra + cusums, alternative, report_phases,
                        "the clock rule" if p.phase2_start is None else "the date given")
-
-
-
-
-
-PHASE_SHADES = {"pre-rally": "#f2f3f4", "phase 1": "#fdebd0", "phase 2": "#d6eaf8"}
-CATEGORY_COLORS = {"capex": "#1f77b4", "policy": "#9467bd", "tokens": "#d62728", "earnings": "#2ca02c",
-                   "product": "#ff7f0e", "conference": "#17becf", "market": "#7f7f7f"}
-
-
-def _shade(ax, bounds: Boundaries) -> None:
-    for name, a, b in bounds.spans():
-        ax.axvspan(a, b, color=PHASE_SHADES[name], zorder=0, lw=0)
-        ax.text(a + (b - a) / 2, 0.99, name, transform=ax.get_xaxis_transform(), ha="center", va="top",
-                fontsize=8, color=NEUTRAL)
-
-
-def cumulative_chart(panel: pd.DataFrame, benchmark: str, bounds: Boundaries, events: pd.DataFrame,
-                     source: str, labels: dict[str, str] | None = None, title: str | None = None) -> Figure:
-    """Cumulative return since the window's first close, phases shaded, event sessions marked."""
-    fig, ax = new_figure(figsize=(11, 5.6))
-    _shade(ax, bounds)
-    cum = cumulative_pct(panel)
-    colors = plt.cm.tab20(np.linspace(0, 1, 20))
-    for i, col in enumerate(c for c in cum.columns if c != benchmark):
-        ax.plot(cum.index, cum[col], lw=1.1, color=colors[(2 * i) % 20 + (i // 10) % 2],
-                label=(labels or {}).get(col, col))
-    ax.plot(cum.index, cum[benchmark], lw=2.4, color="black", label=f"{(labels or {}).get(benchmark, benchmark)} "
-            "(benchmark)")
-    handles, names = ax.get_legend_handles_labels()
-    for cat, part in events.groupby("category"):
-        color = CATEGORY_COLORS.get(cat, NEUTRAL)
-        for tested, marker in ((True, "^"), (False, "2")):
-            dates = part.loc[part["tested"] == tested, "session_date"]
-            ax.scatter(dates, np.full(len(dates), 0.02), marker=marker, s=40, color=color,
-                       transform=ax.get_xaxis_transform(), zorder=3, clip_on=False)
-        handles.append(Line2D([], [], color=color, marker="^", ls=""))
-        names.append(f"event: {cat}")
-    ax.legend(handles, names, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d"))
-    return finish(fig, title or "Cumulative return by phase, with dated catalysts", source,
-                  xlabel="session (triangles: the session in which each event could first move prices; "
-                         "open marks: not tested)", ylabel="return since the first close, %")
-
-
-def leaders_chart(phases: pd.DataFrame, source: str, labels: dict[str, str] | None = None,
-                  title: str | None = None) -> Figure:
-    """Excess return over the benchmark per phase, one group of bars per symbol."""
-    table = phases[phases["phase"].isin(PHASES)].pivot(index="symbol", columns="phase", values="excess_pct")
-    table = table[list(PHASES)].sort_values("phase 2")
-    fig, ax = new_figure(figsize=(9, max(4.0, 0.45 * len(table) + 1.5)))
-    y = np.arange(len(table))
-    height = 0.8 / len(PHASES)
-    for i, phase in enumerate(PHASES):
-        ax.barh(y + (i - 1) * height, table[phase], height, label=phase,
-                color={"pre-rally": "#aab7b8", "phase 1": "#e67e22", "phase 2": "#2e86c1"}[phase])
-    ax.set_yticks(y, [(labels or {}).get(s, s) for s in table.index])
-    ax.axvline(0, color="black", lw=0.8)
-    ax.legend(fontsize=8, frameon=False)
-    return finish(fig, title or "Who led each phase: excess return over the benchmark", source,
-                  xlabel="excess return over the phase, percentage points", ylabel="")
-
-
-def break_chart(panel: pd.DataFrame, benchmark: str, search: BreakResult, given: BreakResult, source: str,
-                title: str | None = None, alpha: float = 0.05) -> Figure:
-    """The basket's cumulative excess return, the searched break with its band and the report's date."""
-    fig, ax = new_figure()
-    path = excess_path(panel, benchmark)
-    ax.plot(path.index, path, color="black", lw=1.5, label=f"equal-weighted basket minus {benchmark}")
-    if search.p_value < alpha:
-        ax.axvspan(search.lower, search.upper,  # type: ignore[arg-type]  # a significant search has its band
-                   color="#d6eaf8", label="95% band of the searched break", zorder=0)
-        ax.axvline(search.break_date, color="#2e86c1", lw=1.5,
-                   label=f"searched break {search.break_date.date()} (p = {search.p_value:.3f})")
-    else:
-        ax.axvline(search.break_date, color="#2e86c1", lw=1, ls=":",
-                   label=f"largest F at {search.break_date.date()}: not significant (p = {search.p_value:.2f})")
-    ax.axvline(given.break_date, color="#c0392b", lw=1.5, ls="--",
-               label=f"report's phase 2 start {given.break_date.date()} (Chow p = {given.p_value:.2f})")
-    ax.legend(fontsize=8, frameon=False, loc="upper left")
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d"))
-    return finish(fig, title or f"Where the phases break: {search.series}", source, xlabel="session",
-                  ylabel="cumulative excess return, %")
-
-
-def car_chart(by_category: pd.DataFrame, source: str) -> Figure:
-    """Mean cumulative abnormal return by event category and window."""
-    table = by_category.pivot(index="category", columns="window", values="mean_car_pct")
-    fig, ax = new_figure()
-    grouped_barh(ax, table, lambda win: f"window {win}")
-    return finish(fig, "Mean cumulative abnormal return by event category (market model)", source,
-                  xlabel="mean CAR over events and symbols, %", ylabel="event category")

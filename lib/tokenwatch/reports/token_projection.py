@@ -17,6 +17,7 @@ from tokenwatch import params as checks
 from tokenwatch import reads
 from tokenwatch.artifacts import file_source, read_summary
 from tokenwatch.artifacts import select_columns as cols
+from tokenwatch.display import fmt_tokens
 from tokenwatch.errors import DataNotFoundError, ParameterError
 from tokenwatch.methods import backtest as B
 from tokenwatch.methods import forecast as F
@@ -30,11 +31,9 @@ from tokenwatch.tokens.claims import check_claim, load_claims
 
 AUTO = "auto"
 ROOM_CLAIM = "overseas_30x_room"
-BACKTEST_COLUMNS = ["series", "model", "scenario", "cutoff", "points", "anchor_id", "target_id", "target_date",
-                    "horizon_years", "actual", "p50", "log_error", "crps", "pit", "in_50", "in_80", "in_90",
-                    "calibrated", "at_bound"]
-CALIBRATION_COLUMNS = ["nominal", "coverage", "n", "scope", "targets", "model", "scenario", "scheme", "calibrated"]
+CALIBRATION_COLUMNS = ["model", "scenario", "scope", "nominal", "coverage", "n", "series"]
 REACH_COLUMNS = ["target", "level_basis", "model", "scenario", "date_q10", "date_q50", "date_q90"]
+WIDTH_MONTHS = (3, 6, 12, 18)
 
 
 def quarter_ends_after(date: pd.Timestamp, count: int = 2, gap_days: int = 90) -> list[pd.Timestamp]:
@@ -45,14 +44,6 @@ def quarter_ends_after(date: pd.Timestamp, count: int = 2, gap_days: int = 90) -
 @dataclass
 class ProjectionReport(Report):
     run_name: ClassVar[str] = "token_projection"
-    formats: ClassVar[dict[str, str]] = {
-        **dict.fromkeys(["tokens_per_day", "low", "high", "actual", "p50", *P.QUANTILES], "{:.3g}"),
-        **dict.fromkeys(["log_error", "bias_log", "mean_log_error"], "{:+.2f}"),
-        **dict.fromkeys(["crps", "mean_abs_log_error", "kappa_up", "kappa_down", "horizon_years", "pit"], "{:.2f}"),
-        **dict.fromkeys(["coverage", "coverage_50", "coverage_80", "coverage_90", "weight", "nominal"], "{:.0%}"),
-        **dict.fromkeys(["interval_score_50", "interval_score_80", "interval_score_90"], "{:.2f}"),
-        **dict.fromkeys(["date_q10", "date_q50", "date_q90"], "{:%Y-%m}"),
-        **dict.fromkeys(["date", "public_from", "cutoff", "target_date"], "{:%Y-%m-%d}")}
     series: str
     cutoff: str | pd.Timestamp | None  # "auto", one date, or None (no per-series backtest shown)
     as_of: pd.Timestamp
@@ -61,14 +52,17 @@ class ProjectionReport(Report):
     projection: F.Projection  # the series, capped by its whole
     whole: F.Projection | None
     leader: F.Projection | None
-    scored: pd.DataFrame  # every pooled backtest cell, leave-one-series-out
-    scored_as_of: pd.DataFrame  # the same under the real-time (as-of) scheme
+    scored: pd.DataFrame  # every pooled backtest cell, each series' band learned from the others
     pool_skipped: pd.DataFrame
     reach: pd.DataFrame
     room: dict
     scenarios: pd.DataFrame
     ledger: pd.DataFrame  # as public on the forecast date
     notices: list[str] = field(default_factory=list)
+    uncapped: pd.DataFrame = field(default_factory=pd.DataFrame)  # the projection before any cap by a whole
+    skill: dict = field(default_factory=dict)
+    pool: B.Cells | None = None
+    history: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=F.HISTORY_COLUMNS))
 
     # ----- tables
     @property
@@ -86,49 +80,107 @@ class ProjectionReport(Report):
         return f"{row['id']} ({row['tokens_per_day']:.3g} tokens a day, {pd.Timestamp(row['date']).date()}; " \
                f"{row['source_title']})"
 
+    @property
+    def headline_key(self) -> tuple[str, str]:
+        return self.projection.headline_key
+
     @cached_property
     def backtest(self) -> pd.DataFrame:
-        """This series' scored cells at the chosen cutoff(s), every forecaster, calibrated."""
-        s = self.scored
-        s = s[(s["series"] == self.series) & s["calibrated"]]
+        """Every pooled forecast cell of every forecaster (all series), quantiles learned leaving its series out."""
         if self.cutoff is None:
-            s = s.iloc[:0]
-        elif isinstance(self.cutoff, pd.Timestamp):
-            s = s[s["cutoff"] == self.cutoff]
-        return s.assign(p50=np.exp(s["actual"] - s["log_error"]), actual=np.exp(s["actual"]))[BACKTEST_COLUMNS]
+            return self.scored.iloc[:0]
+        s = self.scored
+        if isinstance(self.cutoff, pd.Timestamp):
+            s = s[(s["series"] != self.series) | (s["cutoff"] == self.cutoff)]
+        return s[B.BACKTEST_COLUMNS].reset_index(drop=True)
+
+    @property
+    def headline_backtest(self) -> pd.DataFrame:
+        """The headline's pooled backtest cells (every series)."""
+        model, scenario = self.headline_key
+        s = self.scored
+        return s[(s["model"] == model) & (s["scenario"] == scenario)]
 
     @cached_property
     def scores(self) -> pd.DataFrame:
-        """Per forecaster, pooled across series and horizons: calibrated and before widening."""
+        """Per forecaster, pooled across series and horizons."""
         return B.model_scores(self.scored)
 
     @cached_property
     def calibration(self) -> pd.DataFrame:
-        """nominal, coverage, n, scope: the headline (pooled and per series), each model pooled; both schemes."""
+        """nominal, coverage, n: the headline pooled and per series, naive and each member pooled."""
         frames = []
-        for scheme, scored in ((B.LOSO, self.scored), (B.AS_OF, self.scored_as_of)):
-            head = scored[(scored["model"] == B.ENSEMBLE) & (scored["scenario"] == B.ALL)]
-            models = scored[scored["model"] != B.ENSEMBLE]
-            parts = [(head, "ensemble", B.ALL, True), *((models[models["calibrated"] == c], "each model", "every", c)
-                                                         for c in (True, False))]
-            for frame, model, scenario, calibrated in parts:
-                for scope, g in [("pooled", frame), *frame.groupby("series", sort=True)]:
-                    t = B.coverage(g)
-                    targets = g[["series", "target_id"]].drop_duplicates().shape[0]
-                    frames.append(t.assign(scope=scope, targets=targets, model=model, scenario=scenario,
-                                           scheme=scheme, calibrated=calibrated))
-        return pd.concat(frames, ignore_index=True)[CALIBRATION_COLUMNS]
+        head = self.headline_key
+        for (model, scenario), g in self.scored.groupby(["model", "scenario"], sort=False):
+            scopes = [("pooled", g), *(g.groupby("series", sort=True) if (model, scenario) == head else [])]
+            for scope, part in scopes:
+                frames.append(B.coverage(part).assign(model=model, scenario=scenario, scope=scope,
+                                                      series=part["series"].nunique()))
+        out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=CALIBRATION_COLUMNS)
+        return out[CALIBRATION_COLUMNS]
 
     @property
     def pooled_calibration(self) -> pd.DataFrame:
         return self.calibration[self.calibration["scope"] == "pooled"]
 
-    def coverage(self, nominal: float, model: str = "ensemble", calibrated: bool = True,
-                 scheme: str = B.LOSO) -> pd.Series:
-        """One pooled row of `calibration`: the headline ('ensemble') or 'each model', by scheme."""
+    def coverage(self, nominal: float, model: str | None = None, scenario: str | None = None) -> pd.Series:
+        """One pooled row of `calibration` (default: the headline's)."""
+        m, sc = self.headline_key
         c = self.pooled_calibration
-        return c[(c["model"] == model) & (c["scheme"] == scheme) & (c["nominal"] == nominal)
-                 & (c["calibrated"] == calibrated)].iloc[0]
+        hit = c[(c["model"] == (model or m)) & (c["scenario"] == (sc if scenario is None else scenario))
+                & (c["nominal"] == nominal)]
+        return hit.iloc[0] if len(hit) else pd.Series({"coverage": np.nan, "n": 0})
+
+    @cached_property
+    def above_median(self) -> dict:
+        return B.above_median(self.headline_backtest)
+
+    def band_widths(self) -> pd.DataFrame:
+        """The headline band's width, p90/p10 and p75/p25, some months past the latest disclosure."""
+        head = self.projection.headline()
+        anchor = pd.Timestamp(self.projection.anchor["date"])
+        dates = pd.Series([anchor + pd.DateOffset(months=m) for m in WIDTH_MONTHS])
+        q = F.interpolate_quantiles(head.sort_values("date"), dates)
+        return pd.DataFrame({"months_ahead": WIDTH_MONTHS, "date": dates, "p10": q["p10"], "p50": q["p50"],
+                             "p90": q["p90"], "p90_over_p10": q["p90"] / q["p10"],
+                             "p75_over_p25": q["p75"] / q["p25"]}).dropna(subset=["p50"])
+
+    def consistency(self) -> pd.DataFrame:
+        """Before any cap: where a quantile of this series' headline exceeds the same quantile of its whole's."""
+        if self.whole is None or self.uncapped.empty:
+            return pd.DataFrame(columns=["date", "quantile", "part", "whole", "capped_to"])
+        model, scenario = self.headline_key
+        part = self.uncapped[(self.uncapped["model"] == model) & (self.uncapped["scenario"] == scenario)]
+        part = part[part["date"] > self.projection.anchor["date"]]
+        whole = F.interpolate_quantiles(self.whole.headline().sort_values("date"), part["date"])
+        rows = [{"date": d, "quantile": q, "part": v, "whole": w, "capped_to": w}
+                for q in P.QUANTILES for d, v, w in zip(part["date"], part[q], whole[q], strict=True) if v > w]
+        return pd.DataFrame(rows, columns=["date", "quantile", "part", "whole", "capped_to"])
+
+    def consistency_line(self) -> str:
+        """Whether the series stays within its whole before any cap, and if not where and why."""
+        assert self.whole is not None
+        over = self.consistency()
+        whole = self.whole.series
+        if over.empty:
+            return (f"Every quantile of {self.series} stays at or below {whole}'s, the whole it belongs to, before "
+                    "any cap.")
+        part_last, whole_last = self.projection.anchor, self.whole.anchor
+        model, scenario = self.headline_key
+        u = self.uncapped[(self.uncapped["model"] == model) & (self.uncapped["scenario"] == scenario)]
+        grow = {name: _yearly(t, pd.Timestamp(a["date"])) for name, t, a in
+                ((self.series, u, part_last), (whole, self.whole.headline(), whole_last))}
+        share = part_last["tokens_per_day"] / whole_last["tokens_per_day"]
+        return (f"Before any cap, {self.series} exceeded {whole} (the whole it belongs to) in {len(over)} "
+                f"quantile-dates from {over['date'].min().date()} ({', '.join(sorted(set(over['quantile'])))}); "
+                f"why: its latest disclosure is already {share:.0%} of {whole}'s ({part_last['id']} against "
+                f"{whole_last['id']}) and its median grows x{grow[self.series]:.2g} a year against "
+                f"x{grow[whole]:.2g}. Those quantiles are capped to the whole's ({self.capped_rows} rows flagged "
+                "in capped_by).")
+
+    def capacity(self) -> pd.DataFrame:
+        """The headline's quantiles against the sourced worldwide supply bound (output tokens) on each date."""
+        return F.capacity_check(self.projection.headline(), F.load_supply_bounds())
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {"projection": cols(self.projection.table, F.PROJECTION_COLUMNS, "projection"),
@@ -138,16 +190,14 @@ class ProjectionReport(Report):
                 "scores": self.scores,
                 "calibration": self.calibration,
                 "errors_by_horizon": B.error_by_horizon(self.scored),
+                "band_widths": self.band_widths(),
+                "consistency": self.consistency(),
+                "capacity": self.capacity(),
+                "history": self.history,
                 "reach": self.reach[REACH_COLUMNS]}
 
     def forecast(self) -> pd.DataFrame:
         return F.archive(self.projection.table, self.as_of, self.ledger, ledger_path())
-
-    @property
-    def headline_backtest(self) -> pd.DataFrame:
-        """This series' backtest cells of the headline ensemble."""
-        bt = self.backtest
-        return bt[(bt["model"] == B.ENSEMBLE) & (bt["scenario"] == B.ALL)]
 
     # ----- headline numbers
     def headline_at(self, dates: list[pd.Timestamp]) -> pd.DataFrame:
@@ -160,7 +210,8 @@ class ProjectionReport(Report):
 
     @property
     def chosen(self) -> dict[str, str]:
-        return {"model": B.ENSEMBLE, "scenario": B.ALL}
+        model, scenario = self.headline_key
+        return {"model": model, "scenario": scenario}
 
     @property
     def capped_rows(self) -> int:
@@ -170,25 +221,25 @@ class ProjectionReport(Report):
     def source_line(self) -> str:
         return (f"Source: tokenwatch token ledger, series {self.series} ({data_file('tokens/disclosures.csv')}, each "
                 f"row with its URL); scenarios: {data_file('token_scenarios.csv')} (assumptions, stated there); "
-                f"parts of wholes: {data_file('tokens/parts.csv')}. Fitted on what was public on "
+                f"parts of wholes: {data_file('tokens/parts.csv')}. Made from what was public on "
                 f"{self.as_of.date()}.")
 
     def summary(self) -> dict:
         quotes = self.headline_at(self.quote_dates)
-        cov80 = self.coverage(0.8)
         head = {"series": self.series}
         for r in quotes.itertuples():
             head[f"headline {r.date.date()}"] = f"{r.p50:.3g} ({r.p10:.3g}-{r.p90:.3g})"
-        head["80% coverage, backtest"] = (f"models {_pct(self.coverage(0.8, 'each model'))}; "
-                                          f"headline {_pct(cov80)}")
+        head["80% coverage, backtest"] = f"headline {_pct(self.coverage(0.8))}"
         return {
             "notebook": "token_projection", "series": self.series, "as_of": self.as_of,
             "cutoff": self.cutoff if self.cutoff is not None else "", "horizon": self.horizon,
-            "observations": len(self.observations), "chosen": self.chosen,
+            "observations": len(self.observations), "chosen": self.chosen, "short_series": self.projection.short,
             "headline_members": self.projection.members.get(B.ALL, ""),
             "headline_quotes": quotes[["date", *P.QUANTILES]].to_dict("records"),
-            "calibration": self.calibration.to_dict("records"),
+            "skill_against_naive": self.skill, "above_median": self.above_median,
+            "calibration": self.pooled_calibration.to_dict("records"),
             "forecasters": self.projection.forecasters.to_dict("records"),
+            "band_widths": self.band_widths().to_dict("records"),
             "whole": self.whole.series if self.whole else None, "capped_rows": self.capped_rows,
             "leader": self.leader.series if self.leader else None,
             "reach": self.reach.to_dict("records"), "room_claim": self.room,
@@ -196,36 +247,53 @@ class ProjectionReport(Report):
             "sources": [file_source(ledger_path(), len(self.observations), f"disclosures of {self.series}"),
                         file_source(data_dir() / "token_scenarios.csv", len(self.scenarios),
                                     "scenarios (assumptions)"),
-                        file_source(data_dir() / "tokens" / "parts.csv", len(F.load_parts()), "parts of wholes")],
+                        file_source(data_dir() / "tokens" / "parts.csv", len(F.load_parts()), "parts of wholes"),
+                        file_source(data_dir() / "tokens" / "supply_bounds.csv", len(F.load_supply_bounds()),
+                                    "worldwide supply bounds")],
         }
 
     @property
     def findings(self) -> list[str]:
         last = self.projection.anchor
-        lines = [f"{self.series}: {len(self.observations)} disclosures public on {self.as_of.date()}, the latest "
-                 f"{last['tokens_per_day']:.3g} tokens a day ({pd.Timestamp(last['date']).date()}, {last['id']})."]
-        n_fc = int(self.projection.forecasters["in_headline"].sum())
+        short = " (short series: growth leans on the pooled prior)" if self.projection.short else ""
+        lines = [f"{self.series}: {len(self.observations)} disclosures public on {self.as_of.date()}{short}, the "
+                 f"latest {last['tokens_per_day']:.3g} tokens a day ({pd.Timestamp(last['date']).date()}, "
+                 f"{last['id']})."]
+        model, _ = self.headline_key
+        what = (f"ensemble of {', '.join(self.projection.members.get(B.ALL, '').split('+'))}, weighted by pooled "
+                "out-of-sample CRPS" if model == B.ENSEMBLE else "NAIVE growth with its calibrated band: the "
+                "ensemble did not beat it in the pooled backtest")
         quotes = "; ".join(f"{r.p50:.3g} tokens a day on {r.date.date()} (80% band {r.p10:.3g} to {r.p90:.3g})"
                            for r in self.headline_at(self.quote_dates).itertuples())
         if quotes:
-            lines.append(f"Headline (ensemble of {n_fc} forecasters, weighted {self.projection.weighting}): {quotes}.")
-        c80, c50 = self.coverage(0.8), self.coverage(0.5)
-        m80, m50, b80 = (self.coverage(n, "each model", c) for n, c in ((0.8, True), (0.5, True), (0.8, False)))
-        lines.append(f"Rolling backtest, pooled over {c80['targets']} later disclosures of "
-                     f"{self.scored['series'].nunique()} series and every cutoff: calibrated leave-one-series-out, "
-                     f"the models' 80% intervals covered {_pct(m80)} and their 50% intervals {_pct(m50)} "
-                     f"({_pct(b80)} at 80% before widening); the headline's covered {_pct(c80)} and {_pct(c50)}.")
-        lines.append(f"Real-time check (widened only by errors already public at each cutoff): the headline's 80% "
-                     f"intervals covered {_pct(self.coverage(0.8, scheme=B.AS_OF))}.")
-        fc = self.projection.forecasters.drop_duplicates("model").dropna(subset=["kappa_up"])
-        if len(fc):
-            lines.append("Widening learned from the other series' backtest, log tokens per sqrt-year: " + ", ".join(
-                f"{r.model} up {r.kappa_up:.2f}, down {r.kappa_down:.2f}" for r in fc.itertuples())
-                + f" (from {int(fc['kappa_targets'].max())} later disclosure(s)).")
+            lines.append(f"Headline ({what}): {quotes}.")
+        sk = self.skill
+        if sk:
+            lines.append(f"Skill against naive growth on the same {sk['cells']} pooled cells of {sk['series']} series: "
+                         f"median |log error| {sk['median_abs_log_error']:.2f} against naive's "
+                         f"{sk['naive_median_abs_log_error']:.2f} (ratio {sk['ratio']:.2f}; closer in {sk['wins']}).")
+        c80, c50, am = self.coverage(0.8), self.coverage(0.5), self.above_median
+        n_series = self.headline_backtest["series"].nunique()
+        lines.append(f"Pooled rolling backtest, forecasts only (targets dated after the cutoff, up to 18 months), "
+                     f"each series' band learned from the other series: the headline's 80% intervals covered "
+                     f"{_pct(c80)} and its 50% intervals {_pct(c50)} over {n_series} series; "
+                     f"{am['share']:.0%} of {am['cells']} actual figures lay above the median (binomial p "
+                     f"{am['binomial_p']:.2f}: " + ("a skew the symmetric band does not capture)." if am["binomial_p"]
+                                                    < 0.05 else "no evidence of skew, so the band stays symmetric)."))
+        widths = self.band_widths()
+        if len(widths):
+            lines.append("Band width p90/p10 of the headline: " + ", ".join(
+                f"x{r.p90_over_p10:.1f} at {r.months_ahead} months" for r in widths.itertuples()) + ".")
         if self.whole is not None:
-            lines.append(f"Capped by {self.whole.series} (the whole it belongs to) on {self.capped_rows} of "
-                         f"{len(self.projection.table)} projected rows." if self.capped_rows else
-                         f"No projected quantile exceeds {self.whole.series}'s headline, the whole it belongs to.")
+            lines.append(self.consistency_line())
+        cap = self.capacity()
+        above = cap[cap["p50"] > cap["bound_high"]]
+        if len(cap):
+            lines.append(f"Supply check: the headline median passes the top of Epoch's worldwide output-token range "
+                         f"(grown {F.SUPPLY_GROWTH_NOTE}) on {above['date'].min().date()}." if len(above) else
+                         "Supply check: the headline median stays below the top of Epoch's worldwide output-token "
+                         f"capacity range (grown {F.SUPPLY_GROWTH_NOTE}) to {self.horizon.date()}; its p90 passes "
+                         f"it on {len(cap[cap['p90'] > cap['bound_high']])} of {len(cap)} dates.")
         first = self.projection.headline().query("date > @self.projection.anchor.date")["date"].min()
         for r in self.reach.itertuples():
             if r.date_q90 == first:
@@ -237,11 +305,19 @@ class ProjectionReport(Report):
             lines.append(f"The headline reaches {r.target} {when}.")
         if self.room:
             lines.append(f"The weekly's '30x room' is a unit error: {self.room['reason']}.")
-        bound = self.projection.forecasters.query("at_bound != ''")
-        if len(bound):
-            lines.append("Kept out of the headline, fitted at a parameter bound: " + "; ".join(
-                f"{r.model}/{r.scenario} ({r.at_bound})" for r in bound.itertuples()) + ".")
+        broken = self.scores.query("ceilings_broken > 0")
+        if len(broken):
+            lines.append("S-curve ceilings broken by later figures in the backtest (conditional members, kept out "
+                         "of the headline, whose ceilings are scenario assumptions): " + "; ".join(
+                             f"{r.model}/{r.scenario} in {r.ceilings_broken} of {r.cells} cells"
+                             for r in broken.itertuples()) + ".")
         return lines
+
+
+def _yearly(table: pd.DataFrame, start: pd.Timestamp) -> float:
+    """The median's growth multiple over the year after `start` (NaN beyond the table)."""
+    q = F.interpolate_quantiles(table.sort_values("date"), pd.Series([start, start + pd.DateOffset(years=1)]))["p50"]
+    return float(q.iloc[1] / q.iloc[0])
 
 
 def _pct(row: pd.Series) -> str:
@@ -254,10 +330,10 @@ def _month(value: object) -> str:
 
 
 def load_and_check(series: str, when: pd.Timestamp, horizon: pd.Timestamp, models: list[str],
-                   scenario_names: list[str], paths: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+                   scenario_names: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The ledger as public at `when` and the scenarios chosen, with every parameter checked."""
     unknown = sorted(set(models) - set(P.MODELS))
-    if unknown or not models:
+    if unknown:
         raise ParameterError(f"models {models} should be among {list(P.MODELS)}")
     scenarios = P.load_scenarios()
     missing = sorted(set(scenario_names) - set(scenarios.index))
@@ -269,40 +345,51 @@ def load_and_check(series: str, when: pd.Timestamp, horizon: pd.Timestamp, model
     ledger = as_of(full, when)
     obs = P.observations(full, series)
     public = obs[obs["public_from"] <= when]
-    if len(public) < P.min_points("exponential", False):
+    if len(public) < B.MIN_CUTOFF_POINTS:
         raise ParameterError(f"series {series} has {len(public)} disclosure(s) public on {when.date()} "
-                             f"(of {len(obs)} in the ledger); every model needs at least 3")
+                             f"(of {len(obs)} in the ledger); a projection needs two dated disclosures of one "
+                             "series to measure growth: add a second, sourced, to data/tokens/disclosures.csv")
     if horizon <= public["date"].max():
         raise ParameterError(f"horizon {horizon.date()} is not after the latest disclosure of {series} "
                              f"({public['date'].max().date()}); pick a later horizon")
-    F.check_memory(paths, len(P.month_grid(public["date"].iloc[0], horizon)), len(models) * len(scenarios))
     return ledger, scenarios
 
 
+def backtest_pool(ledger: pd.DataFrame, models: list[str], scenarios: pd.DataFrame) -> tuple[B.Cells, pd.DataFrame]:
+    """The pooled backtest on what is public in `ledger`, and its cells scored leaving each series out."""
+    pool = B.forecast_cells(ledger, models, scenarios)
+    return pool, B.evaluated(pool)
+
+
 def project_series(series: str, cutoff: str | pd.Timestamp | None, horizon: pd.Timestamp, models: list[str],
-                   scenario_names: list[str], paths: int = 10_000, when: pd.Timestamp | None = None,
-                   multiple: float = 10.0, leader: str = "google-surfaces") -> ProjectionReport:
-    """The whole projection of one series as of `when` (default today); see the module docstring."""
+                   scenario_names: list[str], when: pd.Timestamp | None = None,
+                   multiple: float = 10.0, leader: str = "google-surfaces", vintages: int = 0) -> ProjectionReport:
+    """The whole projection of one series as of `when` (default today); see the module docstring. `vintages`:
+    how many of the series' latest disclosures the before/after view of the headline steps through."""
     when = when or reads.today()
     if not multiple > 1:
         raise ParameterError(f"multiple={multiple} should be above 1 (how many times the level at the cutoff)")
-    ledger, scenarios = load_and_check(series, when, horizon, models, scenario_names, paths)
-    pool = B.rolling_origin(ledger, models, scenarios)
-    public = ledger.set_index("id")["public_from"]
-    loso, real_time = B.Calibrator(pool, public, B.LOSO), B.Calibrator(pool, public, B.AS_OF)
+    ledger, scenarios = load_and_check(series, when, horizon, models, scenario_names)
+    pool, scored = backtest_pool(ledger, models, scenarios)
+    choice, skill = B.headline_choice(scored)
+    if choice == B.NAIVE:
+        notice(f"the ensemble did not beat naive growth in the pooled backtest (median |log error| "
+               f"{skill['median_abs_log_error']:.2f} against {skill['naive_median_abs_log_error']:.2f}): the "
+               "headline is the naive model with its calibrated band")
     if series not in set(pool.cells["series"]):
-        notice(f"{series} has no backtest of its own (no cutoff with 3 public disclosures and a later one); its "
-               "intervals are widened by what the other series' backtests learned")
+        notice(f"{series} has no backtest of its own (fewer than {B.MIN_SERIES_POINTS} disclosures or no later "
+               "one); its band is learned from the other series' backtests")
     if isinstance(cutoff, pd.Timestamp) and not (pool.cells.query("series == @series")["cutoff"] == cutoff).any():
         feasible = sorted({c.date() for c in pool.cells.query("series == @series")["cutoff"]})
         notice(f"cutoff {cutoff.date()}: no backtest of {series} starts there; its feasible cutoffs are "
                f"{[str(c) for c in feasible] or 'none'} (use 'auto' for all)")
     if cutoff is None:
         notice("cutoff is empty: this series' backtest table is not shown (the pooled backtest still calibrates)")
-    proj = F.project(ledger, series, models, scenarios, when, horizon, loso, paths)
-    if proj.weighting.startswith("equal"):
-        notice(f"the headline weighs its forecasters equally and is not widened: on {when.date()} no other series "
-               "had backtest cells to learn from")
+    observed = P.series_observations(ledger)
+    proj = F.project(ledger, series, when, horizon, pool, choice, models, scenarios, observed)
+    if proj.short:
+        notice(f"short series: {series} has {len(proj.observations)} disclosures; its growth leans on the prior "
+               "pooled across series" + (f" ({_prior_line(proj)})" if proj.prior else " (none could be formed)"))
     for s in proj.skipped.itertuples():
         notice(f"{s.model} under {s.scenario} skipped: {s.reason}")
 
@@ -310,12 +397,13 @@ def project_series(series: str, cutoff: str | pd.Timestamp | None, horizon: pd.T
         if not name or name == series:
             return None
         try:
-            return F.project(ledger, name, models, scenarios, when, horizon, loso, paths)
+            return F.project(ledger, name, when, horizon, pool, choice, observed=observed)
         except ParameterError as exc:
             notice(f"{role} {name} cannot be projected, so it is not used: {exc}")
             return None
 
     whole = other(F.whole_of(series, F.load_parts()), "whole")
+    uncapped = proj.table.copy()
     if whole is not None:
         capped = F.cap_by(proj.table, whole.headline(), whole.series, pd.Timestamp(proj.anchor["date"]))
         proj.table = capped
@@ -323,9 +411,27 @@ def project_series(series: str, cutoff: str | pd.Timestamp | None, horizon: pd.T
             notice(f"{int((capped['capped_by'] != '').sum())} projected rows capped by {whole.series}")
     lead = other(leader, "leader")
     reach = reach_table(proj, multiple, lead)
-    return ProjectionReport(series, cutoff, when, horizon, multiple, proj, whole, lead,
-                            B.evaluated(pool, loso), B.evaluated(pool, real_time), pool.skipped, reach,
-                            room_claim(ledger), scenarios, ledger, [])
+    dates = [d for d in quarter_ends_after(pd.Timestamp(proj.anchor["date"])) if d <= horizon]
+    history = F.headline_history(load_ledger(), series, when, horizon, dates, pool, choice, vintages,
+                                 whole.series if whole else None) if vintages else None
+    report = ProjectionReport(series, cutoff, when, horizon, multiple, proj, whole, lead, scored, pool.skipped,
+                              reach, room_claim(ledger), scenarios, ledger, [])
+    report.uncapped = uncapped
+    report.skill = skill
+    report.pool = pool
+    report.history = history if history is not None else pd.DataFrame(columns=F.HISTORY_COLUMNS)
+    return report
+
+
+def _prior_line(proj: F.Projection) -> str:
+    pr, post = proj.prior, proj.posterior
+    assert pr is not None
+    line = (f"prior growth x{np.exp(pr.mean):.3g} a year from {', '.join(pr.series)}, between-series sd "
+            f"{np.sqrt(pr.tau2):.2f} log a year")
+    if post is not None:
+        line += (f"; the series' own growth takes {1 - post.shrinkage:.0%} of the weight, posterior "
+                 f"x{np.exp(post.mean):.3g} a year (sd {post.sd:.2f} log)")
+    return line
 
 
 def reach_table(proj: F.Projection, multiple: float, leader: F.Projection | None) -> pd.DataFrame:
@@ -333,7 +439,7 @@ def reach_table(proj: F.Projection, multiple: float, leader: F.Projection | None
     head = proj.headline()
     head = head[head["date"] > proj.anchor["date"]]
     level = multiple * float(proj.anchor["tokens_per_day"])
-    rows = [P.reach_dates(head, level, f"{multiple:g}x its level at the cutoff ({level:.3g} tokens a day)")
+    rows = [P.reach_dates(head, level, f"{multiple:g}x its level at the cutoff ({fmt_tokens(level)} tokens a day)")
             .assign(level_basis=f"{multiple:g} x {proj.anchor['id']}")]
     if leader is not None:
         lead = F.interpolate_quantiles(leader.headline(), head["date"])["p50"]
@@ -387,8 +493,8 @@ def fan_chart(report: ProjectionReport) -> Figure:
     ax.set_yscale("log")
     ax.legend(fontsize=7, frameon=False, loc="upper left")
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
-    return finish(fig, f"{report.series}: headline forecast and conditional scenarios, tokens per day (log scale)",
-                  report.source_line, xlabel="date", ylabel="tokens per day")
+    return finish(fig, f"{report.series}: the headline from the latest disclosure, with its 50% and 80% bands",
+                  report.source_line, xlabel="date", ylabel="tokens per day", data=head)
 
 
 def models_chart(report: ProjectionReport) -> Figure:
@@ -397,42 +503,47 @@ def models_chart(report: ProjectionReport) -> Figure:
     head = report.projection.headline()
     ax.fill_between(head["date"], head["p10"], head["p90"], color="#c0392b", alpha=0.12, label="headline 80% band")
     t = report.projection.table
-    styles = {"exponential": "-", "logistic": "--", "gompertz": ":"}
-    for i, ((model, scenario), s) in enumerate(t[t["model"] != B.ENSEMBLE].groupby(["model", "scenario"],
-                                                                                   sort=False)):
-        flag = " (at a bound, not in the headline)" if s["at_bound"].iloc[0] else ""
-        ax.plot(s["date"], s["p50"], ls=styles[model], color=f"C{i % 10}", lw=1, label=f"{model}/{scenario}{flag}")
+    for i, ((model, scenario), s) in enumerate(t.groupby(["model", "scenario"], sort=False)):
+        conditional = bool(scenario) and model != B.ENSEMBLE
+        flag = " (at a bound)" if s["at_bound"].iloc[0] else ""
+        label = f"{model}/{scenario}{flag}" if scenario and model != B.ENSEMBLE else model
+        ax.plot(s["date"], s["p50"], ls=":" if conditional else "-", color=f"C{i % 10}",
+                lw=0.8 if conditional else 1.6, label=label + (" (conditional)" if conditional else ""))
     obs = report.observations
     ax.plot(obs["date"], obs["tokens_per_day"], "o", color="black", ms=4, label="disclosures")
     ax.set_yscale("log")
     ax.legend(fontsize=6, frameon=False, loc="upper left", ncol=2)
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
-    return finish(fig, f"{report.series}: each forecaster's median path (anchored on the latest disclosure)",
-                  report.source_line, xlabel="date", ylabel="tokens per day (log scale)")
+    return finish(fig, f"{report.series}: each forecaster's median path from the latest disclosure",
+                  report.source_line, xlabel="date", ylabel="tokens per day (log scale)", data=t)
 
 
 def calibration_chart(report: ProjectionReport) -> Figure:
-    """Nominal against actual coverage in the pooled backtest, and the headline's PIT histogram."""
+    """Nominal against actual coverage in the pooled backtest for the headline members and the ensemble, and the
+    headline's log errors by horizon."""
     fig, axes = new_figure(ncols=2, figsize=(11, 4.8))
     ax, ax2 = np.asarray(axes).ravel()
     c = report.pooled_calibration
     ax.plot([0, 1], [0, 1], color="#999999", lw=1, label="perfect calibration")
-    for (model, scheme, calibrated), g in c.groupby(["model", "scheme", "calibrated"], sort=False):
-        what = "headline ensemble" if model == "ensemble" else ("models" if calibrated else "models, before widening")
-        label = f"{what}, {scheme.replace('_', ' ')} (n={g['n'].iloc[0]})"
-        ax.plot(g["nominal"], g["coverage"], "o-", lw=1.2, label=label)
+    for (model, scenario), g in c.groupby(["model", "scenario"], sort=False):
+        if scenario and model != B.ENSEMBLE:
+            continue
+        ax.plot(g["nominal"], g["coverage"], "o-", lw=2 if model == B.ENSEMBLE else 1,
+                label=f"{model} (n={g['n'].iloc[0]})")
     ax.set_xlim(0.4, 1)
     ax.set_ylim(0, 1.02)
     ax.legend(fontsize=7, frameon=False, loc="lower right")
-    s = report.scored
-    pit = s[(s["model"] == B.ENSEMBLE) & (s["scenario"] == B.ALL)]["pit"]
-    ax2.hist(pit, bins=np.linspace(0, 1, 11), color="#2e86c1", edgecolor="white")
-    ax2.axhline(len(pit) / 10, color="#999999", lw=1, ls="--")
-    ax2.set_title("PIT of the headline (flat if calibrated)", fontsize=10)
-    ax2.set_xlabel("share of forecast draws below the disclosure")
-    ax2.set_ylabel("backtest cells")
+    head = report.headline_backtest
+    for i, (series, g) in enumerate(head.groupby("series")):
+        ax2.plot(g["horizon_years"] * 12, g["log_error"], "o", ms=4, color=f"C{i % 10}", label=series)
+    ax2.axhline(0, color="#999999", lw=1)
+    ax2.set_title("Headline: log error of the median by months ahead", fontsize=10)
+    ax2.set_xlabel("months past the latest disclosure")
+    ax2.set_ylabel("log(actual / median)")
+    ax2.legend(fontsize=7, frameon=False)
     return finish(fig, "Pooled rolling backtest: nominal against actual interval coverage", report.source_line,
-                  xlabel="nominal coverage of the central interval", ylabel="share of later disclosures inside")
+                  xlabel="nominal coverage of the central interval", ylabel="share of later disclosures inside",
+                  data=c)
 
 
 @dataclass(frozen=True)
@@ -446,15 +557,16 @@ class Params(NotebookParams):
     horizon: pd.Timestamp = parsed(checks.as_date)
     models: list[str] = parsed(checks.text_list)
     scenarios: list[str] = parsed(checks.text_list)
-    paths: int = parsed(checks.positive_int)
     multiple: float = parsed(checks.number)
     leader: str = parsed(checks.text)
+    vintages: int = parsed(lambda name, v: checks.positive_int(name, v + 1) - 1 if isinstance(v, int) else
+                           checks.positive_int(name, v))
 
 
 def build(p: Params, source: object = None) -> ProjectionReport:
     """The pooled backtest, calibrated forecasts and the headline for one ledger series (no prices)."""
     with collect_notices() as notices:
-        report = project_series(p.series, p.cutoff, p.horizon, p.models, p.scenarios, p.paths, p.as_of,
-                                p.multiple, p.leader)
+        report = project_series(p.series, p.cutoff, p.horizon, p.models, p.scenarios, p.as_of, p.multiple,
+                                p.leader, p.vintages)
     report.notices = notices
     return report

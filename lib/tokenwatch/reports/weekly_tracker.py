@@ -15,7 +15,7 @@ from tokenwatch import params as checks
 from tokenwatch import plots
 from tokenwatch.artifacts import select_columns as cols
 from tokenwatch.artifacts import sources
-from tokenwatch.errors import DataNotFoundError
+from tokenwatch.errors import DataNotFoundError, ParameterError
 from tokenwatch.market import Prices, PriceSource, default_source, load_prices
 from tokenwatch.market.adjust import describe_actions
 from tokenwatch.paths import data_dir
@@ -213,11 +213,15 @@ def segment_chart(table: pd.DataFrame, window: WeekWindow, source_line: str):
         ax.axhline(0, color=plots.NEUTRAL, lw=0.8)
     for ax in list(axes.flat)[len(segments):]:
         ax.set_visible(False)
-    fig.suptitle(f"Compute-chain week returns by segment, {window.prev_close.date()} close to {window.end.date()} "
-                 "close")
+    means = ok.groupby("segment")["return_pct"].mean().sort_values()
+    lead = f": {means.index[-1]} led ({means.iloc[-1]:+.1f}% on average)" if len(means) else ""
+    title = (f"Compute-chain week returns by segment, {window.prev_close.date()} close to {window.end.date()} "
+             f"close{lead}")
+    fig.suptitle(title)
+    plots.sign_key(axes.flat[0])
     plots.source_note(fig, source_line)
     fig.tight_layout(rect=(0, 0.05, 1, 0.97))
-    return fig
+    return plots.publish(fig, ok[["segment", "name", "code", "return_pct"]], "segment_chart", title)
 
 
 def ranked_chart(table: pd.DataFrame, window: WeekWindow, source_line: str):
@@ -226,8 +230,9 @@ def ranked_chart(table: pd.DataFrame, window: WeekWindow, source_line: str):
     fig, ax = plots.new_figure(figsize=(8, max(4, 0.28 * len(ok) + 1)))
     ax.barh(ok["name"] + " " + ok["code"], ok["return_pct"], color=plots.bar_colors(ok["return_pct"]))
     ax.axvline(0, color=plots.NEUTRAL, lw=0.8)
-    return plots.finish(fig, f"All names ranked, week ending {window.end.date()}", source_line,
-                        xlabel="week return, ex-rights adjusted (%)")
+    up = int((ok["return_pct"] > 0).sum())
+    return plots.finish(fig, f"{up} of {len(ok)} names rose in the week ending {window.end.date()}", source_line,
+                        xlabel="week return, ex-rights adjusted (%)", data=ok[["name", "code", "return_pct"]])
 
 
 @dataclass
@@ -235,8 +240,6 @@ class WeekReport(Report):
     """Everything the weekly tracker shows for one week, and how it is written to a run folder."""
 
     run_name: ClassVar[str] = "weekly_tracker"
-    formats: ClassVar[dict[str, str]] = {"close": "{:.2f}", "previous_high": "{:.2f}", "computed_pct": "{:+.4f}",
-                                         "diff_pp": "{:+.4f}"}
     window: WeekWindow
     basket: str
     lookback: str
@@ -302,6 +305,7 @@ class WeekReport(Report):
             "new_high_lookback": self.lookback,
             "reconciliation": matched,
             "sources": sources(self.cn_prices.provenance, self.overseas_prices.provenance),
+            "notices": self.notices,
         }
 
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -357,31 +361,48 @@ def track_week(basket: str, window: WeekWindow, overseas: list, lookback: str = 
 
 
 def _basket(name: str, value: object) -> str:
-    load_basket(checks.text(name, value))  # refuses a missing basket or a malformed file now
+    """A basket name, a path, or codes inline ('cn:603228,cn:300476'); a missing basket or malformed file is
+    refused now, naming the parameter."""
+    try:
+        load_basket(checks.text(name, value))
+    except ParameterError as exc:
+        raise ParameterError(f"parameter {name}: {exc}") from None
     return str(value)
 
 
 def _symbols(name: str, value: object) -> list[str]:
-    items = checks.text_list(name, value)
+    items = checks.nonempty_text_list(name, value)
     parse_symbols(items)
     return items
+
+
+LATEST = "latest"
+
+
+def _week_end(name: str, value: object) -> pd.Timestamp | None:
+    """A date as 'YYYY-MM-DD', or 'latest' (None here): the last session in the data, resolved by `build`."""
+    return None if isinstance(value, str) and value.strip().lower() == LATEST else checks.as_date(name, value)
 
 
 @dataclass(frozen=True)
 class Params(NotebookParams):
     """Notebook 01's parameters, checked once."""
 
-    week_end: pd.Timestamp = parsed(checks.as_date)
+    week_end: pd.Timestamp | None = parsed(_week_end)  # None: "latest"
     baskets: str = parsed(_basket)
     overseas: list[str] = parsed(_symbols)
     high_lookback: str = parsed(checks.one_of("all", "52w"))
 
 
 def build(p: Params, source: PriceSource | None = None) -> WeekReport:
-    """The weekly tracker for the week ending on (or last trading day before) `p.week_end`."""
+    """The weekly tracker for the week ending on (or last trading day before) `p.week_end`, or the week of the last
+    session in the data when it is "latest"."""
     source = source or default_source()
     with collect_notices() as notices:
-        window = week_window(p.week_end, trading_days("cn", source))
+        days = trading_days("cn", source)
+        if p.week_end is None:
+            notice(f"week_end \"{LATEST}\" is the last session in the data: {days[-1].date()}")
+        window = week_window(days[-1] if p.week_end is None else p.week_end, days)
         if window.snapped:
             notice(window.notice())
         report = track_week(p.baskets, window, p.overseas, p.high_lookback, source)

@@ -78,7 +78,7 @@ def code_digest() -> str:
 
 
 def live() -> bool:
-    from tokenwatch.market import LIVE_ENV
+    from tokenwatch.paths import LIVE_ENV
 
     return os.environ.get(LIVE_ENV, "").strip().lower() in LIVE_VALUES
 
@@ -104,9 +104,8 @@ def run_key(path: Path, params: dict[str, Any]) -> str:
 
 def roots() -> dict[str, Path]:
     """The named folders a recorded input lives under."""
-    from tokenwatch.market import SNAPSHOT_ENV
     from tokenwatch.market.cache import cache_dir
-    from tokenwatch.paths import data_dir
+    from tokenwatch.paths import SNAPSHOT_ENV, data_dir
 
     named = {"$LIB": Path(__file__).resolve().parents[1], "$DATA": data_dir().resolve(),
              "$CACHE": cache_dir().resolve(), "$PROJECT": PROJECT_ROOT}

@@ -1,4 +1,5 @@
-"""The `tokenwatch` command: `tokenwatch run ...`, `list`, `data ...` and `score FORECAST.csv`."""
+"""The `tokenwatch` command: `tokenwatch run ...`, `list`, `data ...`, `score FORECAST.csv` and
+`ledger check`."""
 
 from __future__ import annotations
 
@@ -12,8 +13,7 @@ import pandas as pd
 import yaml
 
 from tokenwatch.errors import ParameterError, TokenwatchError
-from tokenwatch.market import LIVE_ENV
-from tokenwatch.paths import PROJECT_ROOT
+from tokenwatch.paths import LIVE_ENV, PROJECT_ROOT
 from tokenwatch.run import data_cli
 from tokenwatch.run.notebooks import NOTEBOOKS_DIR, discover, inspect, parse_cli_value, resolve
 
@@ -28,6 +28,17 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _runs_at_a_time(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of runs") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: give the number of runs at a time, 1 or more (leave --jobs out "
+                                         "for one run a core)")
+    return value
+
+
 def _run_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run notebooks through papermill and export HTML with an index",
                        description="Run notebooks (by run name, e.g. weekly_tracker) and write "
@@ -39,9 +50,13 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-f", "--params-file", type=Path, help="YAML file of parameters (quote codes: '002463')")
     p.add_argument("--sweep", action="append", default=[], metavar="NAME=V1,V2,...",
                    help="one run per value; several --sweep make the cross product")
-    p.add_argument("--jobs", type=int, default=None, help="runs at a time (default: the machine's cores)")
+    p.add_argument("--jobs", type=_runs_at_a_time, default=None,
+                   help="runs at a time, 1 or more: worker processes, or LocalCluster workers with --scheduler local "
+                        "(default: the machine's cores)")
     p.add_argument("--out", type=Path, default=PROJECT_ROOT / "reports" / "latest", help="output folder")
-    p.add_argument("--cell-timeout", type=_positive_seconds, default=600, help="seconds a cell may take (above 0)")
+    p.add_argument("--cell-timeout", type=_positive_seconds, default=600,
+                   help="seconds a cell may take (above 0, whole seconds; default 600); a cell that takes longer "
+                        "fails its run and its kernel is replaced")
     p.add_argument("--fresh-kernels", action="store_true", help="a new kernel for every run (slower)")
     p.add_argument("--notebooks-dir", type=Path, default=NOTEBOOKS_DIR, help=argparse.SUPPRESS)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -56,8 +71,8 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--explain", action="store_true",
                    help="say for each run why it was reused from the execution cache or rerun")
     p.add_argument("--pdf", action="store_true",
-                   help="also print each report and the brief to PDF with headless Chromium (skipped, said once, "
-                        "where Chromium is missing)")
+                   help="also print each report and the brief to PDF (A4) with headless Chromium, offline; a "
+                        "page not printed (no Chromium, a hang past TOKENWATCH_PDF_TIMEOUT s) makes the exit non-zero")
     p.add_argument("--live", action="store_true",
                    help="let notebooks fetch prices the cache lacks through akshare (sets TOKENWATCH_LIVE=1)")
 
@@ -113,7 +128,8 @@ def _scheduler_address(value: str | None) -> str | None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from tokenwatch.run.index import IndexNotWritten
-    from tokenwatch.run.runner import plan, results_table, run_all
+    from tokenwatch.run.pool import Terminated, check_jobs, run_all, sigterm_as_interrupt
+    from tokenwatch.run.runner import plan, results_table, scan_runs
 
     if args.all == bool(args.notebooks):
         known = ", ".join(discover(args.notebooks_dir)) or "(none)"
@@ -132,42 +148,52 @@ def cmd_run(args: argparse.Namespace) -> int:
     params, sweeps = _collect_params(args, defaults)
     if args.live:
         os.environ[LIVE_ENV] = "1"  # inherited by the kernels the runner starts
+        data_cli.live_preflight()
     specs = plan(paths, params, sweeps)
     out = args.out.expanduser().resolve()  # kernels run in notebooks/: a relative path would land there
+    address = _scheduler_address(args.scheduler)
     try:
-        address = _scheduler_address(args.scheduler)
-        if address:
-            from tokenwatch.run.distributed import run_on_cluster
-            from tokenwatch.run.runner import default_jobs
+        with sigterm_as_interrupt():  # `timeout`, CI and service managers send SIGTERM: stop as on Ctrl-C
+            if address:
+                from tokenwatch.run.distributed import run_on_cluster
 
-            results = run_on_cluster(specs, out, address, jobs=args.jobs or default_jobs(),
-                                     cell_timeout=args.cell_timeout, progress=not args.no_progress, force=args.force)
-        else:
-            results = run_all(specs, out, jobs=args.jobs, cell_timeout=args.cell_timeout,
-                              warm=not args.fresh_kernels, progress=not args.no_progress, force=args.force)
+                results = run_on_cluster(specs, out, address, jobs=check_jobs(args.jobs),
+                                         cell_timeout=args.cell_timeout, progress=not args.no_progress,
+                                         force=args.force)
+            else:
+                results = run_all(specs, out, jobs=args.jobs, cell_timeout=args.cell_timeout,
+                                  warm=not args.fresh_kernels, progress=not args.no_progress, force=args.force)
     except IndexNotWritten as exc:  # the runs are done and shown; the index could not be rebuilt
         if exc.results:
             print(results_table(exc.results))
         raise
-    except KeyboardInterrupt:
-        print(f"tokenwatch: interrupted; finished runs are in place, unfinished ones were discarded "
+    except KeyboardInterrupt as exc:
+        how = "stopped by SIGTERM" if isinstance(exc, Terminated) else "interrupted"
+        print(f"tokenwatch: {how}; finished runs are in place, unfinished ones were discarded "
               f"(index: {out / 'index.html'})", file=sys.stderr)
-        return 130
+        return 143 if isinstance(exc, Terminated) else 130
     print(results_table(results))
     if args.explain:
         for r in results:
             why = f"reused: {r.reason}" if r.cached else f"rerun: {r.reason or 'not known'}"
             print(f"{r.spec.folder}: " + ("refused (see above)" if r.reason == "refused" else why))
-    if args.pdf:
-        from tokenwatch.run.pdf import print_collection
+    from tokenwatch.run.history import record_state
+    from tokenwatch.run.pdf import print_collection, retire_stale_pdfs
 
-        pdfs, messages = print_collection(out, [r.folder for r in results if r.status == "ok"], jobs=args.jobs or 2)
-        for line in messages:
+    record_state(out, scan_runs(out))  # history/<time>/summary.json: the headline figures, for the next brief's changes
+    pdf_failed = False
+    if args.pdf:
+        printed = print_collection(out, [r.folder for r in results if r.status == "ok"], jobs=args.jobs or 2)
+        for line in printed.messages:
             print(f"pdf: {line}", file=sys.stderr)
-        if pdfs:
-            print(f"pdf: {len(pdfs)} written (brief: {out / 'brief.pdf'})")
+        if printed.written:
+            print(f"pdf: {len(printed.written)} written (brief: {out / 'brief.pdf'})")
+        pdf_failed = bool(printed.failed)
+    else:  # no PDF older than its run stays beside it (nor is linked: run/brief.py checks the dates too)
+        for note in retire_stale_pdfs(out):
+            print(f"pdf: {note}", file=sys.stderr)
     print(f"index: {out / 'index.html'}")
-    return 1 if any(r.status != "ok" for r in results) else 0
+    return 1 if pdf_failed or any(r.status != "ok" for r in results) else 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -211,6 +237,27 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ledger_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ledger", help="the token ledger: 'tokenwatch ledger check' validates disclosures.csv")
+    p.add_argument("action", choices=["check"], help="check: every bad row of the ledger, with its line number")
+    p.add_argument("--path", type=Path, help="a ledger file (default: data/tokens/disclosures.csv)")
+
+
+def cmd_ledger(args: argparse.Namespace) -> int:
+    """One line per bad row of the ledger; exit 1 when any row is an error (warnings alone pass)."""
+    from tokenwatch.methods.forecast import load_parts
+    from tokenwatch.tokens.ledger import check_ledger, ledger_path
+
+    path = args.path or ledger_path()
+    wholes = dict(zip(load_parts()["part"], load_parts()["whole"], strict=True))
+    problems = check_ledger(path, wholes=wholes)
+    for problem in problems:
+        print(f"{path.name}, {problem}")
+    errors = sum(p.severity == "error" for p in problems)
+    print(f"{path.name}: {errors} error(s), {len(problems) - errors} warning(s)")
+    return 1 if errors else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tokenwatch", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -219,9 +266,11 @@ def main(argv: list[str] | None = None) -> int:
     lister.add_argument("--notebooks-dir", type=Path, default=NOTEBOOKS_DIR, help=argparse.SUPPRESS)
     data_cli.add_parser(sub)
     _score_parser(sub)
+    _ledger_parser(sub)
     args = parser.parse_args(argv)
     try:
-        return {"run": cmd_run, "list": cmd_list, "data": data_cli.run, "score": cmd_score}[args.command](args)
+        return {"run": cmd_run, "list": cmd_list, "data": data_cli.run, "score": cmd_score,
+                "ledger": cmd_ledger}[args.command](args)
     except TokenwatchError as exc:
         print(f"tokenwatch: {exc}", file=sys.stderr)
         return 2

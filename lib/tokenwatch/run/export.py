@@ -6,9 +6,10 @@ import copy
 import html
 import json
 import re
-import subprocess
+from collections.abc import Callable
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import nh3
 
@@ -17,19 +18,30 @@ if TYPE_CHECKING:
     import pandas as pd
     from nbconvert import HTMLExporter
 
-from tokenwatch import __version__
-from tokenwatch.paths import PROJECT_ROOT
+from tokenwatch import __version__, display
+from tokenwatch.markup import LINK_SCHEMES, MARKDOWN_LINK_SCHEMES, inert_css, safe_href, safe_img_src
+from tokenwatch.paths import git_commit
 
 _REMOTE_SCRIPT = re.compile(r"<script[^>]+src=\"https?://[^\"]*\"[^>]*>\s*</script>", re.I)
 _REMOTE_LINK = re.compile(r"<link[^>]+href=\"https?://[^\"]*\"[^>]*>", re.I)
 _REMOTE_MODULE = re.compile(r"<script type=\"module\">(?:(?!</script>).)*?import\(\"https?://.*?</script>", re.S)
 
 
+TEMPLATES = Path(__file__).parent / "templates"
+
+
 @lru_cache(maxsize=2)
 def _exporter(with_code: bool) -> HTMLExporter:
+    """nbconvert's JupyterLab export through the project's template (templates/tokenwatch): long tables come
+    from their JSON output, rendered by `display.table_html`, and made interactive by the project's script."""
     from nbconvert import HTMLExporter  # imported when a page is exported, not for the index
+    from nbconvert.utils.base import NbConvertBase
+    from traitlets.config import Config
 
-    exporter = HTMLExporter(template_name="lab", embed_images=True)
+    priority = [display.MIME, *NbConvertBase().display_data_priority]
+    exporter = HTMLExporter(config=Config({"NbConvertBase": {"display_data_priority": priority}}),
+                            template_name="tokenwatch", extra_template_basedirs=[str(TEMPLATES)], embed_images=True)
+    exporter.register_filter("tokenwatch_table", display.table_html)
     exporter.exclude_input = not with_code
     exporter.exclude_input_prompt = not with_code
     exporter.exclude_output_prompt = not with_code
@@ -41,51 +53,86 @@ _TAGS = nh3.ALLOWED_TAGS | {"style", "table", "thead", "tbody", "tfoot", "tr", "
                             "colgroup", "col", "div", "span", "img", "details", "summary"}
 _ATTRIBUTES = {**nh3.ALLOWED_ATTRIBUTES, "*": {"class", "id", "style", "title", "colspan", "rowspan"},
                "style": {"type", "scoped"}, "a": {"href", "title"}, "img": {"src", "alt", "width", "height"}}
+# What a Markdown output may hold once rendered: text markup, lists, tables and links; no image, no style.
+_MD_TAGS = (nh3.ALLOWED_TAGS - {"img"}) | {"table", "thead", "tbody", "tr", "th", "td", "div", "span"}
+_MD_ATTRIBUTES = {"a": {"href", "title"}, "th": {"style"}, "td": {"style"}, "div": {"class"}}
+_STYLE_BLOCK = re.compile(r"(<style[^>]*>)(.*?)(</style>)", re.S | re.I)
+
+
+def _keep_attribute(tag: str, attribute: str, value: str, schemes: frozenset[str] = LINK_SCHEMES) -> str | None:
+    """nh3's attribute filter: links and images only where `tokenwatch.markup` allows them, styles inert."""
+    if attribute == "href":
+        return value if safe_href(value, schemes) else None
+    if attribute == "src":
+        return value if tag == "img" and safe_img_src(value) else None
+    if attribute == "style":
+        return inert_css(value)
+    return value
+
+
+def clean_html(text: str) -> str:
+    """An HTML output as an export may show it: tags and attributes on the allowlists, links and images only where
+    `tokenwatch.markup` allows them (no javascript:, data: or remote image), `<style>` blocks loading nothing."""
+    cleaned = nh3.clean(text, tags=_TAGS, attributes=_ATTRIBUTES, clean_content_tags=set(), link_rel=None,
+                        url_schemes={"http", "https", "mailto", "data"}, strip_comments=True,
+                        attribute_filter=_keep_attribute)
+    return _STYLE_BLOCK.sub(lambda m: m.group(1) + inert_css(m.group(2)) + m.group(3), cleaned)
+
+
+@lru_cache(maxsize=1)
+def _markdown() -> Callable[[str], str]:
+    import mistune  # nbconvert's own Markdown renderer; no autolinking of bare URLs, raw HTML shown as text
+
+    return cast(Callable[[str], str], mistune.create_markdown(escape=True, plugins=["strikethrough", "table"]))
+
+
+def markdown_html(text: str) -> str:
+    """A Markdown output rendered to HTML here, then sanitised: what nbconvert would render, minus raw HTML,
+    images and any link outside `tokenwatch.markup.safe_href`."""
+    rendered = _markdown()(text).replace(' href="#harmful-link"', "")  # mistune's stand-in for an unsafe link
+    return nh3.clean(rendered, tags=_MD_TAGS, attributes=_MD_ATTRIBUTES, clean_content_tags={"script", "style"},
+                     link_rel=None, url_schemes=set(MARKDOWN_LINK_SCHEMES), strip_comments=True,
+                     attribute_filter=lambda tag, attr, value: _keep_attribute(tag, attr, value, MARKDOWN_LINK_SCHEMES))
 
 
 def sanitize_outputs(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy of `nb` whose outputs cannot run markup: names or parameters holding `<script>` or
-    `onerror=` become text. HTML outputs go through nh3 (the Ammonia sanitizer: scripts, event
-    handlers and javascript: links removed, tables and their styles kept); Markdown outputs have
-    their `<` escaped, so they render no raw HTML."""
+    """A copy of `nb` whose outputs cannot run markup, open a javascript:/data: link or load anything: HTML outputs
+    go through nh3 (the Ammonia sanitizer) with the link and image rules of `tokenwatch.markup`; Markdown outputs
+    are rendered to HTML here and sanitised after that, the last rendering step, so nbconvert renders no Markdown
+    of an output afterwards. Script outputs (application/javascript) are dropped."""
     nb = copy.deepcopy(nb)
     for cell in nb.cells:
         for output in cell.get("outputs", []):
             data = output.get("data", {})
+            for mime in [m for m in data if "javascript" in m or m.endswith("+javascript")]:
+                del data[mime]
             if "text/html" in data:
-                html_text = data["text/html"]
-                html_text = "".join(html_text) if isinstance(html_text, list) else html_text
-                data["text/html"] = nh3.clean(html_text, tags=_TAGS, attributes=_ATTRIBUTES, clean_content_tags=set(),
-                                              link_rel=None, url_schemes={"http", "https", "mailto", "data"},
-                                              strip_comments=True)
-            if "text/markdown" in data:
-                text = data["text/markdown"]
-                text = "".join(text) if isinstance(text, list) else text
-                data["text/markdown"] = text.replace("<", "&lt;")
+                data["text/html"] = clean_html(_joined(data["text/html"]))
+                data.pop("text/markdown", None)
+            elif "text/markdown" in data:
+                body = markdown_html(_joined(data.pop("text/markdown")))
+                data["text/html"] = f'<div class="jp-RenderedMarkdown">{body}</div>'
     return nb
+
+
+def _joined(text: str | list[str]) -> str:
+    return "".join(text) if isinstance(text, list) else text
 
 
 def notebook_html(nb: nbformat.NotebookNode, *, with_code: bool, footer: str = "", sanitized: bool = False) -> str:
     """HTML for an executed notebook, images inline, outputs sanitized (pass `sanitized=True` for a notebook
     already through `sanitize_outputs`), no remote scripts or styles."""
-    body, _ = _exporter(with_code).from_notebook_node(nb if sanitized else sanitize_outputs(nb))
+    nb = nb if sanitized else sanitize_outputs(nb)
+    resources = {"tokenwatch_table_script": display.page_script()} if _has_long_table(nb) else {}
+    body, _ = _exporter(with_code).from_notebook_node(nb, resources=resources)
     body = _REMOTE_SCRIPT.sub("", body)
     body = _REMOTE_LINK.sub("", body)
     body = _REMOTE_MODULE.sub("", body)  # the mermaid loader: no diagrams here, and no CDN
     return body.replace("</body>", footer + "\n</body>", 1) if footer else body
 
 
-@lru_cache(maxsize=1)
-def git_commit() -> str:
-    """The checkout's commit, with '+dirty' when files differ from it ('unknown' outside git)."""
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=PROJECT_ROOT, text=True,
-                                capture_output=True, check=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT,
-                               text=True, capture_output=True, check=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return commit + ("+dirty" if dirty else "")
+def _has_long_table(nb: nbformat.NotebookNode) -> bool:
+    return any(display.MIME in output.get("data", {}) for cell in nb.cells for output in cell.get("outputs", []))
 
 
 def _source_text(s: dict[str, Any]) -> str:
@@ -114,8 +161,10 @@ def _headline(summary_path) -> str:
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return ""
+    from tokenwatch.run.brief import plain_numbers
+
     items = (summary.get("headline") or {}).items()
-    return "<br>".join(html.escape(f"{k}: {_fmt(v)}") for k, v in items)
+    return "<br>".join(html.escape(plain_numbers(f"{k}: {_fmt(v)}")) for k, v in items)
 
 
 def _fmt(v: Any) -> str:
@@ -123,7 +172,11 @@ def _fmt(v: Any) -> str:
 
 
 def index_html(runs: pd.DataFrame, out_dir) -> str:
-    """One offline page listing every run with status, parameters, time, headline figures and links."""
+    """The brief (run/brief.py), then one table of every run with status, parameters, time, headline figures and
+    links; a PDF is linked only when printed after its run."""
+    from tokenwatch.run.brief import brief_page
+    from tokenwatch.run.history import fresh_pdf
+
     rows = []
     for r in runs.itertuples(index=False):
         folder = out_dir / r.output_folder
@@ -131,7 +184,7 @@ def index_html(runs: pd.DataFrame, out_dir) -> str:
                            for f, label in [("report.html", "report"),
                                             ("report.pdf", "pdf"), (f"{r.notebook}.ipynb", "ipynb"),
                                             ("summary.json", "summary.json")]
-                           if (folder / f).exists())
+                           if (folder / f).exists() and (f != "report.pdf" or fresh_pdf(folder / f, r.finished)))
         colour = "#1e8449" if r.status == "ok" else "#c0392b"
         cached = " · cached" if str(getattr(r, "cached", "")).lower() == "true" else ""
         error = f'<br><small>{html.escape(str(r.error))}</small>' if isinstance(r.error, str) and r.error else ""
@@ -143,21 +196,6 @@ def index_html(runs: pd.DataFrame, out_dir) -> str:
             f"<tr><td>{html.escape(r.notebook)}</td><td><code>{html.escape(str(r.parameters))}</code></td>"
             f'<td style="color:{colour}"><b>{html.escape(r.status)}</b>{cached}{error}</td><td>{r.seconds:.1f}</td>'
             f"<td>{_headline(folder / 'summary.json')}</td><td>{links}</td></tr>")
-    from tokenwatch.run.brief import brief_sections, sweep_views
-
-    failed = int((runs["status"] != "ok").sum()) if len(runs) else 0
-    return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>tokenwatch brief</title>'
-        "<style>body{font:14px sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ddd;padding:.4em .6em;vertical-align:top;text-align:left}"
-        "th{background:#f4f4f4}code{font-size:12px}img{max-width:100%}</style></head><body>"
-        "<h1>tokenwatch brief: token consumption as the anchor for compute demand</h1>"
-        f"<p>Each section is one notebook's findings, computed from data by its run, with a link to its report. "
-        f"tokenwatch {html.escape(__version__)} · commit {html.escape(git_commit())} · {len(runs)} runs, "
-        f'{failed} failed · <a href="#runs">all runs</a>'
-        + (' · <a href="brief.pdf">PDF</a>' if (out_dir / "brief.pdf").is_file() else "") + "</p>"
-        + brief_sections(runs, out_dir) + sweep_views(runs, out_dir)
-        + '<h2 id="runs">All runs</h2>'
-        "<table><tr><th>notebook</th><th>parameters</th><th>status</th><th>seconds</th>"
-        "<th>headline</th><th>exports</th></tr>" + "".join(rows) + "</table></body></html>\n"
-    )
+    table = ("<table><tr><th>notebook</th><th>parameters</th><th>status</th><th>seconds</th>"
+             "<th>headline</th><th>exports</th></tr>" + "".join(rows) + "</table>")
+    return brief_page(runs, out_dir, table)

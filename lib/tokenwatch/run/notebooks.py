@@ -6,6 +6,7 @@ import ast
 import contextlib
 import hashlib
 import json
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from tokenwatch.paths import PROJECT_ROOT
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 _NAME = re.compile(r"^(\d+)_(.+)\.ipynb$")
 INJECTED = {"output_dir"}  # set by the runner for every run
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 MAX_TEXT = 1000  # characters in one text parameter: longer is a mistake (and no file name is that long)
 
 
@@ -144,6 +146,20 @@ def parse_cli_value(text: str, default: Any) -> Any:
         return text  # not YAML: the type check names what was expected
     if isinstance(default, list) and isinstance(value, str):
         return [v.strip() for v in value.split(",") if v.strip()] if "," in value else [value]
+    if isinstance(default, int | float) and not isinstance(default, bool):
+        return _as_number(value, whole=isinstance(default, int))
+    return value
+
+
+def _as_number(value: Any, whole: bool) -> Any:
+    """A number typed as a number: '1e5' (text to YAML) is 100000.0, and a whole float where the default is a
+    whole number (1e5, 100000.0) is that int. Anything else is returned as it is, for the type check."""
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            if _NUMBER.match(value.strip()):
+                value = float(value)
+    if whole and isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
     return value
 
 
@@ -182,6 +198,12 @@ def check_parameters(info: NotebookInfo, params: dict[str, Any]) -> dict[str, An
             raise ParameterError(f"{info.name}: parameter {name} is {longest:,} characters long; a value (a date, a "
                                  f"name, a path) has at most {MAX_TEXT:,}")
         default = info.parameters[name]
+        if isinstance(value, float) and not math.isfinite(value) and isinstance(default, int | float):
+            raise ParameterError(f"{info.name}: parameter {name}={value!r} is not a finite number; give a number "
+                                 f"like the default {default!r}")
+        if isinstance(default, int) and not isinstance(default, bool) and isinstance(value, float):
+            raise ParameterError(f"{info.name}: parameter {name}={value!r} should be a whole number like the default "
+                                 f"{default!r}")
         if not _type_ok(value, default):
             hint = " (quote codes so they stay strings, e.g. '002463')" if isinstance(default, list | str) else ""
             raise ParameterError(

@@ -52,9 +52,8 @@ FOLDER_WAIT = 3600.0  # seconds to wait for another invocation writing the same 
 
 def named_paths(out_root: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     """This machine's folders a run may name, and how shared files show them."""
-    from tokenwatch.market import SNAPSHOT_ENV
     from tokenwatch.market.cache import cache_dir
-    from tokenwatch.paths import data_dir
+    from tokenwatch.paths import SNAPSHOT_ENV, data_dir
 
     named = {str(Path(out_root).resolve()): "$OUT", str(cache_dir().resolve()): "$TOKENWATCH_CACHE"}
     if snap := os.environ.get(SNAPSHOT_ENV, "").strip():

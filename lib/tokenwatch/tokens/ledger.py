@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 
@@ -21,6 +22,7 @@ MEASURES = ("tokens", "words", "api_calls", "ratio")
 PRECISIONS = ("day", "month", "unknown")
 CONFIDENCE = ("high", "medium", "low")
 MIN_ANNUALISE_DAYS = 90
+OPTIONAL = ["contained_in", "verified_on"]  # containment (a whole's series) and the day the quote was checked
 PER_DAY_COLUMNS = ["entity", "scope", "as_of_start", "as_of_end", "disclosed_on", "value", "unit",
                    "tokens_per_day_low", "tokens_per_day_high", "source_url"]
 
@@ -37,7 +39,7 @@ def load_ledger(path: str | PathLike | None = None) -> pd.DataFrame:
     `per_day_low`/`per_day_high` for token counts (NaN for words, API calls and ratios).
     """
     path = Path(path) if path else ledger_path()
-    raw = read_curated(path, REQUIRED, "token ledger")
+    raw = _optional_filled(read_curated(path, REQUIRED, "token ledger"))
     rows = [_check_row(row, line, path) for line, row in enumerate(raw.to_dict("records"), start=2)]
     ledger = pd.DataFrame(rows)
     dup = ledger["id"][ledger["id"].duplicated()]
@@ -47,6 +49,105 @@ def load_ledger(path: str | PathLike | None = None) -> pd.DataFrame:
     if unknown:
         raise DataValidationError(f"{path}: 'restates' names ids not in the ledger: {sorted(unknown)}")
     return ledger
+
+
+@dataclass
+class Problem:
+    """One bad row of the ledger: its line in the file (1 is the header), its id and what is wrong."""
+
+    line: int
+    id: str
+    message: str
+    severity: str = "error"  # or "warning": not wrong, but worth a look
+
+    def __str__(self) -> str:
+        return f"line {self.line} (id {self.id or '?'}): {self.severity}: {self.message}"
+
+
+def check_ledger(path: str | PathLike | None = None, today: object = None,
+                 wholes: dict[str, str] | None = None) -> list[Problem]:
+    """Every problem of the ledger file, one per bad row with its line number (the first found in that row).
+
+    Checks the schema, units and measures, dates (period, disclosure not before the period nor after `today`,
+    verified_on between disclosure and today), duplicate ids and duplicate figures, restatements (the restated id
+    exists, is of the same series and was disclosed no later), and containment (contained_in agrees with
+    data/tokens/parts.csv, `wholes`: part series -> whole series). Rows without a verified_on date are warnings.
+    """
+    path = Path(path) if path else ledger_path()
+    today = pd.Timestamp(today or pd.Timestamp.today().normalize())
+    raw = _optional_filled(read_curated(path, [], "token ledger"))
+    missing = [c for c in REQUIRED if c not in raw.columns]
+    if missing:
+        return [Problem(1, "", f"columns {missing} are missing (needed: {REQUIRED}; optional: {OPTIONAL})")]
+    problems: list[Problem] = []
+    rows: dict[int, dict] = {}
+    for line, row in enumerate(raw.to_dict("records"), start=2):
+        try:
+            rows[line] = _check_row(row, line, path)
+        except DataValidationError as exc:
+            problems.append(Problem(line, row.get("id", ""), str(exc).split("): ", 1)[-1]))
+            continue
+        problem = _dates_and_links(rows[line], today, wholes)
+        if problem:
+            problems.append(Problem(line, row["id"], problem))
+            del rows[line]
+    first: dict[str, int] = {}
+    figures: dict[tuple, int] = {}
+    by_id = {r["id"]: (line, r) for line, r in rows.items()}
+    for line, r in rows.items():
+        if r["id"] in first:
+            problems.append(Problem(line, r["id"], f"id repeats line {first[r['id']]}; ids must be unique"))
+            continue
+        first[r["id"]] = line
+        key = (r["series"], r["start"], r["end"], r["value"], r["period_unit"])
+        if key in figures and not r["restates"]:
+            problems.append(Problem(line, r["id"], f"the same figure of the same series and period as line "
+                                    f"{figures[key]}; drop it or mark it with 'restates'"))
+            continue
+        figures.setdefault(key, line)
+        if r["restates"]:
+            if r["restates"] not in by_id:
+                problems.append(Problem(line, r["id"], f"restates {r['restates']!r}, which is not in the ledger"))
+            elif by_id[r["restates"]][1]["series"] != r["series"]:
+                problems.append(Problem(line, r["id"], f"restates {r['restates']!r} of another series "
+                                        f"({by_id[r['restates']][1]['series']})"))
+            elif by_id[r["restates"]][1]["disclosed_date"] > r["disclosed_date"]:
+                problems.append(Problem(line, r["id"], f"restates {r['restates']!r}, disclosed after it"))
+    for line, r in rows.items():
+        if "verified_on" in r and not str(r["verified_on"]).strip():
+            problems.append(Problem(line, r["id"], "no verified_on date: the quote has not been checked against "
+                                    "its source", "warning"))
+    return sorted(problems, key=lambda p: (p.line, p.severity))
+
+
+def _optional_filled(raw: pd.DataFrame) -> pd.DataFrame:
+    """Empty text for the optional columns where a row stops short of them (rows added before they existed)."""
+    for col in OPTIONAL:
+        if col in raw.columns:
+            raw[col] = raw[col].fillna("")
+    return raw
+
+
+def _dates_and_links(row: dict, today: pd.Timestamp, wholes: dict[str, str] | None) -> str:
+    """The row's problem with dates after today, its verification date or its containment ('' for none)."""
+    if row["disclosed_date"] > today:
+        return f"disclosed_date {row['disclosed_date'].date()} is after today ({today.date()})"
+    verified = str(row.get("verified_on", "")).strip()
+    if verified:
+        try:
+            day = pd.Timestamp(verified)
+        except ValueError:
+            return f"verified_on {verified!r} is not a date (YYYY-MM-DD)"
+        if not row["disclosed_date"] <= day <= today:
+            return (f"verified_on {day.date()} should lie between the disclosure ({row['disclosed_date'].date()}) "
+                    f"and today ({today.date()})")
+    whole = str(row.get("contained_in", "")).strip()
+    if wholes is not None and "contained_in" in row and whole != wholes.get(row["series"], ""):
+        expected = wholes.get(row["series"], "")
+        return (f"contained_in {whole!r} disagrees with data/tokens/parts.csv, which puts {row['series']} in "
+                f"{expected!r}" if expected else f"contained_in {whole!r}, but data/tokens/parts.csv has no row "
+                f"for {row['series']} as a part (add it there, with its basis and source)")
+    return ""
 
 
 def _check_row(row: dict, line: int, path: Path) -> dict:
