@@ -114,6 +114,8 @@ def test_error_text_and_parameter_paths_in_shared_records_name_no_machine_path(t
     assert str(tmp_path) not in text, text
     assert "$TOKENWATCH_SNAPSHOT/cn/603228.csv" in record["error"] and "mine.csv.csv" in record["error"]
     assert json.loads(record["parameters"])["label"] == "mine.csv"
+    inside = publish.shown_params({"projection_dir": "reports/latest/token_projection"}, publish.PROJECT_ROOT)
+    assert inside == {"projection_dir": "reports/latest/token_projection"}  # a project path stays as given
 
 
 # --- runs ----------------------------------------------------------------------------------

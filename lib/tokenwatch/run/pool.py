@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tokenwatch.errors import ParameterError
+from tokenwatch.errors import ParameterError, TokenwatchError
 from tokenwatch.market.fetch import DOWN_ENV
 from tokenwatch.run import publish
 from tokenwatch.run.execute import _safe_execute
@@ -172,7 +172,11 @@ def _run_held(specs: list[RunSpec], out_root: Path, refused: dict[int, RunResult
         write_index(out_root)
         return results
     check_kernel()
-    staging_root = new_staging(out_root)
+    try:
+        staging_root = new_staging(out_root)
+    except OSError as exc:  # a full disk, most likely: said, not a traceback
+        raise TokenwatchError(f"cannot stage runs in {out_root} ({exc.strerror or exc}): free some space, or choose "
+                              "another --out; the runs already there stay as they were") from None
     previous = os.environ.get(DOWN_ENV)
     os.environ[DOWN_ENV] = str(staging_root / "unreachable.jsonl")  # kernels inherit it
     try:

@@ -72,11 +72,13 @@ def _outside_folders(params: dict[str, Any], cwd: Path | None) -> dict[str, str]
             continue
         path = Path(value).expanduser()
         full = path if path.is_absolute() else (cwd or Path.cwd()) / path
+        outside = False
         for form in {Path(os.path.abspath(full)), full.resolve()}:
             parent = form.parent
             if str(parent) not in ("", os.sep) and not parent.is_relative_to(PROJECT_ROOT) and parent != Path.home():
                 found[str(parent) + os.sep] = ""
-        if not path.is_absolute():
+                outside = True
+        if outside and not path.is_absolute() and str(path.parent) not in ("", "."):  # ../../x/mine.csv as given
             found[str(path.parent) + os.sep] = ""
     return found
 
