@@ -171,7 +171,8 @@ def test_history_records_each_changed_state_and_the_brief_shows_before_and_after
     changed = page[page.index('id="changes"'):]
     assert "2 of 3 headline figures changed" in changed
     assert "<td>tokens</td><td>–</td><td>65.9 trillion</td>" in changed  # new figure: nothing before
-    assert re.search(r"<tr class=tw-changed>.*?PCB/CCL mean %</td><td>\+10.82</td><td>\+11.00</td>", changed)
+    assert re.search(r"<tr class=tw-changed><td><a href=\"#weekly_tracker\">Weekly tracker</a></td>"
+                     r"<td>PCB/CCL mean %</td><td>\+10.82</td><td>\+11.00</td>", changed)
     assert history.record_state(tmp_path, scan_runs(tmp_path)) is not None
     records = history.recorded(tmp_path)
     assert len(records) == 2 and records[0][1]["runs"]["weekly_tracker"]["headline"]["PCB/CCL mean %"] == "+10.82"

@@ -384,6 +384,22 @@ def _week_end(name: str, value: object) -> pd.Timestamp | None:
     return None if isinstance(value, str) and value.strip().lower() == LATEST else checks.as_date(name, value)
 
 
+def latest_session(basket: str, days: pd.DatetimeIndex, source: PriceSource) -> pd.Timestamp:
+    """What week_end "latest" means: the last session in the basket's data (the latest close of any member, within
+    the calendar), with a notice giving it and the members whose data ends before it."""
+    prices = load_prices(load_basket(basket)["symbol"].tolist(), source=source, strict=False)
+    if prices.frame.empty:
+        raise DataNotFoundError(f"no member of basket {basket} has prices; check TOKENWATCH_SNAPSHOT or fetch the "
+                                "basket (`tokenwatch data fetch --universe ...`)")
+    ends = prices.frame.groupby("symbol")["date"].max()
+    latest = days[days <= ends.max()][-1]
+    earlier = ends[ends < latest]
+    notice(f"week_end \"{LATEST}\" is the last session in the basket's data: {latest.date()} (the calendar runs to "
+           f"{days[-1].date()})" + (f"; {len(earlier)} of {len(ends)} members' data end earlier, from "
+                                     f"{earlier.min().date()}" if len(earlier) else ""))
+    return latest
+
+
 @dataclass(frozen=True)
 class Params(NotebookParams):
     """Notebook 01's parameters, checked once."""
@@ -396,13 +412,11 @@ class Params(NotebookParams):
 
 def build(p: Params, source: PriceSource | None = None) -> WeekReport:
     """The weekly tracker for the week ending on (or last trading day before) `p.week_end`, or the week of the last
-    session in the data when it is "latest"."""
+    session in the basket's data when it is "latest" (`latest_session`)."""
     source = source or default_source()
     with collect_notices() as notices:
         days = trading_days("cn", source)
-        if p.week_end is None:
-            notice(f"week_end \"{LATEST}\" is the last session in the data: {days[-1].date()}")
-        window = week_window(days[-1] if p.week_end is None else p.week_end, days)
+        window = week_window(latest_session(p.baskets, days, source) if p.week_end is None else p.week_end, days)
         if window.snapped:
             notice(window.notice())
         report = track_week(p.baskets, window, p.overseas, p.high_lookback, source)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from tokenwatch.run.history import fresh_pdf, plain_runs, read_json
+from tokenwatch.run.history import fresh_pdf, plain_numbers, plain_runs, read_json
 
 _H1 = re.compile(r"<h1[^>]*>(.*?)</h1>", re.S)
 _H2 = re.compile(r'<h2 id="([^"]+)"[^>]*>(.*?)</h2>', re.S)
@@ -358,24 +358,6 @@ def summary_items(runs: pd.DataFrame, out_dir: Path, picks: pd.DataFrame | None 
         items += [(f[depth], folder, title) for folder, title, f in per_run.values() if len(f) > depth]
         depth += 1
     return items[:SUMMARY_MIN if depth else SUMMARY_MAX]
-
-
-_SCIENTIFIC = re.compile(r"(?<![\w.])([+-]?\d+(?:\.\d+)?)e([+-]?\d+)\b")
-_SCALES = ((1e12, "trillion"), (1e9, "billion"), (1e6, "million"))
-
-
-def plain_number(value: float) -> str:
-    """A large number in words, to three significant figures: 6.59e+13 as '65.9 trillion'."""
-    for scale, word in _SCALES:
-        if abs(value) >= scale:
-            scaled = value / scale
-            return f"{scaled:,.0f} {word}" if abs(scaled) >= 1000 else f"{scaled:.3g} {word}"
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
-
-
-def plain_numbers(text: str) -> str:
-    """`text` with every number in scientific notation ('6.59e+13') written out ('65.9 trillion')."""
-    return _SCIENTIFIC.sub(lambda m: plain_number(float(m.group(0))), text)
 
 
 def summary_block(items: list[tuple[str, str, str]], names: dict[str, str], terms: pd.DataFrame) -> str:

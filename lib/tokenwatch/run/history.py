@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,24 @@ def plain_runs(runs: pd.DataFrame) -> pd.DataFrame:
     if runs.empty:
         return runs
     return runs[~runs["output_folder"].str.contains("/", regex=False)]
+
+
+_SCIENTIFIC = re.compile(r"(?<![\w.])([+-]?\d+(?:\.\d+)?)e([+-]?\d+)\b")
+_SCALES = ((1e12, "trillion"), (1e9, "billion"), (1e6, "million"))
+
+
+def plain_number(value: float) -> str:
+    """A large number in words, to three significant figures: 6.59e+13 as '65.9 trillion'."""
+    for scale, word in _SCALES:
+        if abs(value) >= scale:
+            scaled = value / scale
+            return f"{scaled:,.0f} {word}" if abs(scaled) >= 1000 else f"{scaled:.3g} {word}"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
+def plain_numbers(text: str) -> str:
+    """`text` with every number in scientific notation ('6.59e+13') written out ('65.9 trillion')."""
+    return _SCIENTIFIC.sub(lambda m: plain_number(float(m.group(0))), text)
 
 
 def fresh_pdf(pdf: Path, since: float) -> bool:
@@ -113,7 +132,6 @@ def changes(before: dict[str, Any], after: dict[str, Any]) -> pd.DataFrame:
 
 def _cell(value: Any) -> str:
     """A headline value as the brief shows it: numbers written out, '–' where the figure did not exist."""
-    from tokenwatch.run.brief import plain_number, plain_numbers
 
     if value is None:
         return "–"
@@ -136,9 +154,13 @@ def changes_section(runs: pd.DataFrame, out_dir: Path, readable: Any = str) -> s
     changed = table[table["changed"]]
     when = str(before.get("recorded_at", "")).replace("T", " ").replace("+00:00", " UTC")
 
+    from tokenwatch.run.brief import short_title, title_of
+
+    titles = {f: short_title(title_of(out_dir / f)) for f in table["folder"].unique()}
+
     def rows(frame: pd.DataFrame, marked: bool) -> str:
         return "".join(f'<tr{" class=tw-changed" if marked else ""}><td><a href="#{html.escape(r.folder)}">'
-                       f"{html.escape(str(r.notebook))}</a></td><td>{html.escape(readable(str(r.figure)))}</td>"
+                       f"{html.escape(titles[r.folder])}</a></td><td>{html.escape(readable(str(r.figure)))}</td>"
                        f"<td>{_cell(r.before)}</td><td>{_cell(r.after)}</td></tr>"
                        for r in frame.itertuples(index=False))
 
