@@ -141,6 +141,10 @@ def test_codes_get_their_names_from_the_universe_first():
     t = D.display_table(pd.DataFrame({"symbol": ["688981", "segment:PCB/CCL"], "beta": [1.234, 0.5]}))
     assert [c.label for c in t.columns] == ["Name", "Symbol", "Beta"]
     assert t.cells == [["中芯国际", "688981", "1.23"], ["–", "segment:PCB/CCL", "0.50"]]
+    subjects = D.display_table(pd.DataFrame({"window": ["[0,1]"], "subject": ["688981"], "beta": [1.0]}))
+    assert [c.label for c in subjects.columns][:3] == ["Window", "Name", "Subject"]
+    named = D.display_table(pd.DataFrame({"subject": ["深南电路"], "car_pct": [1.0]}))
+    assert [c.label for c in named.columns] == ["Subject", "CAR, %"]  # names already: nothing added
 
 
 def test_every_label_reads_as_words():

@@ -424,13 +424,14 @@ def display_table(frame: pd.DataFrame, caption: str | None = None, *, index: boo
 
 
 def with_names(frame: pd.DataFrame) -> pd.DataFrame:
-    """Names before codes: a frame with a `symbol` or `code` column and no name gets one from the universe
-    (placed first); a code the universe does not list shows as missing. Others pass unchanged."""
+    """Names before codes: a frame with a `symbol`, `code` or `subject` column of codes and no `name` column gets
+    one from the universe, just before the codes; a code the universe does not list shows as missing. A frame
+    whose column holds no listed code (names already, segments) passes unchanged."""
     from tokenwatch.errors import TokenwatchError
     from tokenwatch.universe import names, parse_symbol
 
-    codes = [c for c in frame.columns if str(c) in ("symbol", "code")]
-    if not codes or any(label_for(c)[0].kind == "name" for c in frame.columns) or "name" in frame.columns:
+    codes = [c for c in frame.columns if str(c) in ("symbol", "code", "subject")]
+    if not codes or "name" in frame.columns:
         return frame
 
     def name_of(value: Any) -> Any:
@@ -444,7 +445,9 @@ def with_names(frame: pd.DataFrame) -> pd.DataFrame:
     found = frame[codes[0]].map(name_of)
     if found.isna().all():
         return frame
-    return frame.assign(name=found)
+    out = frame.copy()
+    out.insert(list(frame.columns).index(codes[0]), "name", found)
+    return out
 
 
 WIDE = 6  # this many columns of one per-subject pattern (car_pct_*) make a table wide: it is shown long
@@ -515,10 +518,15 @@ def _checked(payload: Any) -> tuple[list[dict[str, Any]], list[list[list[Any]]],
 _NUM = ' class="num"'
 
 
+def _cell_class(column: dict[str, Any]) -> str:
+    """Numbers right-aligned, dates kept on one line."""
+    return _NUM if column["num"] else ' class="date"' if column["kind"] in ("date", "month") else ""
+
+
 def _rows_html(columns: list[dict[str, Any]], rows: Iterable[list[list[Any]]]) -> str:
     out = []
     for row in rows:
-        tds = "".join(f"<td{_NUM if c['num'] else ''}>{_cell_html(str(cell[0]), cell[1], c['kind'])}</td>"
+        tds = "".join(f"<td{_cell_class(c)}>{_cell_html(str(cell[0]), cell[1], c['kind'])}</td>"
                       for c, cell in zip(columns, row, strict=False))
         out.append(f"<tr>{tds}</tr>")
     return "".join(out)
@@ -582,7 +590,9 @@ TABLE_CSS = (  # `.tw-table.tw-table` outranks JupyterLab's right-aligned `:not(
     ".tw-table.tw-table th,.tw-table.tw-table td{padding:.25em .6em;border-bottom:1px solid #e5e5e5;"
     "text-align:left;overflow-wrap:break-word}"
     ".tw-table.tw-table th{border-bottom:2px solid #999;vertical-align:bottom}"
-    ".tw-table.tw-table .num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}"
+    ".tw-table.tw-table .num{text-align:right;font-variant-numeric:tabular-nums}"
+    ".tw-table.tw-table td.num{white-space:nowrap}"
+    ".tw-table.tw-table .date{white-space:nowrap}"
     ".tw-table caption{caption-side:top;text-align:left;font-weight:600;padding:.3em 0}"
     ".tw-print{display:none}@media print{.tw-print{display:block}.tw-live,.tw-preview{display:none}}"
     ".tw-download{font-size:12px;margin:.3em 0}")

@@ -66,7 +66,7 @@
     new DataTable(el, {
       data: table.rows,
       columns: table.columns.map((c, i) => ({
-        title: esc(c.label), data: i, type: c.num ? "num" : "string", className: c.num ? "num dt-right" : "dt-left",
+        title: esc(c.label), data: i, type: c.num ? "num" : "string", className: c.num ? "num dt-right" : (c.kind === "date" || c.kind === "month") ? "date dt-left" : "dt-left",
         render: (cell, type) => type === "display" ? cellHtml(cell, c.kind)
           : (type === "sort" || type === "type") ? sortValue(cell, c)
           : cell[0] + " " + (cell[1] == null ? "" : cell[1]),

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from tokenwatch.run.history import fresh_pdf, plain_numbers, plain_runs, read_json
+from tokenwatch.run.history import fresh_pdf, plain_numbers, plain_runs, read_json, short_title, title_of
 
 _H1 = re.compile(r"<h1[^>]*>(.*?)</h1>", re.S)
 _H2 = re.compile(r'<h2 id="([^"]+)"[^>]*>(.*?)</h2>', re.S)
@@ -163,17 +163,6 @@ def _html_of(output: Any) -> str:
     return "".join(value) if isinstance(value, list) else str(value)
 
 
-def title_of(folder: Path) -> str:
-    """A run's title: its report's <title> (the notebook's first heading)."""
-    path = folder / "report.html"
-    if path.is_file():
-        head = path.read_text(encoding="utf-8", errors="replace")[:20000]
-        found = re.search(r"<title>(.*?)</title>", head, re.S)
-        if found:
-            return html.unescape(found.group(1)).strip()
-    return folder.name
-
-
 # --- the brief: summary, sections with their key chart, readable labels, glossary ----------------------------
 
 SUMMARY_MAX = 7
@@ -300,15 +289,28 @@ def glossary_section(terms: pd.DataFrame) -> str:
     return f'<section id="glossary"><h2>Glossary</h2><dl class="tw-glossary">{entries}</dl></section>'
 
 
-def key_chart(folder: Path, notebook: str) -> str:
-    """The first chart of a run's executed notebook, inline (PNG or SVG as a data URI), or ''."""
+def _chart_csv(outputs: list[dict[str, Any]]) -> str | None:
+    """The CSV a chart's 'data (CSV)' link names, from the outputs that follow the chart in its cell."""
+    for output in outputs:
+        text = (output.get("data") or {}).get("text/html", "")
+        found = re.search(r'class="tw-chart-data".*?href="([^"/]+\.csv)"', "".join(text) if isinstance(text, list)
+                          else str(text), re.S)
+        if found:
+            return html.unescape(found.group(1))
+    return None
+
+
+def key_chart(folder: Path, notebook: str, href_prefix: str = "") -> str:
+    """The first chart of a run's executed notebook, inline (PNG or SVG as a data URI), with a link to the CSV
+    behind it (relative: `href_prefix` is the run folder as the page that shows it sees it), or ''."""
     path = folder / f"{notebook}.ipynb"
     try:
         nb = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return ""
     for cell in nb.get("cells", []):
-        for output in cell.get("outputs", []) or []:
+        outputs = cell.get("outputs", []) or []
+        for k, output in enumerate(outputs):
             data = output.get("data") or {}
             for mime in ("image/png", "image/svg+xml"):
                 if mime not in data:
@@ -321,7 +323,12 @@ def key_chart(folder: Path, notebook: str) -> str:
                 except ValueError:
                     continue
                 encoded = base64.b64encode(payload).decode("ascii")
-                return f'<img alt="key chart of {html.escape(notebook)}" src="data:{mime};base64,{encoded}">'
+                image = f'<img alt="key chart of {html.escape(notebook)}" src="data:{mime};base64,{encoded}">'
+                csv = _chart_csv(outputs[k + 1:])
+                href = html.escape(f"{href_prefix}/{csv}" if href_prefix else str(csv), quote=True)
+                return image + (f'<p class="tw-chart-data" style="margin:.2em 0 1em;font-size:12px">'
+                                f'<a href="{href}" download>data (CSV)</a> · {html.escape(str(csv))}</p>'
+                                if csv else "")
     return ""
 
 
@@ -368,11 +375,6 @@ def summary_block(items: list[tuple[str, str, str]], names: dict[str, str], term
             "</section>")
 
 
-def short_title(title: str) -> str:
-    """A report title's part before its colon: 'Weekly tracker'."""
-    return title.split(":")[0].strip()
-
-
 def brief_sections(runs: pd.DataFrame, out_dir: Path, names: dict[str, str] | None = None,
                    terms: pd.DataFrame | None = None) -> str:
     """One section per notebook's plain run, in the collection's order: its title, its key chart, its findings in
@@ -388,7 +390,7 @@ def brief_sections(runs: pd.DataFrame, out_dir: Path, names: dict[str, str] | No
             pdf = (f' · <a href="{link}/report.pdf">PDF</a>'
                    if fresh_pdf(folder / "report.pdf", float(r.finished or 0)) else "")
             items = "".join(f"<li>{linked(readable(line, names), terms)}</li>" for line in read_findings(folder))
-            chart = key_chart(folder, r.notebook)
+            chart = key_chart(folder, r.notebook, r.output_folder)
             lead = (f'<figure class="tw-chart">{chart}</figure>' if chart else
                     '<p class="tw-meta">no chart in this report</p>')
             body = (f'<div class="tokenwatch-findings" style="{FINDINGS_STYLE}"><b>What it found</b>'

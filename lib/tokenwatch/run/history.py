@@ -154,9 +154,11 @@ def changes_section(runs: pd.DataFrame, out_dir: Path, readable: Any = str) -> s
     changed = table[table["changed"]]
     when = str(before.get("recorded_at", "")).replace("T", " ").replace("+00:00", " UTC")
 
+    titles = {f: short_title(title_of(out_dir / f)) for f in table["folder"].unique()}
+
     def rows(frame: pd.DataFrame, marked: bool) -> str:
         return "".join(f'<tr{" class=tw-changed" if marked else ""}><td><a href="#{html.escape(r.folder)}">'
-                       f"{html.escape(str(r.notebook))}</a></td><td>{html.escape(readable(str(r.figure)))}</td>"
+                       f"{html.escape(titles[r.folder])}</a></td><td>{html.escape(readable(str(r.figure)))}</td>"
                        f"<td>{_cell(r.before)}</td><td>{_cell(r.after)}</td></tr>"
                        for r in frame.itertuples(index=False))
 
@@ -169,3 +171,19 @@ def changes_section(runs: pd.DataFrame, out_dir: Path, readable: Any = str) -> s
             + (f"<details><summary>{len(same)} unchanged figures</summary><table>{head}{rows(same, False)}"
                "</table></details>" if len(same) else "")
             + "</section>")
+
+
+def title_of(folder: Path) -> str:
+    """A run's title: its report's <title> (the notebook's first heading)."""
+    path = folder / "report.html"
+    if path.is_file():
+        head = path.read_text(encoding="utf-8", errors="replace")[:20000]
+        found = re.search(r"<title>(.*?)</title>", head, re.S)
+        if found:
+            return html.unescape(found.group(1)).strip()
+    return folder.name
+
+
+def short_title(title: str) -> str:
+    """A report title's part before its colon: 'Weekly tracker'."""
+    return title.split(":")[0].strip()
