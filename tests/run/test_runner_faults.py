@@ -63,6 +63,23 @@ def test_a_kernel_that_dies_fails_its_run_and_the_batch_goes_on(tmp_path):
     assert not (tmp_path / ".staging").exists()
 
 
+def test_a_kernel_that_dies_outside_a_cell_is_named_at_once_not_at_the_timeout(tmp_path):
+    from tokenwatch.run.kernel import KERNEL_NAME, KernelDied, WarmKernel
+
+    kernel = WarmKernel(KERNEL_NAME, str(tmp_path), warm=False)
+    try:
+        kernel.get()
+        kernel.execute("x = 1", timeout=60)
+        assert kernel.pid is not None
+        os.kill(kernel.pid, signal.SIGKILL)
+        with pytest.raises(KernelDied, match="the kernel died .*preparing the run"):
+            kernel.execute("import time; time.sleep(50)", timeout=60, what="preparing the run")
+        kernel.get()  # a new kernel in its place
+        kernel.execute("x = 2", timeout=60)
+    finally:
+        kernel.discard()
+
+
 def _descendants(root: int) -> dict[int, str]:
     table = subprocess.run(["ps", "-eo", "pid=,ppid=,args="], capture_output=True, text=True, check=True).stdout
     children: dict[int, list[tuple[int, str]]] = {}

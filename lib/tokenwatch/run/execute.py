@@ -17,7 +17,7 @@ from pathlib import Path
 from tokenwatch.artifacts import atomic_write_text
 from tokenwatch.paths import scrub_paths
 from tokenwatch.run import cache
-from tokenwatch.run.kernel import KERNEL_NAME, WarmKernel
+from tokenwatch.run.kernel import KERNEL_NAME, KernelDied, WarmKernel
 from tokenwatch.run.runner import RunResult, RunSpec, RunStatus, finish_run
 
 READS_START = "import tokenwatch.reads as _tw_reads\n_tw_reads.start()\ndel _tw_reads"
@@ -65,12 +65,13 @@ def _execute_notebook(spec: RunSpec, executed: Path, staging: Path, kernel: Warm
     logging.getLogger("papermill").addHandler(logging.NullHandler())  # its timeout line says less than ours
     try:
         km = kernel.get()
-        kernel.execute(READS_START, timeout=30)
+        kernel.execute(READS_START, timeout=30, what="preparing the run (before its first cell)")
         # nbclient counts whole seconds
         papermill.execute_notebook(str(spec.path), str(executed), parameters=params, kernel_name=KERNEL_NAME,
                                    execution_timeout=max(1, math.ceil(cell_timeout)), progress_bar=False,
                                    log_output=False, cwd=str(spec.cwd), km=km)
-        kernel.execute(READS_STOP.format(path=str(staging / READS_FILE)), timeout=30)
+        kernel.execute(READS_STOP.format(path=str(staging / READS_FILE)), timeout=30,
+                       what="recording the run's reads (after its last cell)")
     except PapermillExecutionError as exc:
         first = next((line for line in exc.source.splitlines() if line.strip()), "")
         return (f"cell {exc.cell_index + 1} of the executed notebook (starting {first[:60]!r}): "
@@ -80,7 +81,9 @@ def _execute_notebook(spec: RunSpec, executed: Path, staging: Path, kernel: Warm
                 "(its kernel was replaced); raise --cell-timeout if the cell needs longer")
     except DeadKernelError:
         return (f"the kernel died while running {_cell(executed)} (killed from outside, or out of memory); "
-                "the run was stopped and its worker started a new kernel")
+                "the run was stopped, the next run gets a new kernel")
+    except KernelDied as exc:
+        return f"{exc} (killed from outside, or out of memory); the run was stopped, the next run gets a new kernel"
     except Exception as exc:  # noqa: BLE001 - a run's failure never stops the batch
         return f"{type(exc).__name__}: {exc}"
     return ""

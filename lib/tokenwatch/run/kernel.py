@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import shutil
 import signal
 import tempfile
@@ -26,6 +27,10 @@ WARM_UP = ("import numpy, pandas, scipy, statsmodels.api, matplotlib.pyplot\n"
            "import tokenwatch.market, tokenwatch.plots, tokenwatch.artifacts\n"
            "tokenwatch.plots.use_style()")
 RESET = "%reset -f\nimport matplotlib.pyplot as _plt, os as _os\n_plt.close('all')\n_os.chdir({cwd!r})\ndel _plt, _os"
+
+
+class KernelDied(RuntimeError):
+    """The kernel process ended (killed from outside, out of memory) while the runner was using it."""
 
 
 class WarmKernel:
@@ -63,30 +68,46 @@ class WarmKernel:
                     time.sleep(0.5 * (attempt + 1))
             self.pid = getattr(self.km.provisioner, "pid", None)
             if self.warm:
-                self.execute(WARM_UP, timeout=120)
+                self.execute(WARM_UP, timeout=120, what="importing the libraries (warm-up)")
         return self.km
 
-    def execute(self, code: str, timeout: float) -> None:
-        """Run `code` in the kernel outside any notebook (set-up, the execution cache's read record)."""
+    def execute(self, code: str, timeout: float, what: str = "setting up the run") -> None:
+        """Run `code` in the kernel outside any notebook (set-up, the execution cache's read record); a kernel that
+        dies meanwhile raises KernelDied within a second or so, not at the timeout."""
         from jupyter_client.blocking import BlockingKernelClient
 
         if self.km is None or not self.km.is_alive():
-            raise RuntimeError(f"the kernel {self.name} is not running (it died)")
+            raise KernelDied(f"the kernel died before {what}")
         # papermill gets the asynchronous client; these few calls use a blocking one on the same connection
         kc = BlockingKernelClient(**self.km.get_connection_info(session=True), parent=self.km)
         kc.start_channels()
         try:
             kc.wait_for_ready(timeout=60)
-            reply = kc.execute_interactive(code, timeout=timeout, store_history=False,
-                                           output_hook=lambda msg: None)
+            msg_id = kc.execute(code, store_history=False)
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    reply = kc.get_shell_msg(timeout=1)
+                except queue.Empty:
+                    if not self.km.is_alive():
+                        raise KernelDied(f"the kernel died while {what}") from None
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"the kernel took more than {timeout:g} s {what}") from None
+                    continue
+                if reply["parent_header"].get("msg_id") == msg_id:
+                    break
             if reply["content"]["status"] != "ok":
                 raise RuntimeError(f"kernel {self.name}: {reply['content'].get('evalue', 'set-up failed')}")
+        except RuntimeError as exc:
+            if isinstance(exc, KernelDied) or self.km.is_alive():
+                raise
+            raise KernelDied(f"the kernel died while {what}") from None  # wait_for_ready: "died before replying"
         finally:
             kc.stop_channels()
 
     def reset(self) -> None:
         try:
-            self.execute(RESET.format(cwd=self.cwd), timeout=30)
+            self.execute(RESET.format(cwd=self.cwd), timeout=30, what="clearing the namespace for the next run")
         except Exception:  # noqa: BLE001 - a kernel that cannot reset is replaced
             self.discard()
 
