@@ -188,7 +188,8 @@ class ProjectionReport(Report):
 
     def capacity(self) -> pd.DataFrame:
         """The headline's quantiles against the sourced worldwide supply bound (output tokens) on each date."""
-        return F.capacity_check(self.projection.headline(), F.load_supply_bounds())
+        head = self.projection.headline()
+        return F.capacity_check(head[head["date"] > self.projection.anchor["date"]], F.load_supply_bounds())
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {"projection": cols(self.projection.table, F.PROJECTION_COLUMNS, "projection"),
