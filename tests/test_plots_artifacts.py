@@ -56,3 +56,44 @@ def test_titles_need_no_missing_font_weight(tmp_path, caplog):
         fig.savefig(tmp_path / "t.png")
     plt.close(fig)
     assert not [r for r in caplog.records if "Failed to find font weight" in r.getMessage()]
+
+
+def test_a_chart_writes_its_data_beside_the_report_and_links_it(tmp_path, monkeypatch):
+    monkeypatch.setattr("tokenwatch.artifacts._CURRENT", {})
+    fig, ax = plots.new_figure()
+    ax.bar(["a"], [1])
+    plots.finish(fig, "no run yet", "Source: test", data=pd.DataFrame({"x": [1]}))
+    assert not list(tmp_path.iterdir())  # outside a run (no output folder) nothing is written
+    out = output_dir(tmp_path / "run", "test")
+    data = pd.DataFrame({"name": ["景旺电子"], "return_pct": [1.23456789]}).set_index("name")
+
+    def segment_chart(title: str):
+        fig, ax = plots.new_figure()
+        ax.bar(data.index, data["return_pct"])
+        return plots.finish(fig, title, "Source: test", data=data)
+
+    segment_chart("first")
+    segment_chart("second")  # the same chart with another title: a second file, the first kept
+    segment_chart("first")  # drawn again: the same file
+    assert sorted(p.name for p in out.iterdir()) == ["chart_segment_chart.csv", "chart_segment_chart_2.csv"]
+    assert pd.read_csv(out / "chart_segment_chart.csv")["return_pct"].iloc[0] == 1.23456789  # full precision
+    link = plots.data_link(out / "chart_segment_chart.csv")
+    assert 'href="chart_segment_chart.csv"' in link and "data (CSV)" in link
+    plt.close("all")
+
+
+def test_red_up_green_down_bars_get_a_key_unless_the_chart_has_one():
+    fig, ax = plots.new_figure()
+    ax.bar(["a", "b"], [1, -1], color=plots.bar_colors([1, -1]))
+    plots.finish(fig, "t", "s")
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["gain (red, Chinese convention)", "loss (green)"]
+    fig, ax = plots.new_figure()
+    ax.barh([0], [1], color=plots.POSITIVE, label="high value of the assumption")
+    ax.legend()
+    plots.finish(fig, "t", "s")
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["high value of the assumption"]
+    fig, ax = plots.new_figure()
+    ax.bar(["a"], [1], color="#2e86c1")
+    plots.finish(fig, "t", "s")
+    assert ax.get_legend() is None  # no red or green: nothing to explain
+    plt.close("all")

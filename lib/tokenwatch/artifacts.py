@@ -18,11 +18,21 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+_CURRENT: dict[str, Path] = {}
+
+
 def output_dir(path: str | os.PathLike | None, notebook: str) -> Path:
-    """The run's output folder: `path` when given (the runner injects it), else reports/manual/<notebook>."""
+    """The run's output folder: `path` when given (the runner injects it), else reports/manual/<notebook>.
+    It becomes the folder charts write their data into (`current_output`)."""
     out = Path(path) if path else reports_dir() / "manual" / notebook
     out.mkdir(parents=True, exist_ok=True)
+    _CURRENT["out"] = out
     return out
+
+
+def current_output() -> Path | None:
+    """The output folder of the notebook running in this process, once it called `output_dir`."""
+    return _CURRENT.get("out")
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> Path:
@@ -130,13 +140,3 @@ def wrote_line(files: list[str], out: Path, output_dir: str) -> str:
     where = "this run's folder (see the runner's index)" if output_dir else str(out)
     return f"Wrote {', '.join(files)} to {where}"
 
-
-def html_link(url: str) -> str:
-    """A source URL as a short clickable link (its host) for notebook tables."""
-    from html import escape
-    from urllib.parse import urlparse
-
-    parsed = urlparse(str(url))
-    if parsed.scheme not in ("http", "https"):
-        return escape(str(url))  # not a web address: shown as text, never a link
-    return f'<a href="{escape(url, quote=True)}" title="{escape(url, quote=True)}">{escape(parsed.netloc)}</a>'

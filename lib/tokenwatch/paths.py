@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import subprocess
+from functools import lru_cache
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SNAPSHOT_ENV = "TOKENWATCH_SNAPSHOT"  # the offline snapshot's folder (here, not in market/: reads.py needs it too)
+LIVE_ENV = "TOKENWATCH_LIVE"  # "1": notebooks may fetch what the cache lacks
 
 
 def data_dir() -> Path:
@@ -44,3 +48,16 @@ def scrub_paths(text: str, named: dict[str, str]) -> str:
         if path and path not in ("/", "~"):
             text = text.replace(path, shown)
     return text
+
+
+@lru_cache(maxsize=1)
+def git_commit() -> str:
+    """The checkout's commit, with '+dirty' when files differ from it ('unknown' outside git)."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=PROJECT_ROOT, text=True,
+                                capture_output=True, check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT,
+                               text=True, capture_output=True, check=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return commit + ("+dirty" if dirty else "")

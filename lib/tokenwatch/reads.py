@@ -35,9 +35,8 @@ def note(path: str | os.PathLike) -> None:
 
 def watched_roots() -> tuple[str, ...]:
     """The folders whose files count as a run's data: data/, the snapshot and the parquet cache."""
-    from tokenwatch.market import SNAPSHOT_ENV
     from tokenwatch.market.cache import cache_dir
-    from tokenwatch.paths import data_dir
+    from tokenwatch.paths import SNAPSHOT_ENV, data_dir
 
     roots = [data_dir(), cache_dir()]
     if snap := os.environ.get(SNAPSHOT_ENV, "").strip():

@@ -21,3 +21,7 @@ def test_t_test_by_hand():
     t, p = eventpanel.t_test(np.array([1.0, 2.0, 3.0]))
     assert t == pytest.approx(2.0 / (1.0 / np.sqrt(3)))
     assert np.isnan(eventpanel.t_test(np.array([1.0]))[0])
+
+
+def test_p_text_keeps_small_p_values_readable():
+    assert eventpanel.p_text(0.0383) == "0.038" and eventpanel.p_text(0.00006) == "6.0e-05"

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from tokenwatch.errors import OutOfRangeError, ParameterError
-from tokenwatch.methods import eventstudy
+from tokenwatch.methods import eventconfound, eventstudy
 
 
 def test_event_study_matches_a_hand_computation():
@@ -73,7 +73,7 @@ def test_dummy_regression_splits_a_shared_session_by_hand():
     # day 0: A alone (AR 1), day 1: B alone (AR 3), day 2: A and B together (AR 4), then five quiet days
     ar = pd.Series([1.0, 3.0, 4.0, 0, 0, 0, 0, 0], index=days)
     dummies = pd.DataFrame({"A": [1, 0, 1, 0, 0, 0, 0, 0], "B": [0, 1, 1, 0, 0, 0, 0, 0]}, index=days)
-    fit = eventstudy.dummy_regression(ar, dummies, maxlags=1).set_index("category")
+    fit = eventconfound.dummy_regression(ar, dummies, maxlags=1).set_index("category")
     # normal equations 2a + b = 5 and a + 2b = 7: a = 1, b = 3, so the shared day's 4 is 1 + 3
     assert fit.loc["A", "coef"] == pytest.approx(1.0) and fit.loc["B", "coef"] == pytest.approx(3.0)
 
@@ -81,13 +81,13 @@ def test_dummy_regression_splits_a_shared_session_by_hand():
 def test_sessions_with_several_categories_are_confounded_and_counted_once():
     events = pd.DataFrame({"session_date": pd.to_datetime(["2025-03-04", "2025-03-04", "2025-03-04", "2025-03-10"]),
                            "category": ["capex", "tokens", "capex", "tokens"]})
-    table = eventstudy.session_categories(events).set_index("session_date")
+    table = eventconfound.session_categories(events).set_index("session_date")
     assert table.loc["2025-03-04", "categories"] == "capex+tokens" and table.loc["2025-03-04", "confounded"]
     assert not table.loc["2025-03-10", "confounded"] and table.loc["2025-03-04", "events"] == 3
     days = pd.bdate_range("2025-02-03", periods=40)
     ar = pd.Series(0.0, index=days)
     ar.loc["2025-03-04"], ar.loc["2025-03-10"] = 0.05, 0.02
-    dec = eventstudy.decompose(ar, days[:20], eventstudy.session_categories(events), days, [(0, 0)])
+    dec = eventconfound.decompose(ar, days[:20], eventconfound.session_categories(events), days, [(0, 0)])
     dec = dec.set_index("category")
     # tokens alone on 03-10 earns 2%, so the shared 5% on 03-04 leaves 3% to capex and 2% to tokens
     assert dec.loc["tokens", "car_pct"] == pytest.approx(2.0) and dec.loc["capex", "car_pct"] == pytest.approx(3.0)
@@ -105,7 +105,8 @@ def test_the_difference_of_two_categories_by_hand():
                            "category": ["tokens", "tokens", "tokens", "capex"]})
     ar = pd.Series(0.0, index=days)
     ar.loc["2025-03-04"], ar.loc["2025-03-11"], ar.loc["2025-03-18"] = 0.02, 0.04, 0.05
-    got = eventstudy.difference(ar, estimation, eventstudy.session_categories(events), days, (0, 0), "tokens", "capex")
+    sessions = eventconfound.session_categories(events)
+    got = eventconfound.difference(ar, estimation, sessions, days, (0, 0), "tokens", "capex")
     # least squares: tokens 3% (the mean of its clean days), capex 2% (the shared day's rest); residuals -1%, +1%, 0
     assert got["difference_pct"] == pytest.approx(1.0)
     # Newey-West, 1 lag: the sample's rows are the estimation days, then the three event days in a row, so

@@ -81,15 +81,22 @@ def _params(**given) -> weekly.Params:
     return weekly.Params.from_namespace(values)
 
 
-def test_latest_is_the_last_session_in_the_data_and_is_shown_resolved(tiny_snapshot, tmp_path):
+def test_latest_is_the_last_session_in_the_baskets_data_and_is_shown_resolved(tiny_snapshot, tmp_path):
     from tokenwatch.artifacts import read_summary
 
-    report = weekly.build(_params(week_end="latest", baskets="cn:600001,cn:688002"), SnapshotSource(tiny_snapshot))
-    assert report.window.end == pd.Timestamp("2025-06-27")  # the tiny snapshot's last session
-    assert any("last session in the data: 2025-06-27" in n for n in report.notices)
-    assert report.members["code"].tolist() == ["600001", "688002"]  # the inline basket
+    days = ["2025-06-13", "2025-06-16", "2025-06-17", "2025-06-18", "2025-06-19", "2025-06-20"]
+    write_bars(tiny_snapshot / "cn" / "600003.csv", flat_rows(days, [5.0, 5.1, 5.2, 5.3, 5.4, 5.5]))  # ends earlier
+    source = SnapshotSource(tiny_snapshot)
+    report = weekly.build(_params(week_end="latest", baskets="cn:600001,cn:600003"), source)
+    assert report.window.end == pd.Timestamp("2025-06-27")  # the latest close of any member
+    said = " ".join(report.notices)
+    assert "the last session in the basket's data: 2025-06-27" in said
+    assert "1 of 2 members' data end earlier, from 2025-06-20" in said
+    assert report.members["code"].tolist() == ["600001", "600003"]  # the inline basket
     report.write(tmp_path)
-    assert "last session in the data: 2025-06-27" in " ".join(read_summary(tmp_path)["notices"])
+    assert "2025-06-27" in " ".join(read_summary(tmp_path)["notices"])
+    alone = weekly.build(_params(week_end="latest", baskets="cn:600003"), source)
+    assert alone.window.end == pd.Timestamp("2025-06-20")
 
 
 def test_bad_week_end_empty_overseas_and_bad_basket_name_the_parameter(tiny_snapshot):

@@ -161,24 +161,27 @@ def test_history_records_each_changed_state_and_the_brief_shows_before_and_after
     from tokenwatch.run.runner import scan_runs
 
     make_run(tmp_path, "weekly_tracker", ["PCB led"], {"PCB/CCL mean %": "+10.82", "rows": 12})
-    assert history.record_state(tmp_path) is not None
-    assert history.record_state(tmp_path) is None  # nothing changed: no second record
+    assert history.record_state(tmp_path, scan_runs(tmp_path)) is not None
+    assert history.record_state(tmp_path, scan_runs(tmp_path)) is None  # nothing changed: no second record
     write_index(tmp_path)
     assert "No earlier run is recorded" in (tmp_path / "index.html").read_text(encoding="utf-8")  # the first
-    make_run(tmp_path, "weekly_tracker", ["PCB led"], {"PCB/CCL mean %": "+11.00", "rows": 12})
+    make_run(tmp_path, "weekly_tracker", ["PCB led"], {"PCB/CCL mean %": "+11.00", "rows": 12, "tokens": 6.59e13})
     write_index(tmp_path)
     page = (tmp_path / "index.html").read_text(encoding="utf-8")
     changed = page[page.index('id="changes"'):]
-    assert "1 of 2 headline figures changed" in changed
-    assert re.search(r"<tr class=tw-changed>.*?PCB/CCL mean %</td><td>\+10.82</td><td>\+11.00</td>", changed)
-    assert history.record_state(tmp_path) is not None
+    assert "2 of 3 headline figures changed" in changed
+    assert "<td>tokens</td><td>–</td><td>65.9 trillion</td>" in changed  # new figure: nothing before
+    assert re.search(r"<tr class=tw-changed><td><a href=\"#weekly_tracker\">Weekly tracker</a></td>"
+                     r"<td>PCB/CCL mean %</td><td>\+10.82</td><td>\+11.00</td>", changed)
+    assert history.record_state(tmp_path, scan_runs(tmp_path)) is not None
     records = history.recorded(tmp_path)
     assert len(records) == 2 and records[0][1]["runs"]["weekly_tracker"]["headline"]["PCB/CCL mean %"] == "+10.82"
     size = sum(p.stat().st_size for p in (tmp_path / "history").rglob("*") if p.is_file())
     assert size < 5_000  # headline figures only, not copies of the runs
     # once recorded, a rebuilt brief still compares with the state before (not with itself)
     state = history.current_state(scan_runs(tmp_path), tmp_path)
-    assert history.previous_state(tmp_path, state)["runs"]["weekly_tracker"]["headline"]["rows"] == 12
+    assert history.previous_state(tmp_path, state)["runs"]["weekly_tracker"]["headline"] == {
+        "PCB/CCL mean %": "+10.82", "rows": 12}
     assert "+10.82" in history.changes_section(scan_runs(tmp_path), tmp_path)
 
 
@@ -227,3 +230,19 @@ def test_the_brief_opened_from_disk_in_chromium(tmp_path):
     assert probe["first"] == "summary" and probe["summary"] == 4, probe  # every finding there is
     assert probe["charts"] == {"rally_replay": 1, "token_projection": 1, "rating_scorecard": 1}, probe
     assert probe["terms"] >= 6 and probe["dead"] == [] and probe["summary_links"] == 0, probe
+
+
+def test_the_key_chart_links_the_csv_behind_it(tmp_path):
+    png = base64.b64encode(b"\x89PNG fake").decode()
+    link = '<p class="tw-chart-data"><a href="chart_week.csv" download>data (CSV)</a> · chart_week.csv</p>'
+    nb = {"cells": [{"cell_type": "code", "outputs": [
+        {"output_type": "display_data", "data": {"image/png": png}},
+        {"output_type": "display_data", "data": {"text/html": [link]}}]}]}
+    (tmp_path / "weekly_tracker.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+    shown = brief.key_chart(tmp_path, "weekly_tracker", "weekly_tracker")
+    assert 'src="data:image/png;base64,' in shown
+    assert 'href="weekly_tracker/chart_week.csv"' in shown
+    # a chart without a data link shows no link rather than a dead one
+    nb["cells"][0]["outputs"] = nb["cells"][0]["outputs"][:1]
+    (tmp_path / "weekly_tracker.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+    assert "data (CSV)" not in brief.key_chart(tmp_path, "weekly_tracker", "weekly_tracker")

@@ -78,7 +78,7 @@ def test_weekly_tracker_sweeps_a_quarter_and_reports_a_bad_week(snapshot, tmp_pa
     runs = pd.read_csv(tmp_path / "runs.csv", dtype=str)
     assert (runs["status"] == "ok").sum() == 14
     bad = runs.loc[runs["status"] == "failed"].iloc[0]
-    assert "week_end='not-a-date' is not a date" in bad["error"]
+    assert "week_end='not-a-date' is not an ISO date; write it as 'YYYY-MM-DD'" in bad["error"]
     holiday = json.loads((tmp_path / "weekly_tracker" / "week_end=2025-10-03" / "summary.json").read_text())
     assert holiday["week"]["end"] == "2025-09-30" and holiday["week"]["prev_close"] == "2025-09-26"
     # the sweep's view: one row per run from its summary.json, segment means by week, and a chart
@@ -108,15 +108,31 @@ def test_the_whole_collection_runs_with_its_defaults(snapshot, tmp_path):
         section = index[index.index(f'<section id="{name}">'):]
         assert 'src="data:image/' in section[:section.index("</section>")], f"{name}: no chart in the brief"
         assert (tmp_path / name / "report.html").read_text(encoding="utf-8").count('class="tokenwatch-findings"') == 1
+    _reads_as_words_and_units(tmp_path)
     # it opens with 5 to 7 lead findings, each read from its run's findings.md and linking its section
     lead = index[index.index('id="summary"'):index.index('id="changes"')]
     assert index.index('id="summary"') < index.index(f'<section id="{next(iter(NOTEBOOKS))}">')
     items = re.findall(r"<li>(.*?)</li>", lead)
     assert 5 <= len(items) <= 7 and all(re.search(r'href="#[a-z_]+"', i) for i in items)
     assert "data/brief_summary.csv picks" not in lead  # every pick still matches a finding
-    brief = index[:index.index('id="runs"')]  # internal ids as labels, numbers written out
+    brief = re.sub(r'src="data:[^"]*"', "", index[:index.index('id="runs"')])  # ids as labels, numbers written out
     assert not re.search(r"\b(doubao|google)[-_]20\d\d[-_]\d\d\b|overseas_30x_room|\de\+\d", brief)
     assert (tmp_path / "history").is_dir() and len(list((tmp_path / "history").glob("*/summary.json"))) == 1
+
+
+def _reads_as_words_and_units(out: Path) -> None:
+    """What a reader sees in every report: labelled headings (the label table covers every column shown), no
+    e-notation, no 5+ decimals, a CSV beside every chart, no more than 25 rows shown without the table script."""
+    from report_counts import count_page  # tests/run/report_counts.py, beside this file
+
+    for page in sorted(out.glob("*/report.html")):
+        c = count_page(page)
+        assert not c.snake_headings, f"{page.parent.name}: add labels to data/display_labels.csv: {c.snake_headings}"
+        assert not c.scientific and not c.long_decimals, (page.parent.name, c.scientific[:5], c.long_decimals[:5])
+        assert c.charts and not c.charts_without_csv, (page.parent.name, c.line())
+        assert not c.tables_over_25_rows, (page.parent.name, c.line())
+        for csv in page.parent.glob("chart_*.csv"):
+            assert f'href="{csv.name}"' in page.read_text(encoding="utf-8"), csv.name
 
 
 @pytest.mark.notebook

@@ -110,3 +110,109 @@ def test_pdf_prints_each_report_and_the_brief_with_chinese_text(snapshot, tmp_pa
         assert "Key findings" in text or "What it found" in text, pdf
         assert "景旺电子" in text, f"{pdf.name}: Chinese names missing from the text"
     assert 'href="weekly_tracker/report.pdf"' in (out / "index.html").read_text(encoding="utf-8")
+
+
+TABLE_PROBE = """<script>
+window.addEventListener('load', () => {
+  const started = Date.now();
+  const visible = t => [...t.tBodies].flatMap(b => [...b.rows]).filter(r => r.offsetParent !== null).length;
+  const probe = () => {
+    const live = document.querySelector('.tw-live table.dataTable');
+    if (!live && Date.now() - started < 20000) { setTimeout(probe, 200); return; }
+    const out = {ready: !!live};
+    out.most_rows_shown = Math.max(0, ...[...document.querySelectorAll('table')].map(visible));
+    if (live) {
+      const rows = () => [...live.tBodies[0].rows];
+      out.rows_shown = rows().length;
+      out.search_box = !!live.closest('.tw-live').querySelector('input[type=search]');
+      out.paging = live.closest('.tw-live').querySelectorAll('.dt-paging button, .dt-paging a').length;
+      out.headings = [...live.tHead.rows[0].cells].map(th => th.textContent.trim());
+      const col = out.headings.findIndex(h => h.startsWith('Return'));
+      const number = s => parseFloat(s.replace(/[%+,]/g, ''));
+      const before = rows().map(r => number(r.cells[col].textContent));
+      live.tHead.rows[0].cells[col].click();
+      setTimeout(() => {
+        const after = rows().map(r => number(r.cells[col].textContent));
+        out.changed = before.join('|') !== after.join('|');
+        out.ascending = after.every((v, i) => i === 0 || after[i - 1] <= v);
+        out.first_after_sort = after[0];
+        out.requests = performance.getEntriesByType('resource').map(e => e.name);
+        document.body.setAttribute('data-probe', JSON.stringify(out));
+      }, 500);
+      return;
+    }
+    out.requests = performance.getEntriesByType('resource').map(e => e.name);
+    document.body.setAttribute('data-probe', JSON.stringify(out));
+  };
+  probe();
+});
+</script>"""
+
+
+def _table_probe(exe: str, tmp: Path, page: Path) -> dict:
+    import html as html_lib
+    import json
+
+    probed = page.with_name(f"probe-{page.name}")
+    probed.write_text(page.read_text(encoding="utf-8").replace("</body>", TABLE_PROBE + "</body>", 1),
+                      encoding="utf-8")
+    offline = ["--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=http://127.0.0.1:9",
+               "--virtual-time-budget=30000"]
+    dom = _headless(exe, tmp, *offline, "--dump-dom", probed.as_uri()).stdout
+    probed.unlink()
+    found = re.search(r'data-probe="([^"]*)"', dom)
+    assert found, f"the probe did not run in {page.name}"
+    return json.loads(html_lib.unescape(found.group(1)))
+
+
+def test_a_long_table_is_paged_searchable_sortable_offline(tmp_path):
+    """A report with a 60-row table, opened from disk with the network closed: DataTables from the page
+    itself shows 25 rows with a search box and paging, a click on a heading sorts, nothing comes from a host."""
+    exe = _chromium()
+    out = tmp_path / "out"
+    assert main(["run", "long_table", "--notebooks-dir", str(FIXTURES), "--out", str(out), "--no-progress"]) == 0
+    page = out / "long_table" / "report.html"
+    text = page.read_text(encoding="utf-8")
+    assert "<script>alert(1)</script>" not in text  # a name holding markup arrives as escaped JSON
+    probe = _table_probe(exe, tmp_path, page)
+    assert probe["ready"], probe
+    assert probe["rows_shown"] == 25 and probe["most_rows_shown"] <= 25, probe
+    assert probe["search_box"] and probe["paging"] >= 3, probe
+    assert probe["headings"][:2] == ["Name", "Code"] and "Return, %" in probe["headings"], probe
+    assert probe["changed"] and probe["ascending"] and probe["first_after_sort"] < -9, probe
+    assert not [u for u in probe["requests"] if re.match(r"https?://", u)], probe["requests"]
+    assert 'href="chart_five_synthetic_returns.csv"' in text and (page.parent / "chart_five_synthetic_returns.csv"
+                                                                  ).is_file()
+    shots = Path(os.environ.get("TOKENWATCH_TEST_RESULTS", Path(__file__).parents[2] / "test-results"))
+    shots.mkdir(parents=True, exist_ok=True)
+    _headless(exe, tmp_path, f"--screenshot={shots / 'long_table.png'}", "--window-size=1200,1400",
+              "--virtual-time-budget=30000", page.as_uri())
+    from pypdf import PdfReader
+
+    pdf = tmp_path / "long_table.pdf"
+    _headless(exe, tmp_path, "--no-pdf-header-footer", f"--print-to-pdf={pdf}", page.as_uri())
+    text = "".join(p.extract_text() for p in PdfReader(pdf).pages)
+    assert "600000" in text and "600059" in text, "the PDF holds every row of the long table"
+
+
+def test_the_notebook_output_of_a_long_table_is_interactive_by_itself(tmp_path):
+    """What JupyterLab shows: the table's own HTML output (library inline, loaded once) turns interactive offline,
+    the second table on the page using the library the first one brought."""
+    import numpy as np
+    import pandas as pd
+
+    from tokenwatch import display
+
+    exe = _chromium()
+    display._FIRST["done"] = False  # a fresh kernel
+    frame = pd.DataFrame({"name": [f"公司{i}" for i in range(40)], "return_pct": np.linspace(4, -4, 40)})
+    first, second = display.display_table(frame, "one"), display.display_table(frame, "two")
+    outputs = [first._repr_mimebundle_()["text/html"], second._repr_mimebundle_()["text/html"]]
+    assert "tokenwatchLibrary" in outputs[0] and "atob(" in outputs[0] and "atob(" not in outputs[1]
+    page = tmp_path / "notebook.html"
+    page.write_text("<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>" + "".join(outputs)
+                    + "</body></html>", encoding="utf-8")
+    probe = _table_probe(exe, tmp_path, page)
+    assert probe["ready"] and probe["rows_shown"] == 25 and probe["search_box"], probe
+    assert probe["changed"] and probe["ascending"], probe
+    assert not [u for u in probe["requests"] if re.match(r"https?://", u)], probe["requests"]

@@ -84,7 +84,7 @@ def test_rerun_replaces_only_what_it_reruns(tmp_path):
 
 def test_a_missing_kernel_is_named_before_any_run():
     from tokenwatch.errors import TokenwatchError
-    from tokenwatch.run.runner import check_kernel
+    from tokenwatch.run.kernel import check_kernel
 
     with pytest.raises(TokenwatchError, match="kernel 'no-such-kernel' is not installed; run `make venv`"):
         check_kernel("no-such-kernel")

@@ -32,5 +32,5 @@ def describe_actions(factors: pd.DataFrame, after: pd.Timestamp, through: pd.Tim
         if pd.notna(r.bonus_per_share) and r.bonus_per_share:
             terms.append(f"bonus {r.bonus_per_share:g} shares/share")
         detail = ", ".join(terms) or "terms unknown"
-        parts.append(f"ex-date {r.ex_date.date()}: {detail} (factor {r.factor:.6f})")
+        parts.append(f"ex-date {r.ex_date.date()}: {detail} (factor {r.factor:.4f})")
     return "; ".join(parts)

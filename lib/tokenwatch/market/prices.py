@@ -21,10 +21,9 @@ from tokenwatch.market.cache import Cache
 from tokenwatch.market.fetch import Fetcher
 from tokenwatch.market.snapshot import SnapshotSource
 from tokenwatch.market.sources import CachedSource, ChainSource
+from tokenwatch.paths import LIVE_ENV, SNAPSHOT_ENV
 from tokenwatch.universe import Symbol, parse_symbols
 
-SNAPSHOT_ENV = "TOKENWATCH_SNAPSHOT"
-LIVE_ENV = "TOKENWATCH_LIVE"
 TIDY_COLUMNS = ["date", "symbol", "market", "open", "high", "low", "close", "volume", "adj_close", "adj_complete"]
 _SOURCES: dict[str, PriceSource] = {}
 

@@ -34,6 +34,11 @@ BOOTSTRAP = "cluster bootstrap (event sessions)"
 ADJUSTMENTS = E.ADJUSTMENTS
 
 
+def p_text(value: float) -> str:
+    """A p-value for a sentence: three decimals, or scientific notation below 0.001."""
+    return f"{value:.3f}" if value >= 0.001 or not np.isfinite(value) else f"{value:.1e}"
+
+
 def check_adjustment(method: str) -> None:
     if method not in ADJUSTMENTS:
         raise ParameterError(f"p_adjust {method!r}: one of {', '.join(f'{k} ({v})' for k, v in ADJUSTMENTS.items())}")

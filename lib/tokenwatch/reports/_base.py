@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import pandas as pd
-from pandas.io.formats.style import Styler
 
-from tokenwatch.artifacts import atomic_write_text, html_link, write_summary, write_table
+from tokenwatch.artifacts import atomic_write_text, write_summary, write_table
+from tokenwatch.display import MISSING, DisplayTable, display_table
 from tokenwatch.errors import ParameterError, TokenwatchNotice
 
 Parser = Callable[[str, Any], Any]
@@ -49,13 +49,6 @@ class Params:
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-
-
-LINK_COLUMNS = {"source_url", "spec_source", "price_source"}
-
-
-def _link(url: object) -> str:
-    return html_link(html.unescape(url)) if isinstance(url, str) and url else "none"
 
 
 def notice(message: str) -> None:
@@ -137,21 +130,13 @@ class Report:
         atomic_write_text(out / "findings.md", "".join(f"- {line}\n" for line in self._findings_shown()))
         return sorted(p.name for p in out.iterdir())
 
-    formats: ClassVar[dict[str, Any]] = {}  # column -> format string or function, for `show`
-
     def show(self, frame: pd.DataFrame, caption: str | None = None, fmt: str | None = None, index: bool = False,
-             na: str = "n/a") -> Styler:
-        """`frame` styled for the notebook with this report's column formats (or one `fmt` for every cell):
-        `*_pct` columns signed to 2 decimals, source columns as short links; cells escaped as HTML."""
-        formats: dict[str, Any] = {c: "{:+.2f}" for c in frame.columns if str(c).endswith("_pct")}
-        formats |= {c: _link for c in frame.columns if c in LINK_COLUMNS}
-        formats |= {c: f for c, f in self.formats.items() if c in frame.columns}
-        styled = frame.style.format(fmt, na_rep=na, escape="html") if fmt else frame.style.format(
-            formats, na_rep=na, escape="html")
-        styled = styled.format_index(escape="html", axis=0).format_index(escape="html", axis=1)
-        if caption:
-            styled = styled.set_caption(html.escape(caption))
-        return styled if index else styled.hide(axis="index")
+             na: str = MISSING) -> DisplayTable:
+        """`frame` as a reader sees it, through the display layer: headings from data/display_labels.csv,
+        cells formatted by kind, names before codes, escaped; interactive when longer than 25 rows. `fmt` (a
+        format string or a kind) formats numeric columns the label table does not name; `na` shows a missing
+        value."""
+        return display_table(frame, caption, index=index, fmt=fmt, na=na)
 
     def _repr_html_(self) -> str:
         """The key findings as a block: what a notebook shows first."""

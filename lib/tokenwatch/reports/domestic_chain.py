@@ -9,6 +9,7 @@ from typing import ClassVar
 import matplotlib.dates as mdates
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from tokenwatch import params as checks
 from tokenwatch.artifacts import prices_line, sources
@@ -33,8 +34,6 @@ ROLLING_DAYS = 60
 @dataclass
 class ChainMonitor(Report):
     run_name: ClassVar[str] = "domestic_chain"
-    formats: ClassVar[dict[str, str]] = {"tokens_per_day": "{:.3g}", "contribution_pp": "{:+.2f}",
-                                         "correlation": "{:+.3f}", "granger_p_value": "{:.4f}"}
     basket_name: str
     benchmark: str
     overseas: list[str]
@@ -175,8 +174,11 @@ def index_chart(m: ChainMonitor, title: str | None = None) -> Figure:
                 color=NEUTRAL, ha="left", va="top", rotation=0)
     ax.legend(fontsize=8, frameon=False, loc="center left")
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
-    return finish(fig, title or "Domestic compute basket vs CSI 300 and the overseas chain (token milestones dotted)",
-                  m.source_line, xlabel="A-share session", ylabel="index, first session = 100")
+    last = m.index.iloc[-1]
+    found = (f"Domestic compute basket {last['basket'] - 100:+.1f}% against {last['benchmark'] - 100:+.1f}% for the "
+             f"benchmark and {last['overseas'] - 100:+.1f}% overseas (token milestones dotted)")
+    return finish(fig, title or found,
+                  m.source_line, xlabel="A-share session", ylabel="index, first session = 100", data=m.index)
 
 
 def contribution_chart(m: ChainMonitor) -> Figure:
@@ -185,8 +187,10 @@ def contribution_chart(m: ChainMonitor) -> Figure:
     ax.barh([f"{n} {k}" for k, n in zip(c["code"], c["name"], strict=True)], c["contribution_pp"],
             color=["#c0392b" if v >= 0 else "#1e8449" for v in c["contribution_pp"]])
     ax.axvline(0, color="black", lw=0.8)
-    return finish(fig, "What each name added to the basket's return", m.source_line,
-                  xlabel="contribution, percentage points (sums to the basket's return)", ylabel="")
+    top = c.iloc[-1]
+    return finish(fig, f"{top['name']} added most to the basket's return ({top['contribution_pp']:+.1f} pp)",
+                  m.source_line, xlabel="contribution, percentage points (sums to the basket's return)", ylabel="",
+                  data=c)
 
 
 def rolling_chart(m: ChainMonitor) -> Figure:
@@ -196,8 +200,12 @@ def rolling_chart(m: ChainMonitor) -> Figure:
     ax.axhline(0, color="black", lw=0.8)
     ax.legend(fontsize=8, frameon=False)
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
-    return finish(fig, f"Rolling {ROLLING_DAYS}-session correlation and beta to the overseas chain (night before)",
-                  m.source_line, xlabel="A-share session", ylabel="correlation / beta (unitless)")
+    last = m.rolling.dropna(how="all").iloc[-1] if len(m.rolling.dropna(how="all")) else None
+    found = "" if last is None else (f": at the end, correlation {last['correlation']:+.2f} and beta "
+                                     f"{last['beta']:.2f}")
+    return finish(fig, f"Rolling {ROLLING_DAYS}-session correlation and beta to the overseas chain (night before)"
+                  + found,
+                  m.source_line, xlabel="A-share session", ylabel="correlation / beta (unitless)", data=m.rolling)
 
 
 def lead_lag_chart(m: ChainMonitor) -> Figure:
@@ -206,9 +214,14 @@ def lead_lag_chart(m: ChainMonitor) -> Figure:
     ax.bar(t["lag_days"], t["correlation"], color=["#2e86c1" if k >= 1 else "#aab7b8" for k in t["lag_days"]])
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xticks(t["lag_days"])
-    return finish(fig, "Cross-correlation: A-share basket return vs overseas return k US sessions earlier",
+    ax.legend([Patch(color="#2e86c1"), Patch(color="#aab7b8")], ["US earlier (k >= 1): could lead",
+                                                                "same night or US after (k <= 0)"],
+              fontsize=8, frameon=False)
+    best = t.loc[t["correlation"].abs().idxmax()]
+    return finish(fig, f"Basket and overseas returns correlate most at lag {int(best['lag_days'])} US sessions "
+                  f"({best['correlation']:+.2f})",
                   m.source_line, xlabel="lag k in US sessions (1 = the night before; 0 and below: US after)",
-                  ylabel="correlation of daily returns")
+                  ylabel="correlation of daily returns", data=t)
 
 
 @dataclass(frozen=True)

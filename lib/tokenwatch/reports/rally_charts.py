@@ -51,7 +51,7 @@ def cumulative_chart(panel: pd.DataFrame, benchmark: str, bounds: Boundaries, ev
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d"))
     return finish(fig, title or "Cumulative return by phase, with dated catalysts", source,
                   xlabel="session (triangles: the session in which each event could first move prices; "
-                         "open marks: not tested)", ylabel="return since the first close, %")
+                         "open marks: not tested)", ylabel="return since the first close, %", data=cum)
 
 
 def leaders_chart(phases: pd.DataFrame, source: str, labels: dict[str, str] | None = None,
@@ -69,7 +69,7 @@ def leaders_chart(phases: pd.DataFrame, source: str, labels: dict[str, str] | No
     ax.axvline(0, color="black", lw=0.8)
     ax.legend(fontsize=8, frameon=False)
     return finish(fig, title or "Who led each phase: excess return over the benchmark", source,
-                  xlabel="excess return over the phase, percentage points", ylabel="")
+                  xlabel="excess return over the phase, percentage points", ylabel="", data=table)
 
 
 def break_chart(panel: pd.DataFrame, benchmark: str, search: BreakResult, given: BreakResult, source: str,
@@ -91,7 +91,7 @@ def break_chart(panel: pd.DataFrame, benchmark: str, search: BreakResult, given:
     ax.legend(fontsize=8, frameon=False, loc="upper left")
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d"))
     return finish(fig, title or f"Where the phases break: {search.series}", source, xlabel="session",
-                  ylabel="cumulative excess return, %")
+                  ylabel="cumulative excess return, %", data=path.rename("excess_pct"))
 
 
 def car_chart(by_category: pd.DataFrame, source: str) -> Figure:
@@ -100,4 +100,4 @@ def car_chart(by_category: pd.DataFrame, source: str) -> Figure:
     fig, ax = new_figure()
     grouped_barh(ax, table, lambda win: f"window {win}")
     return finish(fig, "Mean cumulative abnormal return by event category (market model)", source,
-                  xlabel="mean CAR over events and symbols, %", ylabel="event category")
+                  xlabel="mean CAR over events and symbols, %", ylabel="event category", data=table)

@@ -17,11 +17,11 @@ from tokenwatch import params as checks
 from tokenwatch.artifacts import select_columns as cols
 from tokenwatch.artifacts import sources
 from tokenwatch.errors import ParameterError
-from tokenwatch.events import load_events, with_sessions
 from tokenwatch.market import Prices, PriceSource, default_source, load_prices
 from tokenwatch.methods import breaks, eventpanel, eventstudy
 from tokenwatch.methods.baskets import basket_excess
 from tokenwatch.methods.breaks import BreakResult
+from tokenwatch.methods.eventpanel import p_text
 from tokenwatch.methods.phases import (
     PHASE_COLUMNS,
     PHASES,
@@ -34,6 +34,7 @@ from tokenwatch.methods.phases import (
 from tokenwatch.paths import data_file
 from tokenwatch.reports._base import Params as NotebookParams
 from tokenwatch.reports._base import Report, collect_notices, notice, parsed
+from tokenwatch.reports.rally_events import clock_starts, events_in_window, us_events
 from tokenwatch.reports.rally_mirror import CN_BENCHMARK, a_share_mirror
 from tokenwatch.universe import names, parse_symbols
 
@@ -41,9 +42,6 @@ from tokenwatch.universe import names, parse_symbols
 @dataclass
 class RallyReport(Report):
     run_name: ClassVar[str] = "rally_replay"
-    formats: ClassVar[dict[str, str]] = {"alpha_bp": "{:+.1f}", "beta": "{:.2f}", "resid_sd_pct": "{:.2f}",
-                                         "share_positive": "{:.0%}", "t_stat": "{:.2f}", "p_value": "{:.3f}",
-                                         "statistic": "{:.2f}", "critical_value": "{:.2f}"}
     bounds: Boundaries
     symbols: list[str]
     benchmark: str
@@ -227,20 +225,27 @@ class RallyReport(Report):
         return lines
 
     def robust(self) -> str:
-        """Per category in the longest window: mean CAR, BMP p and the placebo p, each with its adjusted p."""
+        """Per category in the longest window: mean CAR, BMP p and the placebo p, each with its adjusted p; where
+        the two disagree at 5% (adjusted), said."""
         st = self.study
         window = self._longest()
-        parts = []
+        parts, split = [], []
         for cat in sorted(st.placebo.loc[st.placebo["window"] == window, "category"]):
             bmp, plac = st.row("BMP", cat, window), st.row(eventpanel.PLACEBO_CAR, cat, window)
-            parts.append(f"{cat} {plac['car_pct']:+.2f}% (BMP p = {bmp['p_value']:.3f}, adjusted "
-                         f"{bmp['p_adjusted']:.3f}; placebo p = {plac['p_value']:.3f}, adjusted "
-                         f"{plac['p_adjusted']:.3f})")
+            parts.append(f"{cat} {plac['car_pct']:+.2f}% (BMP p = {p_text(bmp['p_value'])}, adjusted "
+                         f"{p_text(bmp['p_adjusted'])}; placebo p = {p_text(plac['p_value'])}, adjusted "
+                         f"{p_text(plac['p_adjusted'])})")
+            if (bmp["p_adjusted"] < 0.05) != (plac["p_adjusted"] < 0.05):
+                split.append(cat)
         model = st.models.iloc[0]
-        return (f"Robust evidence in {window}, one market model per symbol estimated {model['estimation_start']} to "
+        text = (f"Robust evidence in {window}, one market model per symbol estimated {model['estimation_start']} to "
                 f"{model['estimation_end']}, before the first event: " + "; ".join(parts)
                 + f". p-values adjusted by {st.adjustment}; the placebo draws non-event sessions after the "
                 "estimation window (events are dense in the rally, so their windows may hold event sessions).")
+        if split:
+            text += (f" BMP and the placebo disagree on {', '.join(split)} (adjusted, at 5%): the evidence rests on "
+                     "the placebo, which compares with the rally's other sessions.")
+        return text
 
     def _longest(self) -> str:
         """The longest event window's label (where the verdicts are read)."""
@@ -266,33 +271,6 @@ class RallyReport(Report):
         return text + ("; " + "; ".join(notes) if notes else "") + "."
 
 
-def us_events(us_days: pd.DatetimeIndex, categories: list[str]) -> pd.DataFrame:
-    """data/events.csv with each event's first US session (day 0), the categories checked."""
-    events = load_events()
-    known = sorted(events["category"].unique())
-    unknown = sorted(set(categories) - set(known))
-    if unknown:
-        raise ParameterError(f"event categories {unknown} are not in {data_file('events.csv')}; categories: {known}")
-    events = with_sessions(events, "us", us_days)
-    for row in events[events["session_date"].isna()].itertuples():
-        notice(f"event {row.date.date()} {row.entity}: {row.session_note}")
-    return events
-
-
-def events_in_window(bounds: Boundaries, events: pd.DataFrame,
-                     categories: list[str]) -> tuple[pd.DataFrame, pd.DatetimeIndex]:
-    """Events whose US session falls in the window, flagged `tested` (category chosen and confirmed),
-    and every event session in the file (left out of the estimation window)."""
-    inside = events[(events["session_date"] > bounds.closes[0]) & (events["session_date"] <= bounds.closes[-1])]
-    inside = inside.assign(tested=inside["category"].isin(categories) & (inside["confidence"] != "unconfirmed"))
-    for row in inside[~inside["tested"] & (inside["confidence"] == "unconfirmed")].itertuples():
-        notice(f"event {row.date.date()} {row.entity} is unconfirmed: drawn, not tested")
-    if not inside["tested"].any():
-        raise ParameterError(f"no event of categories {categories} falls between {bounds.closes[0].date()} and "
-                             f"{bounds.closes[-1].date()}; widen the window or add rows to {data_file('events.csv')}")
-    return inside, pd.DatetimeIndex(events["session_date"].dropna())
-
-
 NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
 
 
@@ -316,13 +294,6 @@ def _boundary(name: str, value: object) -> pd.Timestamp | None:
 
 
 EVENTS = "events"
-
-
-def clock_starts(events: pd.DataFrame) -> dict[str, pd.Timestamp]:
-    """The first US session that can react to each phase's first event (data/events.csv's `phase`, on the clock
-    rule of event day 0): the boundaries the events themselves give."""
-    dated = events.dropna(subset=["session_date"])
-    return {str(k): v for k, v in dated.groupby("phase")["session_date"].min().items()}
 
 
 @dataclass(frozen=True)

@@ -174,7 +174,8 @@ def path_chart(card: ScoreCard) -> Figure:
     ax.legend(fontsize=8, frameon=False, loc="upper left")
     r = card.main.row
     return finish(fig, f"{card.rating} ({card.kind}) from {r['call_date']}: return relative to {card.benchmark}",
-                  card.source_line, xlabel="session", ylabel="subject minus benchmark, percentage points")
+                  card.source_line, xlabel="session", ylabel="subject minus benchmark, percentage points",
+                  data=path)
 
 
 def companies_chart(card: ScoreCard) -> Figure:
@@ -185,9 +186,10 @@ def companies_chart(card: ScoreCard) -> Figure:
         ax.axvline(edge, color=NEUTRAL, lw=0.8, ls=":")
     ax.axvline(0, color="black", lw=0.8)
     r = card.main.row
-    return finish(fig, f"Named companies relative to {card.benchmark}, {r['call_date']} to {r['horizon_end']}",
-                  card.source_line, xlabel="return minus benchmark, percentage points (dotted: company band edges)",
-                  ylabel="")
+    ahead = int((c["relative_pct"] > 0).sum())
+    return finish(fig, f"{ahead} of {len(c)} named companies beat {card.benchmark}, {r['call_date']} to "
+                  f"{r['horizon_end']}", card.source_line,
+                  xlabel="return minus benchmark, percentage points (dotted: company band edges)", ylabel="", data=c)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import ClassVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
@@ -24,95 +23,29 @@ from matplotlib.figure import Figure
 from tokenwatch import params as checks
 from tokenwatch.artifacts import select_columns as cols
 from tokenwatch.artifacts import sources
-from tokenwatch.errors import DataValidationError, ParameterError
-from tokenwatch.events import ASSUMED_TIME, load_events, with_sessions
+from tokenwatch.errors import ParameterError
 from tokenwatch.market import Prices, PriceSource, default_source, load_prices
 from tokenwatch.methods import eventpanel, eventstudy
 from tokenwatch.methods.eventmodels import MARKET_MODEL
+from tokenwatch.methods.eventpanel import p_text
 from tokenwatch.paths import data_file
 from tokenwatch.plots import finish, grouped_barh, new_figure
+from tokenwatch.reports import catalyst_events
 from tokenwatch.reports._base import Params as NotebookParams
 from tokenwatch.reports._base import Report, collect_notices, notice, parsed
+from tokenwatch.reports.catalyst_events import TOKENS, comparison_events, lead_lag_note, token_events
 from tokenwatch.tokens.ledger import load_ledger
 from tokenwatch.universe import load_basket, parse_symbols
 
-TOKENS = "tokens"
 CATALYST_COLUMNS = ["event_date", "session_date", "category", "entity", "headline", "time_assumed", "confounded",
                     "window"]
-LEFT_OUT_COLUMNS = ["event_date", "entity", "reason"]
-MIN_LEAD_LAG = 24  # months of a regular token series a lead-lag estimate needs
+LEFT_OUT_COLUMNS = catalyst_events.LEFT_OUT_COLUMNS
 ALPHA = 0.05
-
-
-def _p(value: float) -> str:
-    """A p-value to three decimals, or in scientific notation below 0.001."""
-    return f"{value:.3f}" if value >= 0.001 or not np.isfinite(value) else f"{value:.1e}"
-
-
-def token_events(ledger: pd.DataFrame, cn_days: pd.DatetimeIndex) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One event per entity and disclosure day (disclosures dated to the day), on its first A-share session; and
-    the disclosures left out, with the reason (a month or an unknown day cannot be put on a session)."""
-    dated = ledger[ledger["disclosed_date_precision"] == "day"]
-    left = ledger[ledger["disclosed_date_precision"] != "day"]
-    out = [{"event_date": r.disclosed_date.date(), "entity": r.entity,
-            "reason": f"disclosed_date precision {r.disclosed_date_precision!r}: no day to put on a session"}
-           for r in left.itertuples()]
-    rows = []
-    for (day, entity), g in dated.groupby(["disclosed_date", "entity"], sort=True):
-        first = g.iloc[0]
-        tz, at = str(first["tz"]), str(first["time_local"])
-        try:
-            ZoneInfo(tz)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise DataValidationError(f"{data_file('tokens/disclosures.csv')} {first['id']}: tz {tz!r} is not an IANA "
-                                      "time zone such as Asia/Shanghai or America/New_York") from None
-        when = pd.Timestamp.combine(day.date(), pd.Timestamp(at).time() if at else ASSUMED_TIME[""])
-        rows.append({"date": day, "moment": when.tz_localize(tz), "time_assumed": not at, "entity": entity,
-                     "category": TOKENS, "headline": "; ".join(g["series"].unique()) + " token disclosure",
-                     "confidence": "high"})
-    events = with_sessions(pd.DataFrame(rows), "cn", cn_days)
-    for r in events[events["session_date"].isna()].itertuples():
-        out.append({"event_date": r.date.date(), "entity": r.entity, "reason": r.session_note})
-    return events.dropna(subset=["session_date"]), pd.DataFrame(out, columns=LEFT_OUT_COLUMNS)
-
-
-def comparison_events(categories: list[str], cn_days: pd.DatetimeIndex) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """data/events.csv's confirmed events of `categories` on their first A-share session."""
-    events = load_events()
-    unknown = sorted(set(categories) - set(events["category"]))
-    if unknown:
-        raise ParameterError(f"comparison categories {unknown} are not in {data_file('events.csv')}; categories: "
-                             f"{sorted(events['category'].unique())}")
-    events = with_sessions(events[events["category"].isin(categories) & (events["confidence"] != "unconfirmed")],
-                           "cn", cn_days)
-    left = events[events["session_date"].isna()]
-    return (events.dropna(subset=["session_date"]),
-            pd.DataFrame({"event_date": left["date"].dt.date, "entity": left["entity"],
-                          "reason": left["session_note"]}, columns=LEFT_OUT_COLUMNS))
-
-
-def lead_lag_note(ledger: pd.DataFrame, series: str) -> dict[str, object]:
-    """Whether domestic token growth can be led or lagged against the basket: the series' dated points, their
-    spacing, and the verdict (a regular monthly series of MIN_LEAD_LAG months is needed)."""
-    part = ledger[(ledger["series"] == series)].sort_values("midpoint")
-    gaps = part["midpoint"].diff().dt.days.dropna()
-    months = int(part["midpoint"].dt.to_period("M").nunique())
-    span = (f"{part['midpoint'].min().date()} to {part['midpoint'].max().date()}" if len(part) else "none")
-    return {"series": series, "points": len(part), "months_with_a_point": months, "span": span,
-            "median_gap_days": float(gaps.median()) if len(gaps) else np.nan,
-            "estimable": months >= MIN_LEAD_LAG and len(gaps) > 0 and float(gaps.max()) <= 45,
-            "verdict": (f"cannot be estimated: {series} has {len(part)} points over {span} (median gap "
-                        f"{gaps.median():.0f} days); a lead-lag against daily or monthly returns needs a regular "
-                        f"monthly series of at least {MIN_LEAD_LAG} months") if months < MIN_LEAD_LAG or not len(gaps)
-            else f"{series} is regular enough to test"}
 
 
 @dataclass
 class CatalystReport(Report):
     run_name: ClassVar[str] = "token_catalysts"
-    formats: ClassVar[dict[str, str]] = {"statistic": "{:.2f}", "p_value": "{:.3f}", "p_adjusted": "{:.3f}",
-                                         "t_stat": "{:.2f}", "alpha_bp": "{:+.1f}", "beta": "{:.2f}",
-                                         "resid_sd_pct": "{:.2f}"}
     subjects: dict[str, str]  # column -> display name
     benchmark: str
     events: pd.DataFrame  # every event tested, with its A-share session
@@ -205,8 +138,9 @@ class CatalystReport(Report):
                 f"{tok['sessions']} sessions ({tok['observations']} subject-sessions, a market model per event); "
                 f"placebo p = {p[eventpanel.PLACEBO_CAR]:.3f} (adjusted {adj[eventpanel.PLACEBO_CAR]:.3f}; random "
                 f"non-event sessions average {tok['placebo_mean_car_pct']:+.2f}%) against parametric BMP p = "
-                f"{_p(p['BMP'])} (adjusted {_p(adj['BMP'])}) and Kolari-Pynnonen p = {_p(p['Kolari-Pynnonen BMP'])} "
-                f"(adjusted {_p(adj['Kolari-Pynnonen BMP'])}). The answer rests on the placebo's adjusted p "
+                f"{p_text(p['BMP'])} (adjusted {p_text(adj['BMP'])}) and Kolari-Pynnonen p = "
+                f"{p_text(p['Kolari-Pynnonen BMP'])} (adjusted {p_text(adj['Kolari-Pynnonen BMP'])}). The answer rests "
+                "on the placebo's adjusted p "
                 f"({a['adjustment']}).")
         diff = a.get("tokens_minus_capex")
         capex = a.get("capex")
@@ -228,14 +162,14 @@ class CatalystReport(Report):
             return ""
         p = tok["p"]
         named = {k: v for k, v in p.items() if np.isfinite(v)}
-        yes = [f"{k} (p = {_p(v)})" for k, v in named.items() if v < ALPHA]
-        no = [f"{k} (p = {_p(v)})" for k, v in named.items() if v >= ALPHA]
+        yes = [f"{k} (p = {p_text(v)})" for k, v in named.items() if v < ALPHA]
+        no = [f"{k} (p = {p_text(v)})" for k, v in named.items() if v >= ALPHA]
         if yes and no:
             text = (f"The tests disagree on token news in {a['window']}: {', '.join(yes)} reject at 5%; "
                     f"{', '.join(no)} do not.")
         else:
             text = f"The tests agree on token news in {a['window']}: all {'reject' if yes else 'do not reject'} at 5%."
-        robust = [f"{k} {v['car_pct']:+.2f}% (p = {_p(v['p_value'])})" for k, v in tok["other_models"].items()]
+        robust = [f"{k} {v['car_pct']:+.2f}% (p = {p_text(v['p_value'])})" for k, v in tok["other_models"].items()]
         if robust:
             text += (f" Other abnormal returns give {', '.join(robust)}, against {tok['car_pct']:+.2f}% from the "
                      f"market model (mean beta {self.study.models['beta'].mean():.2f}).")
@@ -243,7 +177,8 @@ class CatalystReport(Report):
         if isinstance(pre, dict):
             placebo, bmp = pre["p_value"] < ALPHA, pre["p_bmp"] < ALPHA
             text += (f" Before the news ({pre['window']}) the names moved {pre['car_pct']:+.2f}% (placebo p = "
-                     f"{_p(pre['p_value'])}, adjusted {_p(pre['p_adjusted'])}; BMP p = {_p(pre['p_bmp'])}): "
+                     f"{p_text(pre['p_value'])}, adjusted {p_text(pre['p_adjusted'])}; BMP p = "
+                     f"{p_text(pre['p_bmp'])}): "
                      + ("a move before the news, on the placebo too: anticipation, leakage or drift." if placebo
                         else "BMP rejects but the placebo does not: no robust sign of anticipation or leakage."
                         if bmp else "no sign of anticipation or leakage."))
@@ -410,4 +345,4 @@ def car_chart(r: CatalystReport) -> Figure:
     grouped_barh(ax, table)
     return finish(fig, f"A-share compute names around token, capex and earnings news (CAR {w})", r.source_line,
                   xlabel="mean cumulative abnormal return over the events, % (market model on CSI 300)",
-                  ylabel="subject")
+                  ylabel="subject", data=table)

@@ -35,10 +35,6 @@ from tokenwatch.tokens.periods import DISPLAY_UNITS, central
 @dataclass
 class LedgerReport(Report):
     run_name: ClassVar[str] = "token_ledger"
-    formats: ClassVar[dict[str, str]] = {
-        **dict.fromkeys(["value", "low", "high", "report_value", "verified_value", "per_day_report",
-                         "per_day_verified"], "{:.3g}"),
-        **dict.fromkeys(["multiple_low", "multiple_high", "multiple"], "{:.2f}"), "annualised_multiple": "{:.1f}"}
     as_of: pd.Timestamp
     unit: str
     ledger: pd.DataFrame  # every disclosure public on as_of, before the entity filter
@@ -144,7 +140,7 @@ def ledger_chart(table: pd.DataFrame, unit: str, source: str, title: str | None 
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
     ax.legend(fontsize=7, ncol=2, loc="upper left", frameon=False)
     return finish(fig, title or f"Disclosed token consumption by series, tokens {unit} (log scale)", source,
-                  xlabel="period the figure describes (bar: its span)", ylabel=f"tokens {unit}")
+                  xlabel="period the figure describes (bar: its span)", ylabel=f"tokens {unit}", data=table)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from tokenwatch import params as checks
 from tokenwatch.artifacts import file_source, read_summary
 from tokenwatch.artifacts import select_columns as cols
+from tokenwatch.display import fmt_tokens
 from tokenwatch.errors import DataNotFoundError, ParameterError
 from tokenwatch.methods import backtest as B
 from tokenwatch.methods import forecast as F
@@ -42,16 +43,6 @@ def quarter_ends_after(date: pd.Timestamp, count: int = 2, gap_days: int = 90) -
 @dataclass
 class ProjectionReport(Report):
     run_name: ClassVar[str] = "token_projection"
-    formats: ClassVar[dict[str, str]] = {
-        **dict.fromkeys(["tokens_per_day", "low", "high", "actual", *P.QUANTILES, "bound_low", "bound_high",
-                         "whole_p50"], "{:.3g}"),
-        **dict.fromkeys(["log_error", "bias_log", "mean_log_error", "centre"], "{:+.2f}"),
-        **dict.fromkeys(["crps", "mean_abs_log_error", "median_abs_log_error", "horizon_years", "half_50",
-                         "half_80", "p90_over_p10", "binomial_p"], "{:.2f}"),
-        **dict.fromkeys(["coverage", "coverage_50", "coverage_80", "coverage_90", "weight", "nominal",
-                         "share_above_median", "share"], "{:.0%}"),
-        **dict.fromkeys(["date_q10", "date_q50", "date_q90"], "{:%Y-%m}"),
-        **dict.fromkeys(["date", "public_from", "cutoff", "target_date", "vintage", "quoted_date"], "{:%Y-%m-%d}")}
     series: str
     cutoff: str | pd.Timestamp | None  # "auto", one date, or None (no per-series backtest shown)
     as_of: pd.Timestamp
@@ -448,7 +439,7 @@ def reach_table(proj: F.Projection, multiple: float, leader: F.Projection | None
     head = proj.headline()
     head = head[head["date"] > proj.anchor["date"]]
     level = multiple * float(proj.anchor["tokens_per_day"])
-    rows = [P.reach_dates(head, level, f"{multiple:g}x its level at the cutoff ({level:.3g} tokens a day)")
+    rows = [P.reach_dates(head, level, f"{multiple:g}x its level at the cutoff ({fmt_tokens(level)} tokens a day)")
             .assign(level_basis=f"{multiple:g} x {proj.anchor['id']}")]
     if leader is not None:
         lead = F.interpolate_quantiles(leader.headline(), head["date"])["p50"]
@@ -503,7 +494,7 @@ def fan_chart(report: ProjectionReport) -> Figure:
     ax.legend(fontsize=7, frameon=False, loc="upper left")
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
     return finish(fig, f"{report.series}: the headline from the latest disclosure, with its 50% and 80% bands",
-                  report.source_line, xlabel="date", ylabel="tokens per day")
+                  report.source_line, xlabel="date", ylabel="tokens per day", data=head)
 
 
 def models_chart(report: ProjectionReport) -> Figure:
@@ -524,7 +515,7 @@ def models_chart(report: ProjectionReport) -> Figure:
     ax.legend(fontsize=6, frameon=False, loc="upper left", ncol=2)
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
     return finish(fig, f"{report.series}: each forecaster's median path from the latest disclosure",
-                  report.source_line, xlabel="date", ylabel="tokens per day (log scale)")
+                  report.source_line, xlabel="date", ylabel="tokens per day (log scale)", data=t)
 
 
 def calibration_chart(report: ProjectionReport) -> Figure:
@@ -551,7 +542,8 @@ def calibration_chart(report: ProjectionReport) -> Figure:
     ax2.set_ylabel("log(actual / median)")
     ax2.legend(fontsize=7, frameon=False)
     return finish(fig, "Pooled rolling backtest: nominal against actual interval coverage", report.source_line,
-                  xlabel="nominal coverage of the central interval", ylabel="share of later disclosures inside")
+                  xlabel="nominal coverage of the central interval", ylabel="share of later disclosures inside",
+                  data=c)
 
 
 @dataclass(frozen=True)

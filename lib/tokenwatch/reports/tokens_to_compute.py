@@ -25,16 +25,6 @@ from tokenwatch.reports._base import Report, collect_notices, notice, parsed
 @dataclass
 class ComputeReport(Report):
     run_name: ClassVar[str] = "tokens_to_compute"
-    formats: ClassVar[dict[str, str]] = {
-        **dict.fromkeys(compute.PRECISIONS.values(), "{:,.1f}"), "price_cny": "{:,.0f}", "accelerators": "{:,.0f}",
-        "units": "{:,.0f}", "share": "{:.1%}", "memory_bandwidth_tbs": "{:.2f}", "ratio": "{:.2f}",
-        "accelerators_flops": "{:,.0f}", "accelerators_measured": "{:,.0f}",
-        **dict.fromkeys(["tokens_per_day", "flops_per_s", "capex_cny", "low_value", "high_value", "accelerators_low",
-                         "accelerators_high", "capex_low", "capex_high", "base_capex", "swing"], "{:.3g}"),
-        "base_accelerators": "{:,.0f}",
-        **{f"{k}_{q}": "{:,.0f}" for k in ("accelerators", "bought") for q in ("p10", "p50", "p90")},
-        **{f"capex_{k}_{c}_{q}": "{:.3g}" for k in ("chips", "all_in") for c in ("cny", "usd")
-           for q in ("p10", "p50", "p90")}}
     series: str
     model: str
     quantile: str
@@ -249,7 +239,8 @@ def demand_chart(r: ComputeReport) -> Figure:
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
     mix = ", ".join(f"{k} {v:.0%}" for k, v in r.assumptions.mix.items())
     return finish(fig, f"Accelerators implied by {r.series} tokens ({r.model or 'given level'}, {r.quantile}; "
-                  f"mix {mix})", r.source_line, xlabel="date", ylabel="accelerators in service (log scale)")
+                  f"mix {mix})", r.source_line, xlabel="date", ylabel="accelerators in service (log scale)",
+                  data=r.demand)
 
 
 def routes_chart(r: ComputeReport) -> Figure:
@@ -265,7 +256,7 @@ def routes_chart(r: ComputeReport) -> Figure:
     ref = r.reference
     source = (f"{r.source_line} Measured: {ref.accelerator}, {ref.period}, {ref.source}" if ref else r.source_line)
     return finish(fig, f"Accelerators by two routes ({r.headline_scenario}, {r.quantile})", source,
-                  xlabel="date", ylabel="accelerators in service")
+                  xlabel="date", ylabel="accelerators in service", data=head)
 
 
 def tornado_chart(r: ComputeReport) -> Figure:
@@ -280,9 +271,11 @@ def tornado_chart(r: ComputeReport) -> Figure:
     ax.set_yticks(y, [f"{n} [{lo:g}, {hi:g}]" for n, lo, hi in zip(s["assumption"], s["low_value"], s["high_value"],
                                                                     strict=True)])
     ax.legend(fontsize=8, frameon=False)
-    return finish(fig, f"Sensitivity of all-in capex in a year ({r.sensitivity_at})", r.source_line,
+    top = s.iloc[-1]
+    return finish(fig, f"{top['assumption']} moves all-in capex in a year ({r.sensitivity_at}) most: "
+                  f"{top['capex_low'] / 1e9:,.1f} to {top['capex_high'] / 1e9:,.1f} bn CNY", r.source_line,
                   xlabel="all-in capex in the year, billion CNY (base at the grey line)",
-                  ylabel="assumption [low, high]")
+                  ylabel="assumption [low, high]", data=s)
 
 
 @dataclass(frozen=True)

@@ -213,11 +213,15 @@ def segment_chart(table: pd.DataFrame, window: WeekWindow, source_line: str):
         ax.axhline(0, color=plots.NEUTRAL, lw=0.8)
     for ax in list(axes.flat)[len(segments):]:
         ax.set_visible(False)
-    fig.suptitle(f"Compute-chain week returns by segment, {window.prev_close.date()} close to {window.end.date()} "
-                 "close")
+    means = ok.groupby("segment")["return_pct"].mean().sort_values()
+    lead = f": {means.index[-1]} led ({means.iloc[-1]:+.1f}% on average)" if len(means) else ""
+    title = (f"Compute-chain week returns by segment, {window.prev_close.date()} close to {window.end.date()} "
+             f"close{lead}")
+    fig.suptitle(title)
+    plots.sign_key(axes.flat[0])
     plots.source_note(fig, source_line)
     fig.tight_layout(rect=(0, 0.05, 1, 0.97))
-    return fig
+    return plots.publish(fig, ok[["segment", "name", "code", "return_pct"]], "segment_chart", title)
 
 
 def ranked_chart(table: pd.DataFrame, window: WeekWindow, source_line: str):
@@ -226,8 +230,9 @@ def ranked_chart(table: pd.DataFrame, window: WeekWindow, source_line: str):
     fig, ax = plots.new_figure(figsize=(8, max(4, 0.28 * len(ok) + 1)))
     ax.barh(ok["name"] + " " + ok["code"], ok["return_pct"], color=plots.bar_colors(ok["return_pct"]))
     ax.axvline(0, color=plots.NEUTRAL, lw=0.8)
-    return plots.finish(fig, f"All names ranked, week ending {window.end.date()}", source_line,
-                        xlabel="week return, ex-rights adjusted (%)")
+    up = int((ok["return_pct"] > 0).sum())
+    return plots.finish(fig, f"{up} of {len(ok)} names rose in the week ending {window.end.date()}", source_line,
+                        xlabel="week return, ex-rights adjusted (%)", data=ok[["name", "code", "return_pct"]])
 
 
 @dataclass
@@ -235,8 +240,6 @@ class WeekReport(Report):
     """Everything the weekly tracker shows for one week, and how it is written to a run folder."""
 
     run_name: ClassVar[str] = "weekly_tracker"
-    formats: ClassVar[dict[str, str]] = {"close": "{:.2f}", "previous_high": "{:.2f}", "computed_pct": "{:+.4f}",
-                                         "diff_pp": "{:+.4f}"}
     window: WeekWindow
     basket: str
     lookback: str
@@ -381,6 +384,22 @@ def _week_end(name: str, value: object) -> pd.Timestamp | None:
     return None if isinstance(value, str) and value.strip().lower() == LATEST else checks.as_date(name, value)
 
 
+def latest_session(basket: str, days: pd.DatetimeIndex, source: PriceSource) -> pd.Timestamp:
+    """What week_end "latest" means: the last session in the basket's data (the latest close of any member, within
+    the calendar), with a notice giving it and the members whose data ends before it."""
+    prices = load_prices(load_basket(basket)["symbol"].tolist(), source=source, strict=False)
+    if prices.frame.empty:
+        raise DataNotFoundError(f"no member of basket {basket} has prices; check TOKENWATCH_SNAPSHOT or fetch the "
+                                "basket (`tokenwatch data fetch --universe ...`)")
+    ends = prices.frame.groupby("symbol")["date"].max()
+    latest = days[days <= ends.max()][-1]
+    earlier = ends[ends < latest]
+    notice(f"week_end \"{LATEST}\" is the last session in the basket's data: {latest.date()} (the calendar runs to "
+           f"{days[-1].date()})" + (f"; {len(earlier)} of {len(ends)} members' data end earlier, from "
+                                     f"{earlier.min().date()}" if len(earlier) else ""))
+    return latest
+
+
 @dataclass(frozen=True)
 class Params(NotebookParams):
     """Notebook 01's parameters, checked once."""
@@ -393,13 +412,11 @@ class Params(NotebookParams):
 
 def build(p: Params, source: PriceSource | None = None) -> WeekReport:
     """The weekly tracker for the week ending on (or last trading day before) `p.week_end`, or the week of the last
-    session in the data when it is "latest"."""
+    session in the basket's data when it is "latest" (`latest_session`)."""
     source = source or default_source()
     with collect_notices() as notices:
         days = trading_days("cn", source)
-        if p.week_end is None:
-            notice(f"week_end \"{LATEST}\" is the last session in the data: {days[-1].date()}")
-        window = week_window(days[-1] if p.week_end is None else p.week_end, days)
+        window = week_window(latest_session(p.baskets, days, source) if p.week_end is None else p.week_end, days)
         if window.snapped:
             notice(window.notice())
         report = track_week(p.baskets, window, p.overseas, p.high_lookback, source)

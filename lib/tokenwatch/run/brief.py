@@ -16,6 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from tokenwatch.run.history import fresh_pdf, plain_numbers, plain_runs, read_json, short_title, title_of
+
 _H1 = re.compile(r"<h1[^>]*>(.*?)</h1>", re.S)
 _H2 = re.compile(r'<h2 id="([^"]+)"[^>]*>(.*?)</h2>', re.S)
 _TAG = re.compile(r"<[^>]+>")
@@ -61,7 +63,7 @@ def print_style(footer: str) -> str:
 
 def footer_line(what: str, ran_at: str) -> str:
     """'tokenwatch <what> · run <date> · commit <commit>' for a printed page's footer."""
-    from tokenwatch.run.export import git_commit
+    from tokenwatch.paths import git_commit
 
     when = ran_at.replace("T", " ").replace("+00:00", " UTC")
     return f"tokenwatch {what} · run {when or 'date not recorded'} · commit {git_commit()}"
@@ -78,14 +80,6 @@ def read_findings(folder: Path) -> list[str]:
     if not path.is_file():
         return []
     return [line[2:].strip() for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("- ")]
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def vintage(summary: dict[str, Any]) -> str:
@@ -167,17 +161,6 @@ FINDINGS_CLASS = 'class="tokenwatch-findings"'
 def _html_of(output: Any) -> str:
     value = (output.get("data") or {}).get("text/html", "")
     return "".join(value) if isinstance(value, list) else str(value)
-
-
-def title_of(folder: Path) -> str:
-    """A run's title: its report's <title> (the notebook's first heading)."""
-    path = folder / "report.html"
-    if path.is_file():
-        head = path.read_text(encoding="utf-8", errors="replace")[:20000]
-        found = re.search(r"<title>(.*?)</title>", head, re.S)
-        if found:
-            return html.unescape(found.group(1)).strip()
-    return folder.name
 
 
 # --- the brief: summary, sections with their key chart, readable labels, glossary ----------------------------
@@ -306,15 +289,28 @@ def glossary_section(terms: pd.DataFrame) -> str:
     return f'<section id="glossary"><h2>Glossary</h2><dl class="tw-glossary">{entries}</dl></section>'
 
 
-def key_chart(folder: Path, notebook: str) -> str:
-    """The first chart of a run's executed notebook, inline (PNG or SVG as a data URI), or ''."""
+def _chart_csv(outputs: list[dict[str, Any]]) -> str | None:
+    """The CSV a chart's 'data (CSV)' link names, from the outputs that follow the chart in its cell."""
+    for output in outputs:
+        text = (output.get("data") or {}).get("text/html", "")
+        found = re.search(r'class="tw-chart-data".*?href="([^"/]+\.csv)"', "".join(text) if isinstance(text, list)
+                          else str(text), re.S)
+        if found:
+            return html.unescape(found.group(1))
+    return None
+
+
+def key_chart(folder: Path, notebook: str, href_prefix: str = "") -> str:
+    """The first chart of a run's executed notebook, inline (PNG or SVG as a data URI), with a link to the CSV
+    behind it (relative: `href_prefix` is the run folder as the page that shows it sees it), or ''."""
     path = folder / f"{notebook}.ipynb"
     try:
         nb = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return ""
     for cell in nb.get("cells", []):
-        for output in cell.get("outputs", []) or []:
+        outputs = cell.get("outputs", []) or []
+        for k, output in enumerate(outputs):
             data = output.get("data") or {}
             for mime in ("image/png", "image/svg+xml"):
                 if mime not in data:
@@ -327,15 +323,13 @@ def key_chart(folder: Path, notebook: str) -> str:
                 except ValueError:
                     continue
                 encoded = base64.b64encode(payload).decode("ascii")
-                return f'<img alt="key chart of {html.escape(notebook)}" src="data:{mime};base64,{encoded}">'
+                image = f'<img alt="key chart of {html.escape(notebook)}" src="data:{mime};base64,{encoded}">'
+                csv = _chart_csv(outputs[k + 1:])
+                href = html.escape(f"{href_prefix}/{csv}" if href_prefix else str(csv), quote=True)
+                return image + (f'<p class="tw-chart-data" style="margin:.2em 0 1em;font-size:12px">'
+                                f'<a href="{href}" download>data (CSV)</a> · {html.escape(str(csv))}</p>'
+                                if csv else "")
     return ""
-
-
-def plain_runs(runs: pd.DataFrame) -> pd.DataFrame:
-    """Each notebook's plain run (defaults or given parameters, not a sweep), in the collection's order."""
-    if runs.empty:
-        return runs
-    return runs[~runs["output_folder"].str.contains("/", regex=False)]
 
 
 def summary_picks() -> pd.DataFrame:
@@ -373,24 +367,6 @@ def summary_items(runs: pd.DataFrame, out_dir: Path, picks: pd.DataFrame | None 
     return items[:SUMMARY_MIN if depth else SUMMARY_MAX]
 
 
-_SCIENTIFIC = re.compile(r"(?<![\w.])([+-]?\d+(?:\.\d+)?)e([+-]?\d+)\b")
-_SCALES = ((1e12, "trillion"), (1e9, "billion"), (1e6, "million"))
-
-
-def plain_number(value: float) -> str:
-    """A large number in words, to three significant figures: 6.59e+13 as '65.9 trillion'."""
-    for scale, word in _SCALES:
-        if abs(value) >= scale:
-            scaled = value / scale
-            return f"{scaled:,.0f} {word}" if abs(scaled) >= 1000 else f"{scaled:.3g} {word}"
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
-
-
-def plain_numbers(text: str) -> str:
-    """`text` with every number in scientific notation ('6.59e+13') written out ('65.9 trillion')."""
-    return _SCIENTIFIC.sub(lambda m: plain_number(float(m.group(0))), text)
-
-
 def summary_block(items: list[tuple[str, str, str]], names: dict[str, str], terms: pd.DataFrame) -> str:
     lis = "".join(f"<li>{linked(readable(text, names), terms)} "
                   f'<a href="#{html.escape(folder)}" title="{html.escape(title)}">({html.escape(short_title(title))}'
@@ -399,16 +375,10 @@ def summary_block(items: list[tuple[str, str, str]], names: dict[str, str], term
             "</section>")
 
 
-def short_title(title: str) -> str:
-    """A report title's part before its colon: 'Weekly tracker'."""
-    return title.split(":")[0].strip()
-
-
 def brief_sections(runs: pd.DataFrame, out_dir: Path, names: dict[str, str] | None = None,
                    terms: pd.DataFrame | None = None) -> str:
     """One section per notebook's plain run, in the collection's order: its title, its key chart, its findings in
     readable words and a link to its report (and its PDF when current)."""
-    from tokenwatch.run.pdf import fresh_pdf
 
     names = names or {}
     terms = terms if terms is not None else pd.DataFrame(columns=["term", "matches", "definition"])
@@ -420,7 +390,7 @@ def brief_sections(runs: pd.DataFrame, out_dir: Path, names: dict[str, str] | No
             pdf = (f' · <a href="{link}/report.pdf">PDF</a>'
                    if fresh_pdf(folder / "report.pdf", float(r.finished or 0)) else "")
             items = "".join(f"<li>{linked(readable(line, names), terms)}</li>" for line in read_findings(folder))
-            chart = key_chart(folder, r.notebook)
+            chart = key_chart(folder, r.notebook, r.output_folder)
             lead = (f'<figure class="tw-chart">{chart}</figure>' if chart else
                     '<p class="tw-meta">no chart in this report</p>')
             body = (f'<div class="tokenwatch-findings" style="{FINDINGS_STYLE}"><b>What it found</b>'
@@ -442,9 +412,8 @@ def brief_page(runs: pd.DataFrame, out_dir: Path, runs_table: str) -> str:
     """index.html: the collection's lead findings, what changed since the last run, a section per notebook with
     its key chart, the sweeps, a glossary, then every run (`runs_table`). Links are relative to the folder."""
     from tokenwatch import __version__
-    from tokenwatch.run.export import git_commit
+    from tokenwatch.paths import git_commit
     from tokenwatch.run.history import changes_section
-    from tokenwatch.run.pdf import fresh_pdf
 
     names, problem = labels()
     try:

@@ -13,8 +13,7 @@ import pandas as pd
 import yaml
 
 from tokenwatch.errors import ParameterError, TokenwatchError
-from tokenwatch.market import LIVE_ENV
-from tokenwatch.paths import PROJECT_ROOT
+from tokenwatch.paths import LIVE_ENV, PROJECT_ROOT
 from tokenwatch.run import data_cli
 from tokenwatch.run.notebooks import NOTEBOOKS_DIR, discover, inspect, parse_cli_value, resolve
 
@@ -29,6 +28,17 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _runs_at_a_time(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of runs") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: give the number of runs at a time, 1 or more (leave --jobs out "
+                                         "for one run a core)")
+    return value
+
+
 def _run_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run notebooks through papermill and export HTML with an index",
                        description="Run notebooks (by run name, e.g. weekly_tracker) and write "
@@ -40,9 +50,13 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-f", "--params-file", type=Path, help="YAML file of parameters (quote codes: '002463')")
     p.add_argument("--sweep", action="append", default=[], metavar="NAME=V1,V2,...",
                    help="one run per value; several --sweep make the cross product")
-    p.add_argument("--jobs", type=int, default=None, help="runs at a time (default: the machine's cores)")
+    p.add_argument("--jobs", type=_runs_at_a_time, default=None,
+                   help="runs at a time, 1 or more: worker processes, or LocalCluster workers with --scheduler local "
+                        "(default: the machine's cores)")
     p.add_argument("--out", type=Path, default=PROJECT_ROOT / "reports" / "latest", help="output folder")
-    p.add_argument("--cell-timeout", type=_positive_seconds, default=600, help="seconds a cell may take (above 0)")
+    p.add_argument("--cell-timeout", type=_positive_seconds, default=600,
+                   help="seconds a cell may take (above 0, whole seconds; default 600); a cell that takes longer "
+                        "fails its run and its kernel is replaced")
     p.add_argument("--fresh-kernels", action="store_true", help="a new kernel for every run (slower)")
     p.add_argument("--notebooks-dir", type=Path, default=NOTEBOOKS_DIR, help=argparse.SUPPRESS)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -111,7 +125,8 @@ def _scheduler_address(value: str | None) -> str | None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from tokenwatch.run.runner import plan, results_table, run_all
+    from tokenwatch.run.pool import Terminated, check_jobs, run_all, sigterm_as_interrupt
+    from tokenwatch.run.runner import plan, results_table, scan_runs
 
     if args.all == bool(args.notebooks):
         known = ", ".join(discover(args.notebooks_dir)) or "(none)"
@@ -133,26 +148,28 @@ def cmd_run(args: argparse.Namespace) -> int:
         data_cli.live_preflight()
     specs = plan(paths, params, sweeps)
     out = args.out.expanduser().resolve()  # kernels run in notebooks/: a relative path would land there
+    address = _scheduler_address(args.scheduler)
     try:
-        address = _scheduler_address(args.scheduler)
-        if address:
-            from tokenwatch.run.distributed import run_on_cluster
-            from tokenwatch.run.runner import default_jobs
+        with sigterm_as_interrupt():  # `timeout`, CI and service managers send SIGTERM: stop as on Ctrl-C
+            if address:
+                from tokenwatch.run.distributed import run_on_cluster
 
-            results = run_on_cluster(specs, out, address, jobs=args.jobs or default_jobs(),
-                                     cell_timeout=args.cell_timeout, progress=not args.no_progress, force=args.force)
-        else:
-            results = run_all(specs, out, jobs=args.jobs, cell_timeout=args.cell_timeout,
-                              warm=not args.fresh_kernels, progress=not args.no_progress, force=args.force)
-    except KeyboardInterrupt:
-        print(f"tokenwatch: interrupted; finished runs are in place, unfinished ones were discarded "
+                results = run_on_cluster(specs, out, address, jobs=check_jobs(args.jobs),
+                                         cell_timeout=args.cell_timeout, progress=not args.no_progress,
+                                         force=args.force)
+            else:
+                results = run_all(specs, out, jobs=args.jobs, cell_timeout=args.cell_timeout,
+                                  warm=not args.fresh_kernels, progress=not args.no_progress, force=args.force)
+    except KeyboardInterrupt as exc:
+        how = "stopped by SIGTERM" if isinstance(exc, Terminated) else "interrupted"
+        print(f"tokenwatch: {how}; finished runs are in place, unfinished ones were discarded "
               f"(index: {out / 'index.html'})", file=sys.stderr)
-        return 130
+        return 143 if isinstance(exc, Terminated) else 130
     print(results_table(results))
     from tokenwatch.run.history import record_state
     from tokenwatch.run.pdf import print_collection, retire_stale_pdfs
 
-    record_state(out)  # history/<time>/summary.json: the headline figures, for the next brief's changes
+    record_state(out, scan_runs(out))  # history/<time>/summary.json: the headline figures, for the next brief's changes
     pdf_failed = False
     if args.pdf:
         printed = print_collection(out, [r.folder for r in results if r.status == "ok"], jobs=args.jobs or 2)

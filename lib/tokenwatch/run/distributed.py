@@ -11,7 +11,6 @@ TOKENWATCH_SNAPSHOT (or a parquet cache) set in its environment.
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import tempfile
 import time
@@ -24,19 +23,15 @@ from typing import Any
 from distributed import Client, LocalCluster, as_completed, get_worker
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from tokenwatch.run.runner import (
-    KERNEL_NAME,
-    STAGING,
-    RunResult,
-    RunSpec,
-    WarmKernel,
-    execute_staged,
-    finish_run,
-    reuse,
-)
+from tokenwatch.errors import TokenwatchError
+from tokenwatch.run.execute import execute_staged
+from tokenwatch.run.kernel import KERNEL_NAME, WarmKernel
+from tokenwatch.run.pool import check_jobs, new_staging
+from tokenwatch.run.runner import STAGING, RunResult, RunSpec, finish_run, reuse
 
 PLUGIN = "tokenwatch-kernel"
 RETRIES = 1  # a run whose worker died is tried once more elsewhere
+PROBE_SECONDS = 10  # a scheduler answers its handshake at once; what does not in this time is not one
 
 
 class KernelPlugin(WorkerPlugin):
@@ -78,11 +73,46 @@ def run_task(spec: RunSpec, notebook_text: str, out_root: str, cell_timeout: flo
         shutil.rmtree(root, ignore_errors=True)
 
 
+def probe(address: str, seconds: float | None = None) -> None:
+    """Raise TokenwatchError, saying what to check, unless a Dask scheduler answers at `address` within `seconds`.
+
+    distributed's own connect waits for the peer's handshake with no time limit: a port that accepts connections
+    but is not a scheduler (an HTTP server, such as the dashboard on 8787) would hang `Client` for ever."""
+    import asyncio
+
+    from distributed.comm import connect as comm_connect
+
+    seconds = seconds or PROBE_SECONDS
+
+    async def attempt() -> None:
+        comm = await asyncio.wait_for(comm_connect(address, timeout=0.7 * seconds), seconds)  # refused: OSError
+        await comm.close()
+
+    try:
+        asyncio.run(attempt())
+    except TimeoutError:
+        raise TokenwatchError(
+            f"--scheduler {address}: something accepts connections there but did not answer as a Dask scheduler "
+            f"within {seconds:g} s; check the port (a scheduler listens on 8786 by default, 8787 is its dashboard)"
+        ) from None
+    except (OSError, ValueError) as exc:
+        reason: BaseException = exc
+        while reason.__cause__ is not None or reason.__context__ is not None:  # the first failure: "refused"
+            reason = reason.__cause__ or reason.__context__  # type: ignore[assignment]
+        reason_text = getattr(reason, "strerror", None) or str(reason)
+        raise TokenwatchError(
+            f"--scheduler {address}: cannot reach a Dask scheduler there ({reason_text}); check the host and port, and "
+            "that `dask scheduler` is running and reachable from this machine"
+        ) from None
+
+
 def connect(address: str, jobs: int) -> tuple[Client, LocalCluster | None]:
     """A client of the scheduler at `address`, or of a new LocalCluster of `jobs` worker processes."""
     if address == "local":
-        cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=":0")
+        cluster = LocalCluster(n_workers=check_jobs(jobs), threads_per_worker=1, processes=True,
+                               dashboard_address=":0")
         return Client(cluster), cluster
+    probe(address)
     return Client(address, timeout="30s"), None
 
 
@@ -94,13 +124,13 @@ def run_on_cluster(specs: list[RunSpec], out_root: Path, address: str, *, jobs: 
     from tokenwatch.run.runner import check_output_root, write_index
 
     out_root = check_output_root(out_root)
+    jobs = check_jobs(jobs)
     reused = {} if force else {i: r for i, s in enumerate(specs) if (r := reuse(s, out_root)) is not None}
     todo = [i for i in range(len(specs)) if i not in reused]
     own, cluster = (None, None) if client is not None else connect(address, jobs)
     client = client or own
     assert client is not None
-    staging_root = out_root / STAGING / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    staging_root.mkdir(parents=True)
+    staging_root = new_staging(out_root)
     done: dict[int, RunResult] = dict(reused)
     try:
         if todo:

@@ -6,9 +6,9 @@ import copy
 import html
 import json
 import re
-import subprocess
 from collections.abc import Callable
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import nh3
@@ -18,20 +18,30 @@ if TYPE_CHECKING:
     import pandas as pd
     from nbconvert import HTMLExporter
 
-from tokenwatch import __version__
+from tokenwatch import __version__, display
 from tokenwatch.markup import LINK_SCHEMES, MARKDOWN_LINK_SCHEMES, inert_css, safe_href, safe_img_src
-from tokenwatch.paths import PROJECT_ROOT
+from tokenwatch.paths import git_commit
 
 _REMOTE_SCRIPT = re.compile(r"<script[^>]+src=\"https?://[^\"]*\"[^>]*>\s*</script>", re.I)
 _REMOTE_LINK = re.compile(r"<link[^>]+href=\"https?://[^\"]*\"[^>]*>", re.I)
 _REMOTE_MODULE = re.compile(r"<script type=\"module\">(?:(?!</script>).)*?import\(\"https?://.*?</script>", re.S)
 
 
+TEMPLATES = Path(__file__).parent / "templates"
+
+
 @lru_cache(maxsize=2)
 def _exporter(with_code: bool) -> HTMLExporter:
+    """nbconvert's JupyterLab export through the project's template (templates/tokenwatch): long tables come
+    from their JSON output, rendered by `display.table_html`, and made interactive by the project's script."""
     from nbconvert import HTMLExporter  # imported when a page is exported, not for the index
+    from nbconvert.utils.base import NbConvertBase
+    from traitlets.config import Config
 
-    exporter = HTMLExporter(template_name="lab", embed_images=True)
+    priority = [display.MIME, *NbConvertBase().display_data_priority]
+    exporter = HTMLExporter(config=Config({"NbConvertBase": {"display_data_priority": priority}}),
+                            template_name="tokenwatch", extra_template_basedirs=[str(TEMPLATES)], embed_images=True)
+    exporter.register_filter("tokenwatch_table", display.table_html)
     exporter.exclude_input = not with_code
     exporter.exclude_input_prompt = not with_code
     exporter.exclude_output_prompt = not with_code
@@ -112,24 +122,17 @@ def _joined(text: str | list[str]) -> str:
 def notebook_html(nb: nbformat.NotebookNode, *, with_code: bool, footer: str = "", sanitized: bool = False) -> str:
     """HTML for an executed notebook, images inline, outputs sanitized (pass `sanitized=True` for a notebook
     already through `sanitize_outputs`), no remote scripts or styles."""
-    body, _ = _exporter(with_code).from_notebook_node(nb if sanitized else sanitize_outputs(nb))
+    nb = nb if sanitized else sanitize_outputs(nb)
+    resources = {"tokenwatch_table_script": display.page_script()} if _has_long_table(nb) else {}
+    body, _ = _exporter(with_code).from_notebook_node(nb, resources=resources)
     body = _REMOTE_SCRIPT.sub("", body)
     body = _REMOTE_LINK.sub("", body)
     body = _REMOTE_MODULE.sub("", body)  # the mermaid loader: no diagrams here, and no CDN
     return body.replace("</body>", footer + "\n</body>", 1) if footer else body
 
 
-@lru_cache(maxsize=1)
-def git_commit() -> str:
-    """The checkout's commit, with '+dirty' when files differ from it ('unknown' outside git)."""
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=PROJECT_ROOT, text=True,
-                                capture_output=True, check=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT,
-                               text=True, capture_output=True, check=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return commit + ("+dirty" if dirty else "")
+def _has_long_table(nb: nbformat.NotebookNode) -> bool:
+    return any(display.MIME in output.get("data", {}) for cell in nb.cells for output in cell.get("outputs", []))
 
 
 def _source_text(s: dict[str, Any]) -> str:
@@ -172,7 +175,7 @@ def index_html(runs: pd.DataFrame, out_dir) -> str:
     """The brief (run/brief.py), then one table of every run with status, parameters, time, headline figures and
     links; a PDF is linked only when printed after its run."""
     from tokenwatch.run.brief import brief_page
-    from tokenwatch.run.pdf import fresh_pdf
+    from tokenwatch.run.history import fresh_pdf
 
     rows = []
     for r in runs.itertuples(index=False):

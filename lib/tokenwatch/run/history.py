@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,10 +23,49 @@ HISTORY = "history"
 STATE = "summary.json"
 
 
+def read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def plain_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """Each notebook's plain run (defaults or given parameters, not a sweep), in the collection's order."""
+    if runs.empty:
+        return runs
+    return runs[~runs["output_folder"].str.contains("/", regex=False)]
+
+
+_SCIENTIFIC = re.compile(r"(?<![\w.])([+-]?\d+(?:\.\d+)?)e([+-]?\d+)\b")
+_SCALES = ((1e12, "trillion"), (1e9, "billion"), (1e6, "million"))
+
+
+def plain_number(value: float) -> str:
+    """A large number in words, to three significant figures: 6.59e+13 as '65.9 trillion'."""
+    for scale, word in _SCALES:
+        if abs(value) >= scale:
+            scaled = value / scale
+            return f"{scaled:,.0f} {word}" if abs(scaled) >= 1000 else f"{scaled:.3g} {word}"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
+def plain_numbers(text: str) -> str:
+    """`text` with every number in scientific notation ('6.59e+13') written out ('65.9 trillion')."""
+    return _SCIENTIFIC.sub(lambda m: plain_number(float(m.group(0))), text)
+
+
+def fresh_pdf(pdf: Path, since: float) -> bool:
+    """Whether `pdf` exists and was written at or after `since` (a Unix time): an older one is not linked."""
+    try:
+        return pdf.stat().st_mtime >= since
+    except OSError:
+        return False
+
+
 def current_state(runs: pd.DataFrame, out_dir: Path) -> dict[str, dict[str, Any]]:
     """Each plain ok run by folder: notebook, when it ran, its headline figures."""
-    from tokenwatch.run.brief import plain_runs, read_json
-
     state = {}
     for r in plain_runs(runs).itertuples(index=False):
         if r.status != "ok":
@@ -49,12 +89,11 @@ def recorded(out_dir: Path) -> list[tuple[str, dict[str, Any]]]:
     return found
 
 
-def record_state(out_dir: Path, runs: pd.DataFrame | None = None) -> Path | None:
-    """Record the folder's current headline figures under history/<time>/; None when unchanged since the last."""
-    from tokenwatch.run.export import git_commit
-    from tokenwatch.run.runner import scan_runs
+def record_state(out_dir: Path, runs: pd.DataFrame) -> Path | None:
+    """Record the folder's current headline figures (`runs`: its runs, `runner.scan_runs`) under history/<time>/;
+    None when unchanged since the last."""
+    from tokenwatch.paths import git_commit
 
-    runs = scan_runs(out_dir) if runs is None else runs
     state = current_state(runs, out_dir)
     if not state:
         return None
@@ -92,13 +131,15 @@ def changes(before: dict[str, Any], after: dict[str, Any]) -> pd.DataFrame:
 
 
 def _cell(value: Any) -> str:
+    """A headline value as the brief shows it: numbers written out, '–' where the figure did not exist."""
+
     if value is None:
         return "–"
     if isinstance(value, float):
-        return f"{value:,.4g}"
+        return html.escape(plain_number(value) if abs(value) >= 1e6 else f"{value:,.4g}")
     if isinstance(value, list | dict):
-        return html.escape(json.dumps(value, ensure_ascii=False, default=str))
-    return html.escape(str(value))
+        return html.escape(plain_numbers(json.dumps(value, ensure_ascii=False, default=str)))
+    return html.escape(plain_numbers(str(value)))
 
 
 def changes_section(runs: pd.DataFrame, out_dir: Path, readable: Any = str) -> str:
@@ -113,9 +154,11 @@ def changes_section(runs: pd.DataFrame, out_dir: Path, readable: Any = str) -> s
     changed = table[table["changed"]]
     when = str(before.get("recorded_at", "")).replace("T", " ").replace("+00:00", " UTC")
 
+    titles = {f: short_title(title_of(out_dir / f)) for f in table["folder"].unique()}
+
     def rows(frame: pd.DataFrame, marked: bool) -> str:
         return "".join(f'<tr{" class=tw-changed" if marked else ""}><td><a href="#{html.escape(r.folder)}">'
-                       f"{html.escape(str(r.notebook))}</a></td><td>{html.escape(readable(str(r.figure)))}</td>"
+                       f"{html.escape(titles[r.folder])}</a></td><td>{html.escape(readable(str(r.figure)))}</td>"
                        f"<td>{_cell(r.before)}</td><td>{_cell(r.after)}</td></tr>"
                        for r in frame.itertuples(index=False))
 
@@ -128,3 +171,19 @@ def changes_section(runs: pd.DataFrame, out_dir: Path, readable: Any = str) -> s
             + (f"<details><summary>{len(same)} unchanged figures</summary><table>{head}{rows(same, False)}"
                "</table></details>" if len(same) else "")
             + "</section>")
+
+
+def title_of(folder: Path) -> str:
+    """A run's title: its report's <title> (the notebook's first heading)."""
+    path = folder / "report.html"
+    if path.is_file():
+        head = path.read_text(encoding="utf-8", errors="replace")[:20000]
+        found = re.search(r"<title>(.*?)</title>", head, re.S)
+        if found:
+            return html.unescape(found.group(1)).strip()
+    return folder.name
+
+
+def short_title(title: str) -> str:
+    """A report title's part before its colon: 'Weekly tracker'."""
+    return title.split(":")[0].strip()

@@ -232,19 +232,12 @@ def print_collection(out_root: Path, folders: list[str], jobs: int = 2, timeout:
     return done
 
 
-def fresh_pdf(pdf: Path, since: float) -> bool:
-    """Whether `pdf` exists and was written at or after `since` (a Unix time): an older one is not linked."""
-    try:
-        return pdf.stat().st_mtime >= since
-    except OSError:
-        return False
-
-
 def retire_stale_pdfs(out_root: Path) -> list[str]:
     """Remove each PDF printed before its run last finished (or was reused): brief.pdf against the latest run,
     report.pdf against its own. What was removed, one line each."""
     from datetime import UTC, datetime
 
+    from tokenwatch.run.history import fresh_pdf
     from tokenwatch.run.runner import scan_runs
 
     runs = scan_runs(out_root)

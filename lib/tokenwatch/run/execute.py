@@ -1,0 +1,170 @@
+"""Executing one run: papermill in a kernel, in its own staging folder, then its export.
+
+A run ends, failed, with a message naming its cell when a cell runs past `--cell-timeout` (its kernel is killed
+and replaced) or when its kernel dies (killed from outside, out of memory); the batch goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+import traceback
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tokenwatch.artifacts import atomic_write_text
+from tokenwatch.paths import SNAPSHOT_ENV, scrub_paths
+from tokenwatch.run import cache
+from tokenwatch.run.kernel import KERNEL_NAME, WarmKernel
+from tokenwatch.run.runner import RunResult, RunSpec, RunStatus, finish_run
+
+READS_START = "import tokenwatch.reads as _tw_reads\n_tw_reads.start()\ndel _tw_reads"
+READS_STOP = "import tokenwatch.reads as _tw_reads\n_tw_reads.stop({path!r})\ndel _tw_reads"
+READS_FILE = ".reads.json"
+
+
+def execute_one(spec: RunSpec, out_root: Path, staging_root: Path, kernel: WarmKernel | None,
+                cell_timeout: float) -> RunResult:
+    """Execute one run through papermill in its own staging folder, export HTML, swap it into place."""
+    staging = staging_root / f"{spec.run_id}-{uuid.uuid4().hex[:8]}"
+    staging.mkdir(parents=True)
+    result, ran_at = execute_staged(spec, staging, out_root, kernel, cell_timeout)
+    return finish_run(result, staging, out_root, ran_at)
+
+
+def _running_cell(executed: Path) -> tuple[int, str]:
+    """The cell papermill was running when execution stopped (1-based in the executed notebook) and its first line."""
+    import nbformat
+
+    try:
+        nb = nbformat.read(executed, as_version=4)
+    except Exception:  # noqa: BLE001 - no notebook written yet: the cell is unknown
+        return 0, ""
+    started = [i for i, c in enumerate(nb.cells) if c.get("metadata", {}).get("papermill", {}).get("start_time")]
+    if not started:
+        return 0, ""
+    source = nb.cells[started[-1]].source
+    return started[-1] + 1, next((line for line in source.splitlines() if line.strip()), "")
+
+
+def _cell(executed: Path) -> str:
+    number, first = _running_cell(executed)
+    return f"cell {number} of the executed notebook (starting {first[:60]!r})" if number else "a cell"
+
+
+def _execute_notebook(spec: RunSpec, executed: Path, staging: Path, kernel: WarmKernel,
+                      cell_timeout: float) -> str:
+    """Run the notebook in `kernel`: '' when it succeeded, else what went wrong, in words."""
+    import papermill
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
+    params = {**spec.params, "output_dir": str(staging)}
+    logging.getLogger("papermill").addHandler(logging.NullHandler())  # its timeout line says less than ours
+    try:
+        km = kernel.get()
+        kernel.execute(READS_START, timeout=30)
+        # nbclient counts whole seconds
+        papermill.execute_notebook(str(spec.path), str(executed), parameters=params, kernel_name=KERNEL_NAME,
+                                   execution_timeout=max(1, math.ceil(cell_timeout)), progress_bar=False,
+                                   log_output=False, cwd=str(spec.cwd), km=km)
+        kernel.execute(READS_STOP.format(path=str(staging / READS_FILE)), timeout=30)
+    except PapermillExecutionError as exc:
+        first = next((line for line in exc.source.splitlines() if line.strip()), "")
+        return (f"cell {exc.cell_index + 1} of the executed notebook (starting {first[:60]!r}): "
+                f"{exc.ename}: {exc.evalue}")
+    except CellTimeoutError:
+        return (f"{_cell(executed)} ran longer than --cell-timeout {cell_timeout:g} s and was stopped "
+                "(its kernel was replaced); raise --cell-timeout if the cell needs longer")
+    except DeadKernelError:
+        return (f"the kernel died while running {_cell(executed)} (killed from outside, or out of memory); "
+                "the run was stopped and its worker started a new kernel")
+    except Exception as exc:  # noqa: BLE001 - a run's failure never stops the batch
+        return f"{type(exc).__name__}: {exc}"
+    return ""
+
+
+def execute_staged(spec: RunSpec, staging: Path, out_root: Path, kernel: WarmKernel | None,
+                   cell_timeout: float) -> tuple[RunResult, str]:
+    """Execute one run in `staging` (an empty folder) and export it: the result and when it ran. `out_root` only
+    names paths in the exports; the swap into place is `finish_run`'s (here or, for a cluster, on the client)."""
+    started = time.perf_counter()
+    ran_at = datetime.now(UTC).isoformat(timespec="seconds")
+    executed = staging / f"{spec.notebook}.ipynb"
+    own = kernel is None  # a kernel for this run alone (one run, or --fresh-kernels)
+    kernel = kernel or WarmKernel(KERNEL_NAME, str(spec.cwd), warm=False)
+    ok = False
+    try:
+        error = _execute_notebook(spec, executed, staging, kernel, cell_timeout)
+        ok = not error
+    finally:  # also on Ctrl-C or SIGTERM: a kernel of this run's never outlives it
+        if own or not ok:
+            kernel.discard()  # whatever state a failed run left, the next run starts clean
+        else:
+            kernel.reset()
+    status: RunStatus = "ok" if ok else "failed"
+    try:
+        if executed.exists():
+            _export(spec, executed, staging, out_root, ran_at)
+    except Exception as exc:  # noqa: BLE001
+        status, error = "failed", error or f"export: {type(exc).__name__}: {exc}"
+    reads = staging / READS_FILE
+    if status == "ok" and reads.is_file():
+        try:
+            cache.write_record(staging, cache.run_key(spec.path, spec.params), reads)
+        except (OSError, ValueError) as exc:  # no record: the run is simply not reused next time
+            error = f"cache record not written: {exc}"
+    reads.unlink(missing_ok=True)
+    return RunResult(spec, status, time.perf_counter() - started, "" if status == "ok" else error), ran_at
+
+
+def _export(spec: RunSpec, executed: Path, staging: Path, out_root: Path, ran_at: str) -> None:
+    """report.html beside the executed notebook; neither keeps a machine path (the notebook names its staging
+    folder and inputs)."""
+    import nbformat
+
+    from tokenwatch.artifacts import read_summary
+    from tokenwatch.run.brief import findings_first, for_readers, read_findings, with_code_toggle
+    from tokenwatch.run.export import notebook_html, provenance_footer, sanitize_outputs
+    from tokenwatch.run.notebooks import INJECTED, inspect
+
+    text = scrub_paths(executed.read_text(encoding="utf-8"), _named_paths(staging, out_root))
+    atomic_write_text(executed, text)
+    nb = nbformat.reads(text, as_version=4)
+    try:
+        summary = read_summary(staging)
+    except (OSError, ValueError):
+        summary = None
+    footer = provenance_footer(spec.params, summary, ran_at)
+    clean = sanitize_outputs(nb)  # once for both exports
+    shown = {k: v for k, v in {**inspect(spec.path).parameters, **spec.params}.items() if k not in INJECTED}
+    # one file: findings first, the code exported once and hidden behind a toggle (benchmarks/bench_export.py:
+    # half the time of a report and a notebook page)
+    page = with_code_toggle(notebook_html(for_readers(clean), with_code=True, footer=footer, sanitized=True))
+    atomic_write_text(staging / "report.html",
+                      scrub_paths(findings_first(page, read_findings(staging), shown, summary or {}, ran_at),
+                                  _named_paths(staging, out_root)))
+
+
+def _named_paths(staging: Path, out_root: Path) -> dict[str, str]:
+    """This run's absolute paths and how exports show them."""
+    from tokenwatch.market.cache import cache_dir
+
+    named = {str(staging): ".", str(out_root): "$OUT"}
+    if snap := os.environ.get(SNAPSHOT_ENV, "").strip():
+        named[str(Path(snap).expanduser().resolve())] = f"${SNAPSHOT_ENV}"
+    named[str(cache_dir().resolve())] = "$TOKENWATCH_CACHE"
+    return named
+
+
+def _safe_execute(spec: RunSpec, out_root: Path, staging_root: Path, kernel: WarmKernel | None,
+                  cell_timeout: float) -> RunResult:
+    try:
+        return execute_one(spec, out_root, staging_root, kernel, cell_timeout)
+    except Exception:  # noqa: BLE001 - whatever happens, the batch goes on and says where
+        return RunResult(spec, "failed", 0.0, traceback.format_exc(limit=3))
+
+

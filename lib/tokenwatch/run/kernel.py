@@ -1,0 +1,120 @@
+"""The project's Jupyter kernels: one kept warm between runs, started, reset, killed.
+
+nbclient (under papermill) waits for a cell with asyncio. Given a plain `jupyter_client.KernelManager`, it gets
+that manager's blocking client, whose wait for output blocks the event loop: the cell timeout and the check for a
+dead kernel never run, so a hanging cell or a killed kernel hung the batch. The manager here hands out the
+asynchronous client instead; the runner's own few set-up calls use a blocking client on the same connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import tempfile
+import time
+from typing import Any
+
+from tokenwatch.errors import TokenwatchError
+
+KERNEL_NAME = "tokenwatch"
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+KERNEL_START_TRIES = 3
+ASYNC_CLIENT = "jupyter_client.asynchronous.AsyncKernelClient"
+WARM_UP = ("import numpy, pandas, scipy, statsmodels.api, matplotlib.pyplot\n"
+           "import tokenwatch.market, tokenwatch.plots, tokenwatch.artifacts\n"
+           "tokenwatch.plots.use_style()")
+RESET = "%reset -f\nimport matplotlib.pyplot as _plt, os as _os\n_plt.close('all')\n_os.chdir({cwd!r})\ndel _plt, _os"
+
+
+class WarmKernel:
+    """One kernel kept warm between runs (heavy imports done once, namespace reset each run).
+
+    Kernels talk over IPC (unix sockets in a private temporary folder), not TCP: no port to race for
+    and no "running over TCP without encryption" warning for every kernel."""
+
+    def __init__(self, name: str, cwd: str, warm: bool = True) -> None:
+        self.name, self.cwd, self.warm = name, cwd, warm
+        self.km: Any = None  # a jupyter_client KernelManager once started
+        self.pid: int | None = None
+        self._sockets: str | None = None
+
+    def get(self):
+        """The kernel manager for papermill, a new kernel started where there is none or it died."""
+        from jupyter_client import KernelManager
+
+        if self.km is None or not self.km.is_alive():
+            self.discard()
+            self._sockets = tempfile.mkdtemp(prefix="tokenwatch-kernel-")
+            self.km = KernelManager(kernel_name=self.name, transport="ipc", ip=os.path.join(self._sockets, "k"),
+                                    client_class=ASYNC_CLIENT)
+            # figures must reach the notebook: a shell's MPLBACKEND=Agg (CI sets it) would silence every chart
+            env = {**os.environ, "MPLBACKEND": INLINE_BACKEND}
+            for attempt in range(KERNEL_START_TRIES):  # a kernel that fails to start (a port race) is retried
+                try:
+                    self.km.start_kernel(cwd=self.cwd, env=env)
+                    break
+                except Exception:
+                    if attempt == KERNEL_START_TRIES - 1:
+                        raise
+                    with contextlib.suppress(Exception):
+                        self.km.cleanup_resources()
+                    time.sleep(0.5 * (attempt + 1))
+            self.pid = getattr(self.km.provisioner, "pid", None)
+            if self.warm:
+                self.execute(WARM_UP, timeout=120)
+        return self.km
+
+    def execute(self, code: str, timeout: float) -> None:
+        """Run `code` in the kernel outside any notebook (set-up, the execution cache's read record)."""
+        from jupyter_client.blocking import BlockingKernelClient
+
+        if self.km is None or not self.km.is_alive():
+            raise RuntimeError(f"the kernel {self.name} is not running (it died)")
+        # papermill gets the asynchronous client; these few calls use a blocking one on the same connection
+        kc = BlockingKernelClient(**self.km.get_connection_info(session=True), parent=self.km)
+        kc.start_channels()
+        try:
+            kc.wait_for_ready(timeout=60)
+            reply = kc.execute_interactive(code, timeout=timeout, store_history=False,
+                                           output_hook=lambda msg: None)
+            if reply["content"]["status"] != "ok":
+                raise RuntimeError(f"kernel {self.name}: {reply['content'].get('evalue', 'set-up failed')}")
+        finally:
+            kc.stop_channels()
+
+    def reset(self) -> None:
+        try:
+            self.execute(RESET.format(cwd=self.cwd), timeout=30)
+        except Exception:  # noqa: BLE001 - a kernel that cannot reset is replaced
+            self.discard()
+
+    def kill(self) -> None:
+        """End the kernel and anything it started at once (its own process group), from a signal handler too."""
+        if self.pid:
+            with contextlib.suppress(OSError):
+                os.killpg(self.pid, signal.SIGKILL)  # jupyter_client starts each kernel in a session of its own
+
+    def discard(self) -> None:
+        if self.km is not None:
+            with contextlib.suppress(Exception):
+                self.km.shutdown_kernel(now=True)
+        self.kill()
+        self.km, self.pid = None, None
+        if self._sockets:
+            shutil.rmtree(self._sockets, ignore_errors=True)
+            self._sockets = None
+
+
+def check_kernel(name: str = KERNEL_NAME) -> None:
+    """Stop before any run when the project's kernel is not registered."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        KernelSpecManager().get_kernel_spec(name)
+    except NoSuchKernel as exc:
+        raise TokenwatchError(
+            f"the Jupyter kernel {name!r} is not installed; run `make venv` (or `python -m ipykernel install "
+            f"--sys-prefix --name {name}` in the project's environment)"
+        ) from exc

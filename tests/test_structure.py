@@ -1,0 +1,114 @@
+"""The package's shape: no import circles, and environment.yml saying what pyproject.toml says."""
+
+import ast
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).parents[1]
+PACKAGE = ROOT / "lib" / "tokenwatch"
+
+
+def _module_name(path: Path, package: Path) -> str:
+    parts = path.relative_to(package.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph(package: Path = PACKAGE) -> dict[str, set[str]]:
+    """Module -> the package's modules it imports, at any depth (a function's own imports count: they run too).
+
+    `from a.b import c` imports `a.b.c` where that is a module, else `a.b`; relative imports are resolved."""
+    files = {_module_name(p, package): p for p in package.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in files.items():
+        is_package = path.name == "__init__.py"
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.Import):
+                targets.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    here = name.split(".") if is_package else name.split(".")[:-1]
+                    here = here[: len(here) - (node.level - 1)]
+                    base = ".".join([*here, base] if base else here)
+                targets.update(f"{base}.{a.name}" if f"{base}.{a.name}" in files else base for a in node.names)
+        graph[name] = {t for t in targets if t in files and t != name}
+    return graph
+
+
+def find_circle(graph: dict[str, set[str]]) -> list[str]:
+    """One import circle as [a, b, ..., a], or [] when there is none (depth-first search)."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return [*path[path.index(nxt):], nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        path.pop()
+        state[node] = 2
+        return []
+
+    for start in sorted(graph):
+        if start not in state and (found := visit(start)):
+            return found
+    return []
+
+
+def test_the_walk_finds_a_circle_where_there_is_one(tmp_path):
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("from pkg.sub import b\n")
+    (pkg / "sub" / "__init__.py").write_text("")
+    (pkg / "sub" / "b.py").write_text("def f():\n    from ..c import X\n")  # a function's import, relative
+    (pkg / "c.py").write_text("import pkg\nX = 1\n")
+    graph = import_graph(pkg)
+    assert graph["pkg.sub.b"] == {"pkg.c"}
+    assert find_circle(graph) == ["pkg", "pkg.sub.b", "pkg.c", "pkg"]
+    (pkg / "c.py").write_text("X = 1\n")
+    assert find_circle(import_graph(pkg)) == []
+
+
+def test_the_package_has_no_import_circle():
+    graph = import_graph()
+    assert "tokenwatch.market.prices" in graph["tokenwatch.market"]  # the walk sees the package
+    circle = find_circle(graph)
+    assert not circle, "import circle: " + " -> ".join(circle)
+
+
+def _name(requirement: str) -> tuple[str, str]:
+    """('pandas', '>=3.0,<4') from 'pandas>=3.0,<4', names normalised as pip and conda-forge spell them alike."""
+    match = re.fullmatch(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(.*?)\s*", requirement)
+    assert match, requirement
+    return re.sub(r"[-_.]+", "-", match.group(1)).lower(), match.group(2).replace(" ", "")
+
+
+def test_environment_yml_lists_what_pyproject_lists():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    wanted = dict(_name(r) for r in [*project["dependencies"], *project["optional-dependencies"]["test"]])
+    env = yaml.safe_load((ROOT / "environment.yml").read_text(encoding="utf-8"))["dependencies"]
+    conda = [d for d in env if isinstance(d, str)]
+    pip = next(d["pip"] for d in env if isinstance(d, dict))
+    listed: dict[str, str] = {}
+    for requirement in [*conda, *(p for p in pip if p != "-e .")]:
+        name, spec = _name(requirement.replace("=", "==", 1) if re.search(r"[^<>=!]=[^=]", requirement) else
+                           requirement)
+        assert name not in listed, f"environment.yml lists {name} twice"
+        listed[name] = spec
+    python = listed.pop("python")
+    assert "-e ." in pip, "environment.yml should install the project itself (pip: -e .)"
+    assert listed.pop("pip", None) == ""
+    low = re.search(r">=\s*(3\.\d+)", project["requires-python"])
+    assert low and python == f"=={low.group(1)}", f"python {python} in environment.yml, {project['requires-python']}"
+    assert listed == wanted, (
+        "environment.yml and pyproject.toml differ: "
+        f"only in pyproject {sorted(set(wanted) - set(listed))}, only in environment.yml "
+        f"{sorted(set(listed) - set(wanted))}, versions differ "
+        f"{sorted(n for n in set(wanted) & set(listed) if wanted[n] != listed[n])}")
