@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 
 import pandas as pd
 
+from tokenwatch import reads
 from tokenwatch.errors import ParameterError
 
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -63,7 +64,7 @@ def _label(name: str) -> str:
 def as_date_or_today(name: str, value: object) -> pd.Timestamp:
     """A date parameter that also accepts 'today' (the date of the run)."""
     if isinstance(value, str) and value.strip().lower() == "today":
-        return pd.Timestamp.today().normalize()
+        return reads.today()  # recorded: the execution cache reruns a run that used today's date
     return as_date(name, value)
 
 

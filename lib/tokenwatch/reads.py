@@ -1,30 +1,45 @@
-"""Inside a kernel: which files a run read, for the execution cache.
+"""Inside a kernel: what a run read, for the execution cache.
 
-An audit hook (PEP 578) sees every file the run opens for reading; C readers report through `note`. `start`
-begins a run's record, `stop` writes the files under the watched folders (the curated data, the snapshot, the
-parquet cache) and the tokenwatch modules loaded, as JSON, to the path given. The hook is installed once per
-kernel and is a no-op between runs.
+An audit hook (PEP 578) sees every file the run opens for reading, wherever it lies (a basket given as a path, a
+`projection_dir` run folder, a symlinked data file), and the files it tried to open that were not there; C readers
+report through `note`. Code that lists a folder to find what exists (the parquet cache) reports the folder, the
+pattern and what it found through `looked`, so an entry appearing later makes the run stale. `today` gives the
+date of the run and records that the run depended on it. Files of the Python installation, the system and the
+tools' own settings (matplotlib, IPython, Jupyter) are not a run's data and are left out.
+
+`start` begins a run's record, `stop` writes it as JSON to the path given, with the tokenwatch modules loaded. The
+hook is installed once per kernel and is a no-op between runs.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
-_state: dict[str, object] = {"on": False, "files": set(), "roots": (), "installed": False}
+_state: dict[str, Any] = {"on": False, "files": set(), "listings": {}, "today": None, "skip": (),
+                          "installed": False}
+SYSTEM = ("/proc/", "/sys/", "/dev/", "/usr/", "/lib/", "/lib64/", "/etc/", "/bin/", "/sbin/", "/opt/conda/")
+WRITING = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND
+ANY = "any:"  # a listing pattern that asks only whether something matches
+TOOL_DIRS = (".cache", ".config", ".ipython", ".jupyter", ".local", ".matplotlib", ".pyenv", ".conda")
 
 
 def _hook(event: str, args: tuple) -> None:
     if event != "open" or not _state["on"]:
         return
     path, mode = args[0], args[1] if len(args) > 1 else "r"
+    flags = args[2] if len(args) > 2 and isinstance(args[2], int) else 0
     if not isinstance(path, str | bytes | os.PathLike) or (isinstance(mode, str) and any(c in mode for c in "wax+")):
         return
-    text = os.fsdecode(path)
-    if text.startswith(_state["roots"]):  # type: ignore[arg-type]  # a tuple of folder prefixes
-        _state["files"].add(text)  # type: ignore[attr-defined]
+    if flags & WRITING:  # os.open for writing (a lock file, a temporary file): not a read
+        return
+    text = os.path.abspath(os.fsdecode(path))
+    if not text.startswith(_state["skip"]) and not text.endswith((".pyc", ".pyo")):
+        _state["files"].add(text)
 
 
 def note(path: str | os.PathLike) -> None:
@@ -33,15 +48,47 @@ def note(path: str | os.PathLike) -> None:
         _hook("open", (os.fspath(path), "r"))
 
 
-def watched_roots() -> tuple[str, ...]:
-    """The folders whose files count as a run's data: data/, the snapshot and the parquet cache."""
-    from tokenwatch.market.cache import cache_dir
-    from tokenwatch.paths import SNAPSHOT_ENV, data_dir
+def listing(folder: str | os.PathLike, pattern: str) -> list[str]:
+    """The names under `folder` matching `pattern` (relative, sorted; none when the folder is missing). A pattern
+    starting with ANY asks only whether one exists: the answer is then one name or none."""
+    root = Path(folder)
+    if not root.is_dir():
+        return []
+    if pattern.startswith(ANY):
+        return [p.relative_to(root).as_posix() for p in itertools.islice(root.glob(pattern[len(ANY):]), 1)]
+    return sorted(p.relative_to(root).as_posix() for p in root.glob(pattern))
 
-    roots = [data_dir(), cache_dir()]
-    if snap := os.environ.get(SNAPSHOT_ENV, "").strip():
-        roots.append(Path(snap).expanduser())
-    return tuple(str(r.resolve()) + os.sep for r in roots) + tuple(str(r.absolute()) + os.sep for r in roots)
+
+def looked_for(folder: str | os.PathLike, pattern: str) -> list[str]:
+    """`listing(folder, pattern)`, recorded: when that listing is different later (an entry appeared or went),
+    the run is stale."""
+    found = listing(folder, pattern)
+    if _state["on"]:
+        key = f"{os.path.abspath(os.fspath(folder))}\n{pattern}"
+        _state["listings"][key] = ["(any)"] if pattern.startswith(ANY) and found else found
+    return found
+
+
+def today() -> Any:
+    """The date of the run (a normalised pandas Timestamp), recorded: a run that used it is stale the next day."""
+    import pandas as pd
+
+    day = pd.Timestamp.today().normalize()
+    if _state["on"]:
+        _state["today"] = day.date().isoformat()
+    return day
+
+
+def skipped_prefixes() -> tuple[str, ...]:
+    """Folders whose files are not a run's data: the Python installation, the system, the tools' settings."""
+    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    home = Path.home()
+    prefixes |= {str(home / name) for name in TOOL_DIRS}
+    for env in ("MPLCONFIGDIR", "IPYTHONDIR", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR"):
+        if value := os.environ.get(env, "").strip():
+            prefixes.add(value)
+    resolved = {str(Path(p).resolve()) for p in prefixes} | {os.path.abspath(p) for p in prefixes}
+    return tuple(p.rstrip(os.sep) + os.sep for p in sorted(resolved) if p not in ("", os.sep)) + SYSTEM
 
 
 def start() -> None:
@@ -53,14 +100,27 @@ def start() -> None:
     if not _state["installed"]:
         sys.addaudithook(_hook)
         _state["installed"] = True
-    _state["roots"], _state["files"], _state["on"] = watched_roots(), set(), True
+    _state.update(skip=skipped_prefixes(), files=set(), listings={}, today=None, on=True)
+
+
+def record() -> dict[str, Any]:
+    """What this run read so far: files by the path it opened (absolute, links kept) with the file each resolves
+    to, files it looked for and did not find, folder listings, the date if it used today's."""
+    package = str(Path(__file__).resolve().parent) + os.sep
+    loaded = [str(Path(f).resolve()) for m in list(sys.modules.values()) if (f := getattr(m, "__file__", None))]
+    files, absent = {}, []
+    for f in sorted(_state["files"]):
+        if os.path.isfile(f):
+            files[f] = os.path.realpath(f)
+        elif not os.path.exists(f):
+            absent.append(f)
+    listings = [{"folder": k.split("\n")[0], "pattern": k.split("\n")[1], "found": v}
+                for k, v in sorted(_state["listings"].items())]
+    return {"files": files, "absent": absent, "listings": listings, "today": _state["today"],
+            "modules": sorted({f for f in loaded if f.startswith(package)})}
 
 
 def stop(out: str) -> None:
-    """Stop recording and write the files read and the tokenwatch modules loaded to `out`."""
+    """Stop recording and write `record()` to `out` as JSON."""
     _state["on"] = False
-    package = str(Path(__file__).resolve().parent) + os.sep
-    loaded = [str(Path(f).resolve()) for m in list(sys.modules.values()) if (f := getattr(m, "__file__", None))]
-    modules = sorted({f for f in loaded if f.startswith(package)})
-    files = sorted({str(Path(f).resolve()) for f in _state["files"] if Path(f).is_file()})  # type: ignore[attr-defined]
-    Path(out).write_text(json.dumps({"files": files, "modules": modules}), encoding="utf-8")
+    Path(out).write_text(json.dumps(record()), encoding="utf-8")

@@ -133,6 +133,7 @@ def test_swap_replaces_a_folder_whole(tmp_path):
     final, new = tmp_path / "run", tmp_path / "new"
     final.mkdir()
     (final / "old.csv").write_text("old")
+    (final / "run.json").write_text('{"notebook": "x", "files": ["old.csv", "run.json"]}')  # what the run wrote
     new.mkdir()
     (new / "new.csv").write_text("new")
     swap_into_place(new, final)

@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from filelock import FileLock
 from filelock import Timeout as LockTimeout
 
+from tokenwatch import reads
 from tokenwatch.artifacts import atomic_write_bytes
 from tokenwatch.errors import CacheCorruptError, DataNotFoundError, TokenwatchError
 from tokenwatch.paths import data_dir
@@ -36,8 +37,6 @@ CACHE_ENV = "TOKENWATCH_CACHE"
 KINDS = ("daily", "factors")
 META_KEY = b"tokenwatch"
 LOCK_TIMEOUT = 120.0  # seconds to wait for another writer of the same entry
-
-
 
 
 def cache_dir() -> Path:
@@ -162,13 +161,12 @@ class Cache:
         return target
 
     def sources(self, kind: str, symbol: Symbol) -> list[str]:
-        """Sources with an entry for this symbol."""
-        folder = self.root / kind / symbol.market
-        return sorted(p.name[len(symbol.code) + 1:-len(".parquet")] for p in folder.glob(f"{symbol.code}.*.parquet"))
+        """Sources with an entry for this symbol (the look is recorded: an entry added later makes a run stale)."""
+        names = reads.looked_for(self.root / kind / symbol.market, f"{symbol.code}.*.parquet")
+        return sorted(name[len(symbol.code) + 1:-len(".parquet")] for name in names)
 
     def symbols(self, kind: str, market: str) -> list[str]:
-        folder = self.root / kind / market
-        return sorted({p.name.split(".")[0] for p in folder.glob("*.parquet")})
+        return sorted({name.split(".")[0] for name in reads.looked_for(self.root / kind / market, "*.parquet")})
 
     def entries(self) -> tuple[list[Entry], list[str]]:
         """Every entry, read back and checked; corrupt files are moved aside and described instead."""
@@ -183,7 +181,8 @@ class Cache:
         return found, problems
 
     def has_data(self) -> bool:
-        return any((self.root / "daily").glob("*/*.parquet")) if (self.root / "daily").is_dir() else False
+        """Whether any daily entry is cached (recorded: a run made on an empty cache is stale once it fills)."""
+        return bool(reads.looked_for(self.root / "daily", reads.ANY + "*/*.parquet"))
 
     @staticmethod
     def _entry(kind: str, symbol: Symbol, source: str, path: Path, meta: dict, frame: pd.DataFrame) -> Entry:

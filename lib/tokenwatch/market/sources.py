@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from tokenwatch import reads
 from tokenwatch.errors import DataNotFoundError, LiveFetchFailed, TokenwatchNotice
 from tokenwatch.market.akshare_adapters import ADAPTERS, chain, us_adjusted_close
 from tokenwatch.market.base import FACTOR_COLUMNS, PriceSource, SeriesData
@@ -50,7 +51,7 @@ class CachedSource(PriceSource):
 
     def daily(self, symbol: Symbol) -> SeriesData:
         if self.fetcher is not None and not self.cache.sources("daily", symbol):
-            result = self.fetcher.daily(symbol, self.live_start, pd.Timestamp.today().normalize())
+            result = self.fetcher.daily(symbol, self.live_start, reads.today())
             if result.status == "failed":
                 raise LiveFetchFailed(f"live fetch of {symbol} failed ({'; '.join(result.attempts) or result.message})")
             self.fetcher.factors(symbol)

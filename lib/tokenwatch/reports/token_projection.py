@@ -14,6 +14,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from tokenwatch import params as checks
+from tokenwatch import reads
 from tokenwatch.artifacts import file_source, read_summary
 from tokenwatch.artifacts import select_columns as cols
 from tokenwatch.display import fmt_tokens
@@ -367,7 +368,7 @@ def project_series(series: str, cutoff: str | pd.Timestamp | None, horizon: pd.T
                    multiple: float = 10.0, leader: str = "google-surfaces", vintages: int = 0) -> ProjectionReport:
     """The whole projection of one series as of `when` (default today); see the module docstring. `vintages`:
     how many of the series' latest disclosures the before/after view of the headline steps through."""
-    when = when or pd.Timestamp.today().normalize()
+    when = when or reads.today()
     if not multiple > 1:
         raise ParameterError(f"multiple={multiple} should be above 1 (how many times the level at the cutoff)")
     ledger, scenarios = load_and_check(series, when, horizon, models, scenario_names)

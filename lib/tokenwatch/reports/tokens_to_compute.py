@@ -11,6 +11,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from tokenwatch import params as checks
+from tokenwatch import reads
 from tokenwatch.artifacts import file_source
 from tokenwatch.artifacts import select_columns as cols
 from tokenwatch.errors import ParameterError
@@ -201,7 +202,7 @@ def compute_report(projection_dir: str, series: str, model: str, quantile: str, 
     if quantile not in token_projection.P.QUANTILES:
         raise ParameterError(f"quantile={quantile!r} is not one of {list(token_projection.P.QUANTILES)}")
     if tokens_per_day > 0:
-        rows = pd.DataFrame({"scenario": ["given level"], "date": [pd.Timestamp.today().normalize()],
+        rows = pd.DataFrame({"scenario": ["given level"], "date": [reads.today()],
                              quantile: [tokens_per_day]})
         model, basis, scenario = "", f"a given level of {tokens_per_day:.3g} tokens per day", None
     else:

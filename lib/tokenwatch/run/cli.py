@@ -68,6 +68,8 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true",
                    help="rerun every run, even one whose notebook, parameters, data, library and versions are "
                         "unchanged since it last succeeded (otherwise reused from the execution cache)")
+    p.add_argument("--explain", action="store_true",
+                   help="say for each run why it was reused from the execution cache or rerun")
     p.add_argument("--pdf", action="store_true",
                    help="also print each report and the brief to PDF (A4) with headless Chromium, offline; a "
                         "page not printed (no Chromium, a hang past TOKENWATCH_PDF_TIMEOUT s) makes the exit non-zero")
@@ -125,6 +127,7 @@ def _scheduler_address(value: str | None) -> str | None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from tokenwatch.run.index import IndexNotWritten
     from tokenwatch.run.pool import Terminated, check_jobs, run_all, sigterm_as_interrupt
     from tokenwatch.run.runner import plan, results_table, scan_runs
 
@@ -160,12 +163,20 @@ def cmd_run(args: argparse.Namespace) -> int:
             else:
                 results = run_all(specs, out, jobs=args.jobs, cell_timeout=args.cell_timeout,
                                   warm=not args.fresh_kernels, progress=not args.no_progress, force=args.force)
+    except IndexNotWritten as exc:  # the runs are done and shown; the index could not be rebuilt
+        if exc.results:
+            print(results_table(exc.results))
+        raise
     except KeyboardInterrupt as exc:
         how = "stopped by SIGTERM" if isinstance(exc, Terminated) else "interrupted"
         print(f"tokenwatch: {how}; finished runs are in place, unfinished ones were discarded "
               f"(index: {out / 'index.html'})", file=sys.stderr)
         return 143 if isinstance(exc, Terminated) else 130
     print(results_table(results))
+    if args.explain:
+        for r in results:
+            why = f"reused: {r.reason}" if r.cached else f"rerun: {r.reason or 'not known'}"
+            print(f"{r.spec.folder}: " + ("refused (see above)" if r.reason == "refused" else why))
     from tokenwatch.run.history import record_state
     from tokenwatch.run.pdf import print_collection, retire_stale_pdfs
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 import traceback
 import uuid
@@ -16,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tokenwatch.artifacts import atomic_write_text
-from tokenwatch.paths import SNAPSHOT_ENV, scrub_paths
+from tokenwatch.paths import scrub_paths
 from tokenwatch.run import cache
 from tokenwatch.run.kernel import KERNEL_NAME, WarmKernel
 from tokenwatch.run.runner import RunResult, RunSpec, RunStatus, finish_run
@@ -151,13 +150,9 @@ def _export(spec: RunSpec, executed: Path, staging: Path, out_root: Path, ran_at
 
 def _named_paths(staging: Path, out_root: Path) -> dict[str, str]:
     """This run's absolute paths and how exports show them."""
-    from tokenwatch.market.cache import cache_dir
+    from tokenwatch.run.publish import named_paths
 
-    named = {str(staging): ".", str(out_root): "$OUT"}
-    if snap := os.environ.get(SNAPSHOT_ENV, "").strip():
-        named[str(Path(snap).expanduser().resolve())] = f"${SNAPSHOT_ENV}"
-    named[str(cache_dir().resolve())] = "$TOKENWATCH_CACHE"
-    return named
+    return named_paths(out_root, {str(staging): "."})
 
 
 def _safe_execute(spec: RunSpec, out_root: Path, staging_root: Path, kernel: WarmKernel | None,

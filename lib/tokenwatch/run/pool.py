@@ -25,11 +25,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tokenwatch.errors import ParameterError
+from tokenwatch.errors import ParameterError, TokenwatchError
 from tokenwatch.market.fetch import DOWN_ENV
+from tokenwatch.run import publish
 from tokenwatch.run.execute import _safe_execute
+from tokenwatch.run.index import IndexNotWritten
 from tokenwatch.run.kernel import KERNEL_NAME, WarmKernel, check_kernel
-from tokenwatch.run.runner import STAGING, RunResult, RunSpec, check_output_root, reuse, write_index
+from tokenwatch.run.runner import STAGING, RunResult, RunSpec, check_output_root, write_index
 
 PARENT_POLL = 0.5  # seconds between a worker's looks at its parent, where the system has no parent-death signal
 _PR_SET_PDEATHSIG = 1
@@ -151,18 +153,37 @@ def run_all(specs: list[RunSpec], out_root: Path, *, jobs: int | None = None, ce
         raise ParameterError(f"--cell-timeout {cell_timeout:g}: give the seconds a cell may take, above 0")
     jobs = check_jobs(jobs)
     out_root = check_output_root(out_root)
-    reused = {} if force else {i: r for i, spec in enumerate(specs) if (r := reuse(spec, out_root)) is not None}
+    with publish.hold(specs, out_root) as refused:  # one invocation at a time per run folder
+        results: list[RunResult] = []
+        try:
+            return _run_held(specs, out_root, refused, results, jobs, cell_timeout, warm, progress, force)
+        except IndexNotWritten as exc:  # the runs are done: shown with the message
+            exc.results = results
+            raise
+
+
+def _run_held(specs: list[RunSpec], out_root: Path, refused: dict[int, RunResult], results: list[RunResult],
+              jobs: int, cell_timeout: float, warm: bool, progress: bool, force: bool) -> list[RunResult]:
+    reused, reasons = publish.reuse_all(specs, out_root, force, refused)
+    reused.update(refused)
     todo = [spec for i, spec in enumerate(specs) if i not in reused]
     if not todo:
+        results[:] = [reused[i] for i in range(len(specs))]
         write_index(out_root)
-        return [reused[i] for i in range(len(specs))]
+        return results
     check_kernel()
-    staging_root = new_staging(out_root)
+    try:
+        staging_root = new_staging(out_root)
+    except OSError as exc:  # a full disk, most likely: said, not a traceback
+        raise TokenwatchError(f"cannot stage runs in {out_root} ({exc.strerror or exc}): free some space, or choose "
+                              "another --out; the runs already there stay as they were") from None
     previous = os.environ.get(DOWN_ENV)
     os.environ[DOWN_ENV] = str(staging_root / "unreachable.jsonl")  # kernels inherit it
     try:
         fresh = iter(_run_specs(todo, out_root, staging_root, jobs, cell_timeout, warm, progress))
-        results = [reused[i] if i in reused else next(fresh) for i in range(len(specs))]
+        results[:] = [reused[i] if i in reused else next(fresh) for i in range(len(specs))]
+        for i, result in enumerate(results):
+            result.reason = result.reason or reasons.get(i, "")
     finally:
         if previous is None:
             os.environ.pop(DOWN_ENV, None)
