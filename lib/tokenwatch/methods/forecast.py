@@ -91,8 +91,10 @@ def project(ledger: pd.DataFrame, series: str, when: pd.Timestamp, horizon: pd.T
         raise ParameterError(f"the backtest has {others} cells of series other than {series} on {when.date()}, "
                              f"fewer than the {B.MIN_CALIBRATION_CELLS} needed to calibrate a band; pick a later "
                              "as_of or add disclosures")
-    grid = P.month_grid(anchor_date, horizon)
+    grid = P.month_grid(obs["date"].iloc[0], horizon)
     h = P.years(grid, anchor_date)
+    disclosed = np.interp(grid.asi8.astype(float), pd.DatetimeIndex(obs["date"]).asi8.astype(float),
+                          np.log(obs["tokens_per_day"].to_numpy(float)))  # up to the anchor: the disclosures
     observed = observed if observed is not None else P.series_observations(public)
     prior = P.pooled_prior(observed, exclude=series)
     posterior = P.pooled_growth(obs, prior) if prior is not None else None
@@ -113,7 +115,7 @@ def project(ledger: pd.DataFrame, series: str, when: pd.Timestamp, horizon: pd.T
             continue
         model, _, scenario = member.partition("/")
         q = band.quantiles(x, h, anchor)
-        tables.append(_quantiles(q, grid, series, model, scenario, at_bound.get(member, "")))
+        tables.append(_quantiles(q, grid, series, model, scenario, at_bound.get(member, ""), h, disclosed))
         rows.append({"model": model, "scenario": scenario, "points": len(obs), "anchor_id": obs["id"].iloc[-1],
                      "at_bound": at_bound.get(member, ""), "centre": band.centre, "half_50": band.half[0.5],
                      "half_80": band.half[0.8], "calibration_cells": band.n,
@@ -123,7 +125,7 @@ def project(ledger: pd.DataFrame, series: str, when: pd.Timestamp, horizon: pd.T
     cal_live = B.Calibration(cal.bands, weights / weights.sum(), cal.damping, cal.ensemble, cal.cells, cal.series)
     assert cal.ensemble is not None
     mix = cal.ensemble.quantiles(cal_live.ensemble_median(frame, h, anchor), h, anchor)
-    tables.append(_quantiles(mix, grid, series, B.ENSEMBLE, B.ALL, ""))
+    tables.append(_quantiles(mix, grid, series, B.ENSEMBLE, B.ALL, "", h, disclosed))
     specs = pd.DataFrame(rows)
     specs["weight"] = specs["model"].map(weights / weights.sum()).where(specs["scenario"] == "")
     specs["in_headline"] = specs["weight"].notna()
@@ -133,9 +135,13 @@ def project(ledger: pd.DataFrame, series: str, when: pd.Timestamp, horizon: pd.T
 
 
 def _quantiles(log_q: np.ndarray, grid: pd.DatetimeIndex, series: str, model: str, scenario: str,
-               at_bound: str) -> pd.DataFrame:
+               at_bound: str, h: np.ndarray, disclosed: np.ndarray) -> pd.DataFrame:
+    """A quantile table; up to the anchor (h <= 0) every quantile is the disclosed path (log-linear between
+    disclosures), marked calibrated=False: it is history, not a forecast."""
+    past = h <= 0
+    log_q = np.where(past[:, None], disclosed[:, None], log_q)
     out = pd.DataFrame(np.exp(log_q), columns=list(P.QUANTILES)).assign(
-        date=grid, series=series, model=model, scenario=scenario, calibrated=True, at_bound=at_bound, capped_by="")
+        date=grid, series=series, model=model, scenario=scenario, calibrated=~past, at_bound=at_bound, capped_by="")
     return out[PROJECTION_COLUMNS]
 
 
@@ -185,7 +191,8 @@ def archive(table: pd.DataFrame, when: pd.Timestamp, ledger: pd.DataFrame, ledge
 
 
 def score_forecasts(forecast: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:
-    """Score an archived forecast.csv on every disclosure made public after its vintage (log space).
+    """Score an archived forecast.csv on every disclosure made public after its vintage and dated after its
+    cutoff (log space).
 
     CRPS is approximated from the quantiles: twice the mean pinball loss over them.
     """
@@ -202,7 +209,7 @@ def score_forecasts(forecast: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFram
             later = P.observations(ledger, series)
         except ParameterError:
             continue
-        later = later[later["public_from"] > vintage]
+        later = later[(later["public_from"] > vintage) & (later["date"] > pd.Timestamp(key[3]))]  # forecasts only
         q = interpolate_quantiles(part.sort_values("date"), later["date"])
         for (_, obs), (_, qq) in zip(later.iterrows(), q.iterrows(), strict=True):
             if qq.isna().any():

@@ -34,6 +34,7 @@ ROOM_CLAIM = "overseas_30x_room"
 CALIBRATION_COLUMNS = ["model", "scenario", "scope", "nominal", "coverage", "n", "series"]
 REACH_COLUMNS = ["target", "level_basis", "model", "scenario", "date_q10", "date_q50", "date_q90"]
 WIDTH_MONTHS = (3, 6, 12, 18)
+CONSISTENCY_COLUMNS = ["date", "quantile", "part_tokens_per_day", "whole_tokens_per_day"]
 
 
 def quarter_ends_after(date: pd.Timestamp, count: int = 2, gap_days: int = 90) -> list[pd.Timestamp]:
@@ -148,14 +149,14 @@ class ProjectionReport(Report):
     def consistency(self) -> pd.DataFrame:
         """Before any cap: where a quantile of this series' headline exceeds the same quantile of its whole's."""
         if self.whole is None or self.uncapped.empty:
-            return pd.DataFrame(columns=["date", "quantile", "part", "whole", "capped_to"])
+            return pd.DataFrame(columns=CONSISTENCY_COLUMNS)
         model, scenario = self.headline_key
         part = self.uncapped[(self.uncapped["model"] == model) & (self.uncapped["scenario"] == scenario)]
         part = part[part["date"] > self.projection.anchor["date"]]
         whole = F.interpolate_quantiles(self.whole.headline().sort_values("date"), part["date"])
-        rows = [{"date": d, "quantile": q, "part": v, "whole": w, "capped_to": w}
+        rows = [{"date": d, "quantile": q, "part_tokens_per_day": v, "whole_tokens_per_day": w}
                 for q in P.QUANTILES for d, v, w in zip(part["date"], part[q], whole[q], strict=True) if v > w]
-        return pd.DataFrame(rows, columns=["date", "quantile", "part", "whole", "capped_to"])
+        return pd.DataFrame(rows, columns=CONSISTENCY_COLUMNS)
 
     def consistency_line(self) -> str:
         """Whether the series stays within its whole before any cap, and if not where and why."""
@@ -180,7 +181,8 @@ class ProjectionReport(Report):
 
     def capacity(self) -> pd.DataFrame:
         """The headline's quantiles against the sourced worldwide supply bound (output tokens) on each date."""
-        return F.capacity_check(self.projection.headline(), F.load_supply_bounds())
+        head = self.projection.headline()
+        return F.capacity_check(head[head["date"] > self.projection.anchor["date"]], F.load_supply_bounds())
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {"projection": cols(self.projection.table, F.PROJECTION_COLUMNS, "projection"),
