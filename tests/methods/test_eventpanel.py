@@ -24,4 +24,5 @@ def test_t_test_by_hand():
 
 
 def test_p_text_keeps_small_p_values_readable():
-    assert eventpanel.p_text(0.0383) == "0.038" and eventpanel.p_text(0.00006) == "6.0e-05"
+    assert eventpanel.p_text(0.0383) == "0.038" and eventpanel.p_text(0.00006) == "< 0.001"
+    assert eventpanel.p_eq(0.0383) == "= 0.038" and eventpanel.p_eq(0.00006) == "< 0.001"

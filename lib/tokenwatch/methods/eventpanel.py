@@ -35,8 +35,14 @@ ADJUSTMENTS = E.ADJUSTMENTS
 
 
 def p_text(value: float) -> str:
-    """A p-value for a sentence: three decimals, or scientific notation below 0.001."""
-    return f"{value:.3f}" if value >= 0.001 or not np.isfinite(value) else f"{value:.1e}"
+    """A p-value for a sentence: three decimals, or "< 0.001" below that (never scientific notation)."""
+    return f"{value:.3f}" if value >= 0.001 or not np.isfinite(value) else "< 0.001"
+
+
+def p_eq(value: float) -> str:
+    """'p = 0.057' or 'p < 0.001' without the 'p': "= 0.057", "< 0.001"."""
+    text = p_text(value)
+    return text if text.startswith("<") else f"= {text}"
 
 
 def check_adjustment(method: str) -> None:

@@ -21,7 +21,7 @@ from tokenwatch.market import Prices, PriceSource, default_source, load_prices
 from tokenwatch.methods import breaks, eventpanel, eventstudy
 from tokenwatch.methods.baskets import basket_excess
 from tokenwatch.methods.breaks import BreakResult
-from tokenwatch.methods.eventpanel import p_text
+from tokenwatch.methods.eventpanel import p_eq, p_text
 from tokenwatch.methods.phases import (
     PHASE_COLUMNS,
     PHASES,
@@ -232,8 +232,8 @@ class RallyReport(Report):
         parts, split = [], []
         for cat in sorted(st.placebo.loc[st.placebo["window"] == window, "category"]):
             bmp, plac = st.row("BMP", cat, window), st.row(eventpanel.PLACEBO_CAR, cat, window)
-            parts.append(f"{cat} {plac['car_pct']:+.2f}% (BMP p = {p_text(bmp['p_value'])}, adjusted "
-                         f"{p_text(bmp['p_adjusted'])}; placebo p = {p_text(plac['p_value'])}, adjusted "
+            parts.append(f"{cat} {plac['car_pct']:+.2f}% (BMP p {p_eq(bmp['p_value'])}, adjusted "
+                         f"{p_text(bmp['p_adjusted'])}; placebo p {p_eq(plac['p_value'])}, adjusted "
                          f"{p_text(plac['p_adjusted'])})")
             if (bmp["p_adjusted"] < 0.05) != (plac["p_adjusted"] < 0.05):
                 split.append(cat)

@@ -27,7 +27,7 @@ from tokenwatch.errors import ParameterError
 from tokenwatch.market import Prices, PriceSource, default_source, load_prices
 from tokenwatch.methods import eventpanel, eventstudy
 from tokenwatch.methods.eventmodels import MARKET_MODEL
-from tokenwatch.methods.eventpanel import p_text
+from tokenwatch.methods.eventpanel import p_eq, p_text
 from tokenwatch.paths import data_file
 from tokenwatch.plots import finish, grouped_barh, new_figure
 from tokenwatch.reports import catalyst_events
@@ -137,9 +137,9 @@ class CatalystReport(Report):
         text = (f"Token news {moves} the domestic chain: a mean CAR of {tok['car_pct']:+.2f}% over {a['window']} on "
                 f"{tok['sessions']} sessions ({tok['observations']} subject-sessions, a market model per event); "
                 f"placebo p = {p[eventpanel.PLACEBO_CAR]:.3f} (adjusted {adj[eventpanel.PLACEBO_CAR]:.3f}; random "
-                f"non-event sessions average {tok['placebo_mean_car_pct']:+.2f}%) against parametric BMP p = "
-                f"{p_text(p['BMP'])} (adjusted {p_text(adj['BMP'])}) and Kolari-Pynnonen p = "
-                f"{p_text(p['Kolari-Pynnonen BMP'])} (adjusted {p_text(adj['Kolari-Pynnonen BMP'])}). The answer rests "
+                f"non-event sessions average {tok['placebo_mean_car_pct']:+.2f}%) against parametric BMP p "
+                f"{p_eq(p['BMP'])} (adjusted {p_text(adj['BMP'])}) and Kolari-Pynnonen p "
+                f"{p_eq(p['Kolari-Pynnonen BMP'])} (adjusted {p_text(adj['Kolari-Pynnonen BMP'])}). The answer rests "
                 "on the placebo's adjusted p "
                 f"({a['adjustment']}).")
         diff = a.get("tokens_minus_capex")
@@ -162,23 +162,23 @@ class CatalystReport(Report):
             return ""
         p = tok["p"]
         named = {k: v for k, v in p.items() if np.isfinite(v)}
-        yes = [f"{k} (p = {p_text(v)})" for k, v in named.items() if v < ALPHA]
-        no = [f"{k} (p = {p_text(v)})" for k, v in named.items() if v >= ALPHA]
+        yes = [f"{k} (p {p_eq(v)})" for k, v in named.items() if v < ALPHA]
+        no = [f"{k} (p {p_eq(v)})" for k, v in named.items() if v >= ALPHA]
         if yes and no:
             text = (f"The tests disagree on token news in {a['window']}: {', '.join(yes)} reject at 5%; "
                     f"{', '.join(no)} do not.")
         else:
             text = f"The tests agree on token news in {a['window']}: all {'reject' if yes else 'do not reject'} at 5%."
-        robust = [f"{k} {v['car_pct']:+.2f}% (p = {p_text(v['p_value'])})" for k, v in tok["other_models"].items()]
+        robust = [f"{k} {v['car_pct']:+.2f}% (p {p_eq(v['p_value'])})" for k, v in tok["other_models"].items()]
         if robust:
             text += (f" Other abnormal returns give {', '.join(robust)}, against {tok['car_pct']:+.2f}% from the "
                      f"market model (mean beta {self.study.models['beta'].mean():.2f}).")
         pre = tok.get("pre_event")
         if isinstance(pre, dict):
             placebo, bmp = pre["p_value"] < ALPHA, pre["p_bmp"] < ALPHA
-            text += (f" Before the news ({pre['window']}) the names moved {pre['car_pct']:+.2f}% (placebo p = "
-                     f"{p_text(pre['p_value'])}, adjusted {p_text(pre['p_adjusted'])}; BMP p = "
-                     f"{p_text(pre['p_bmp'])}): "
+            text += (f" Before the news ({pre['window']}) the names moved {pre['car_pct']:+.2f}% (placebo p "
+                     f"{p_eq(pre['p_value'])}, adjusted {p_text(pre['p_adjusted'])}; BMP p "
+                     f"{p_eq(pre['p_bmp'])}): "
                      + ("a move before the news, on the placebo too: anticipation, leakage or drift." if placebo
                         else "BMP rejects but the placebo does not: no robust sign of anticipation or leakage."
                         if bmp else "no sign of anticipation or leakage."))

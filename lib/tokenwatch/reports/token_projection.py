@@ -78,7 +78,7 @@ class ProjectionReport(Report):
     def anchor_source(self) -> str:
         """The latest disclosure the projection is anchored on: its id, value, date and source title."""
         row = self.disclosures().iloc[-1]
-        return f"{row['id']} ({row['tokens_per_day']:.3g} tokens a day, {pd.Timestamp(row['date']).date()}; " \
+        return f"{row['id']} ({fmt_tokens(row['tokens_per_day'])} tokens a day, {pd.Timestamp(row['date']).date()}; " \
                f"{row['source_title']})"
 
     @property
@@ -230,7 +230,7 @@ class ProjectionReport(Report):
         quotes = self.headline_at(self.quote_dates)
         head = {"series": self.series}
         for r in quotes.itertuples():
-            head[f"headline {r.date.date()}"] = f"{r.p50:.3g} ({r.p10:.3g}-{r.p90:.3g})"
+            head[f"headline {r.date.date()}"] = f"{fmt_tokens(r.p50)} ({fmt_tokens(r.p10)} to {fmt_tokens(r.p90)})"
         head["80% coverage, backtest"] = f"headline {_pct(self.coverage(0.8))}"
         return {
             "notebook": "token_projection", "series": self.series, "as_of": self.as_of,
@@ -259,13 +259,14 @@ class ProjectionReport(Report):
         last = self.projection.anchor
         short = " (short series: growth leans on the pooled prior)" if self.projection.short else ""
         lines = [f"{self.series}: {len(self.observations)} disclosures public on {self.as_of.date()}{short}, the "
-                 f"latest {last['tokens_per_day']:.3g} tokens a day ({pd.Timestamp(last['date']).date()}, "
+                 f"latest {fmt_tokens(last['tokens_per_day'])} tokens a day ({pd.Timestamp(last['date']).date()}, "
                  f"{last['id']})."]
         model, _ = self.headline_key
         what = (f"ensemble of {', '.join(self.projection.members.get(B.ALL, '').split('+'))}, weighted by pooled "
                 "out-of-sample CRPS" if model == B.ENSEMBLE else "NAIVE growth with its calibrated band: the "
                 "ensemble did not beat it in the pooled backtest")
-        quotes = "; ".join(f"{r.p50:.3g} tokens a day on {r.date.date()} (80% band {r.p10:.3g} to {r.p90:.3g})"
+        quotes = "; ".join(f"{fmt_tokens(r.p50)} tokens a day on {r.date.date()} (80% band {fmt_tokens(r.p10)} to "
+                           f"{fmt_tokens(r.p90)})"
                            for r in self.headline_at(self.quote_dates).itertuples())
         if quotes:
             lines.append(f"Headline ({what}): {quotes}.")

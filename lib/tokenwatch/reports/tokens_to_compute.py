@@ -14,6 +14,7 @@ from tokenwatch import params as checks
 from tokenwatch import reads
 from tokenwatch.artifacts import file_source
 from tokenwatch.artifacts import select_columns as cols
+from tokenwatch.display import fmt_number, fmt_tokens
 from tokenwatch.errors import ParameterError
 from tokenwatch.methods import compute
 from tokenwatch.paths import data_dir, data_file
@@ -109,9 +110,9 @@ class ComputeReport(Report):
     def findings(self) -> list[str]:
         a = self.assumptions
         attention = a.flops_per_token - 2 * a.active_params
-        lines = [f"{a.flops_per_token:.3g} FLOPs per token: {2 * a.active_params:.3g} for the weights and "
-                 f"{attention:.3g} ({attention / a.flops_per_token:.0%}) for attention over {a.context:,.0f} tokens "
-                 "of context."]
+        lines = [f"{fmt_number(a.flops_per_token)} FLOPs per token: {fmt_number(2 * a.active_params)} for the "
+                 f"weights and {fmt_number(attention)} ({attention / a.flops_per_token:.0%}) for attention over "
+                 f"{a.context:,.0f} tokens of context."]
         head = self.by_year[self.by_year["scenario"] == self.headline_scenario] if len(self.by_year) else self.by_year
         for r in head.itertuples():
             usd = (f", {r.capex_all_in_usd_p50 / 1e9:,.1f} bn USD at {a.usd_cny:g} CNY/USD ({self.usd_cny_date})"
@@ -150,8 +151,8 @@ class ComputeReport(Report):
                 f"The gap: one accelerator of the mix counts as {k['prefill']:.2f} {ref.accelerator} when prefilling "
                 f"(peak) but {k['decode']:.2f} when decoding (memory bandwidth), and the {ref.accelerator}'s measured "
                 f"rates use {u['prefill']:.0%} (prefill) and {u['decode']:.0%} (decode) of its {ref.precision.upper()} "
-                f"peak at {a.flops_per_token:.3g} FLOPs a token, the utilisations at which the routes would agree on "
-                f"that accelerator."]
+                f"peak at {fmt_number(a.flops_per_token)} FLOPs a token, the utilisations at which the routes would "
+                "agree on that accelerator."]
 
 
 def token_path(projection_dir: str, series: str, model: str,
@@ -204,7 +205,7 @@ def compute_report(projection_dir: str, series: str, model: str, quantile: str, 
     if tokens_per_day > 0:
         rows = pd.DataFrame({"scenario": ["given level"], "date": [reads.today()],
                              quantile: [tokens_per_day]})
-        model, basis, scenario = "", f"a given level of {tokens_per_day:.3g} tokens per day", None
+        model, basis, scenario = "", f"a given level of {fmt_tokens(tokens_per_day)} tokens per day", None
     else:
         rows, model, basis, scenario = token_path(projection_dir, series, model, horizon)
     demand = compute.demand_table(rows, a, table, quantile)

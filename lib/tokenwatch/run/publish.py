@@ -37,7 +37,7 @@ from tokenwatch.paths import PROJECT_ROOT, scrub_paths
 from tokenwatch.run import cache
 
 if TYPE_CHECKING:
-    from tokenwatch.run.runner import RunResult, RunSpec
+    from tokenwatch.run.spec import RunResult, RunSpec
 
 RUN_RECORD = "run.json"
 FAILED_SUFFIX = ".failed"
@@ -342,7 +342,7 @@ def reuse(spec: RunSpec, out_root: Path) -> RunResult | None:
 
 def reuse_or_reason(spec: RunSpec, out_root: Path) -> tuple[RunResult | None, str]:
     """The cached result (None when it must rerun) and the reason, in words."""
-    from tokenwatch.run.runner import RunResult
+    from tokenwatch.run.spec import RunResult
 
     started = time.perf_counter()
     if reason := why_rerun(spec, out_root):
@@ -394,7 +394,7 @@ def _written_meanwhile(spec: RunSpec, out_root: Path, since: float) -> str:
 def hold(specs: list[RunSpec], out_root: Path, wait: float = FOLDER_WAIT) -> Iterator[dict[int, RunResult]]:
     """Hold every run folder of `specs` for this invocation; yields the runs refused (a link where the folder goes,
     or a run another invocation finished with other parameters while this one waited)."""
-    from tokenwatch.run.runner import RunResult
+    from tokenwatch.run.spec import RunResult
 
     since = time.time()
     refused: dict[int, RunResult] = {}

@@ -8,10 +8,9 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from dataclasses import dataclass, field
 from hashlib import sha1
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from tokenwatch.errors import ParameterError
 from tokenwatch.run.index import (  # noqa: F401 - re-exported
@@ -30,37 +29,9 @@ from tokenwatch.run.publish import (  # noqa: F401 - re-exported for the pool, t
     reuse,
     swap_into_place,
 )
+from tokenwatch.run.spec import RunResult, RunSpec, RunStatus  # noqa: F401 - re-exported
 
 STAGING = ".staging"
-
-
-@dataclass
-class RunSpec:
-    notebook: str
-    path: Path
-    params: dict[str, Any]
-    folder: str  # relative to the output root: '<notebook>' or '<notebook>/<slug>'
-    cwd: Path = field(default_factory=Path.cwd)  # the kernel's working folder: where `tokenwatch run` was
-    # started, so a relative path parameter (-p projection_dir reports/latest/...) means what it says
-
-    @property
-    def run_id(self) -> str:
-        return self.folder.replace("/", "__")
-
-
-RunStatus = Literal["ok", "failed"]
-
-
-@dataclass
-class RunResult:
-    spec: RunSpec
-    status: RunStatus
-    seconds: float
-    error: str = ""
-    folder: str = ""  # where this attempt's files are, relative to the output root
-    last_good_folder: str = ""  # a failed rerun leaves the good run here
-    cached: bool = False  # reused: nothing it depends on changed since it ran
-    reason: str = ""  # why it was reused or rerun (`tokenwatch run --explain`)
 
 
 def slug(params: dict[str, Any]) -> str:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from tokenwatch.curated import read_curated
+from tokenwatch.display import fmt_number
 from tokenwatch.errors import DataValidationError
 from tokenwatch.paths import data_dir
 from tokenwatch.tokens.ledger import compare
@@ -28,6 +29,11 @@ KINDS = ("level", "ratio", "attribution")
 CLAIM_FILE_COLUMNS = ["claim_id", "claim", "kind", "report_value", "report_unit", "tolerance_pct", "numerator",
                       "denominator", "said_on", "report_source"]
 
+
+
+def _stated(value: float) -> str:
+    """A stated figure for a sentence: "480.0 trn" for a count, "5" for a small number (never e-notation)."""
+    return fmt_number(value) if abs(value) >= 1e6 else f"{value:g}"
 
 def load_claims(path: str | PathLike | None = None) -> pd.DataFrame:
     path = Path(path) if path else data_dir() / "tokens" / "report_claims.csv"
@@ -89,7 +95,7 @@ def _level(value: float, unit: str, tol: float, src: pd.Series) -> dict:
     base = {"verified_value": src["value"], "verified_unit": src["period_unit"],
             "per_day_report": central(report_low, report_high), "per_day_verified": central(low, high),
             "per_day_verified_low": low, "per_day_verified_high": high}
-    said = f"the source says {src['value']:g} {src['period_unit']} for {src['period']} ({src['disclosed_by']})"
+    said = f"the source says {_stated(src['value'])} {src['period_unit']} for {src['period']} ({src['disclosed_by']})"
     if _near(report_low, low, high, tol) and _near(report_high, low, high, tol):
         return {**base, "verdict": "holds", "reason": f"{said}: {_span(low, high)} a day, as the report has it"}
     if np.isclose(value, src["value"], rtol=tol) and unit != src["period_unit"]:
@@ -108,8 +114,8 @@ def _ratio(value: float, tol: float, num: pd.Series, den: pd.Series) -> dict:
             else f"{num['period_unit']} / {den['period_unit']}",
             "per_day_report": value, "per_day_verified": central(low, high),
             "per_day_verified_low": low, "per_day_verified_high": high}
-    what = (f"{num['id']} ({num['value']:g} {num['period_unit']}) over {den['id']} "
-            f"({den['value']:g} {den['period_unit']})")
+    what = (f"{num['id']} ({_stated(num['value'])} {num['period_unit']}) over {den['id']} "
+            f"({_stated(den['value'])} {den['period_unit']})")
     if _near(value, low, high, tol):
         return {**base, "verdict": "holds", "reason": f"{what}: {_span(low, high)}x per day against per day"}
     if _near(value, raw, raw, tol) and not same_unit:
