@@ -23,3 +23,12 @@ def test_rating_scorecard_runs_with_defaults_and_another_call(snapshot, tmp_path
                  "-p", "call_date", "2026-03-02", "-p", "subject", "report_nine"]) == 0
     other = json.loads((tmp_path / "b" / "rating_scorecard" / "summary.json").read_text(encoding="utf-8"))
     assert other["call_date"] == "2026-03-02" and other["complete"] is False and "data end" in other["partial"]
+
+
+def test_a_horizon_beyond_ten_years_is_refused_with_its_reason():
+    from tokenwatch.errors import ParameterError
+    from tokenwatch.reports.rating_scorecard import _horizon
+
+    assert _horizon("horizon_months", 12) == 12
+    with pytest.raises(ParameterError, match="horizon_months=100000 is beyond 120 months"):
+        _horizon("horizon_months", 100000)

@@ -53,3 +53,15 @@ def test_a_worker_killed_mid_run_is_retried_and_one_killed_every_time_is_reporte
 def test_a_bad_scheduler_address_is_refused_with_a_message(tmp_path, capsys):
     assert _run(tmp_path, "--scheduler", "localhost:8786") == 2
     assert "tcp://HOST:8786" in capsys.readouterr().err
+
+
+def test_the_cluster_path_holds_its_run_folders_like_the_local_pool(tmp_path, capsys):
+    """A linked run folder is refused through the same hold as the pool's, before any cluster starts."""
+    out, important = tmp_path / "out", tmp_path / "important"
+    important.mkdir()
+    out.mkdir()
+    (out / "echo").symlink_to(important)
+    assert _run(out, "--scheduler", "local", "--jobs", "1") == 1
+    text = capsys.readouterr()
+    assert "echo/ in the output folder is a symbolic link" in text.out and "dask dashboard" not in text.out
+    assert list(important.iterdir()) == []

@@ -192,6 +192,18 @@ def companies_chart(card: ScoreCard) -> Figure:
                   xlabel="return minus benchmark, percentage points (dotted: company band edges)", ylabel="", data=c)
 
 
+MAX_HORIZON_MONTHS = 120
+
+
+def _horizon(name: str, value: object) -> int:
+    """A rating's horizon in whole months, 1 to 120 (brokers' ratings run 6 to 12 months)."""
+    months = checks.positive_int(name, value)
+    if months > MAX_HORIZON_MONTHS:
+        raise ParameterError(f"parameter {name}={months} is beyond {MAX_HORIZON_MONTHS} months; a rating's horizon "
+                             "is usually 6 or 12 months")
+    return months
+
+
 @dataclass(frozen=True)
 class Params(NotebookParams):
     """Notebook 07's parameters, checked once."""
@@ -201,7 +213,7 @@ class Params(NotebookParams):
     rating: str = parsed(checks.text)
     kind: str = parsed(checks.one_of("industry", "company"))
     benchmark: str = parsed(checks.text)
-    horizon_months: int = parsed(checks.positive_int)
+    horizon_months: int = parsed(_horizon)
     companies: str = parsed(checks.text)
 
 

@@ -24,10 +24,11 @@ from distributed import Client, LocalCluster, as_completed, get_worker
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from tokenwatch.errors import TokenwatchError
+from tokenwatch.run import publish
 from tokenwatch.run.execute import execute_staged
 from tokenwatch.run.kernel import KERNEL_NAME, WarmKernel
 from tokenwatch.run.pool import check_jobs, new_staging
-from tokenwatch.run.runner import STAGING, RunResult, RunSpec, finish_run, reuse
+from tokenwatch.run.runner import STAGING, RunResult, RunSpec, finish_run
 
 PLUGIN = "tokenwatch-kernel"
 RETRIES = 1  # a run whose worker died is tried once more elsewhere
@@ -119,13 +120,24 @@ def connect(address: str, jobs: int) -> tuple[Client, LocalCluster | None]:
 def run_on_cluster(specs: list[RunSpec], out_root: Path, address: str, *, jobs: int, cell_timeout: float,
                    progress: bool = True, force: bool = False, client: Client | None = None) -> list[RunResult]:
     """Run every spec on the cluster; each result swapped into `out_root` on the client as it completes."""
-    from tqdm.auto import tqdm
 
-    from tokenwatch.run.runner import check_output_root, write_index
+    from tokenwatch.run.runner import check_output_root
 
     out_root = check_output_root(out_root)
     jobs = check_jobs(jobs)
-    reused = {} if force else {i: r for i, s in enumerate(specs) if (r := reuse(s, out_root)) is not None}
+    with publish.hold(specs, out_root) as refused:  # one invocation at a time per run folder, as in the local pool
+        return _run_held(specs, out_root, address, refused, jobs=jobs, cell_timeout=cell_timeout,
+                         progress=progress, force=force, client=client)
+
+
+def _run_held(specs: list[RunSpec], out_root: Path, address: str, refused: dict[int, RunResult], *, jobs: int,
+              cell_timeout: float, progress: bool, force: bool, client: Client | None) -> list[RunResult]:
+    from tqdm.auto import tqdm
+
+    from tokenwatch.run.runner import write_index
+
+    reused, reasons = publish.reuse_all(specs, out_root, force, refused)
+    reused.update(refused)
     todo = [i for i in range(len(specs)) if i not in reused]
     own, cluster = (None, None) if client is not None else connect(address, jobs)
     client = client or own
@@ -143,6 +155,7 @@ def run_on_cluster(specs: list[RunSpec], out_root: Path, address: str, *, jobs: 
             for future in as_completed(futures):
                 i = futures[future]
                 done[i] = _land(specs[i], future, staging_root, out_root)
+                done[i].reason = done[i].reason or reasons.get(i, "")
                 bar.set_postfix_str(f"{specs[i].folder}: {done[i].status}")
                 bar.update()
             bar.close()
