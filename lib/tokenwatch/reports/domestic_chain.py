@@ -46,6 +46,7 @@ class ChainMonitor(Report):
     milestones: pd.DataFrame
     prices: list[Prices]
     notices: list[str] = field(default_factory=list)
+    benchmark_name: str = ""  # the benchmark's name from the universe, shown before its code
 
     @property
     def source_line(self) -> str:
@@ -88,10 +89,13 @@ class ChainMonitor(Report):
         r = self.returns_table().set_index("series")["return_pct"]
         start, end = self.index["date"].iloc[0], self.index["date"].iloc[-1]
         top = self.basket.contributions.sort_values().index[-1]
-        return [f"From {start} to {end} the {self.basket_name} basket returned {r['basket']:+.1f}% against "
-                f"{r['benchmark']:+.1f}% for {self.benchmark}: {r['basket'] - r['benchmark']:+.1f} pp.",
+        bench = (f"{self.benchmark_name} ({self.benchmark})" if self.benchmark_name not in ("", self.benchmark)
+                 else self.benchmark)
+        return [f"From {start} to {end} the {self.basket_name.replace('_', ' ')} basket returned {r['basket']:+.1f}% "
+                f"against {r['benchmark']:+.1f}% for {bench}: {r['basket'] - r['benchmark']:+.1f} pp.",
                 f"The overseas chain ({', '.join(self.overseas)}) returned {r['overseas']:+.1f}% in USD.",
-                f"Largest contribution: {top}, {self.basket.contributions[top]:+.1f} pp of the basket's return.",
+                f"Largest contribution: {self.names.get(top, top)} ({top}), {self.basket.contributions[top]:+.1f} pp "
+                "of the basket's return.",
                 self.lag_text]
 
 
@@ -143,7 +147,8 @@ def monitor(basket: str, benchmark: str, overseas: list[str], start: pd.Timestam
     names = dict(zip(table["code"], table["name"], strict=True))
     return ChainMonitor(basket, bench.code, [s.code for s in over], index, idx, names,
                         leadlag.rolling_beta(idx.returns, seen, ROLLING_DAYS), lead,
-                        leadlag.lag_that_matters(lead), milestones, [cn, us_prices])
+                        leadlag.lag_that_matters(lead), milestones, [cn, us_prices],
+                        benchmark_name=display_names([bench])[bench])
 
 
 def token_milestones(series: list[str], start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:

@@ -114,14 +114,19 @@ class ComputeReport(Report):
                  f"weights and {fmt_number(attention)} ({attention / a.flops_per_token:.0%}) for attention over "
                  f"{a.context:,.0f} tokens of context."]
         head = self.by_year[self.by_year["scenario"] == self.headline_scenario] if len(self.by_year) else self.by_year
-        for r in head.itertuples():
+        # a year whose band has no width rests on disclosed levels only: said as such, after the forecast years
+        settled = head["capex_all_in_cny_p10"] >= head["capex_all_in_cny_p90"] if len(head) else head.index == 0
+        for r, past in sorted(zip(head.itertuples(), settled, strict=True), key=lambda pair: bool(pair[1])):
             usd = (f", {r.capex_all_in_usd_p50 / 1e9:,.1f} bn USD at {a.usd_cny:g} CNY/USD ({self.usd_cny_date})"
                    if a.usd_cny else "")
-            lines.append(f"{r.year} ({r.scenario}): {r.bought_p50:,.0f} accelerators bought, all-in capex "
-                         f"{r.capex_all_in_cny_p50 / 1e9:,.1f} bn CNY (80% band {r.capex_all_in_cny_p10 / 1e9:,.1f} to "
-                         f"{r.capex_all_in_cny_p90 / 1e9:,.1f}){usd}; chips alone {r.capex_chips_cny_p50 / 1e9:,.1f} "
-                         f"bn CNY; fleet at year end {r.accelerators_p50:,.0f} (80% band {r.accelerators_p10:,.0f} to "
-                         f"{r.accelerators_p90:,.0f}).")
+            capex_band = "" if past else (f" (80% band {r.capex_all_in_cny_p10 / 1e9:,.1f} to "
+                                          f"{r.capex_all_in_cny_p90 / 1e9:,.1f})")
+            fleet_band = "" if past else f" (80% band {r.accelerators_p10:,.0f} to {r.accelerators_p90:,.0f})"
+            basis = ", from disclosed token levels, not a forecast" if past else ""
+            lines.append(f"{r.year} ({r.scenario}{basis}): {r.bought_p50:,.0f} accelerators bought, all-in capex "
+                         f"{r.capex_all_in_cny_p50 / 1e9:,.1f} bn CNY{capex_band}{usd}; chips alone "
+                         f"{r.capex_chips_cny_p50 / 1e9:,.1f} bn CNY; fleet at year end {r.accelerators_p50:,.0f}"
+                         f"{fleet_band}.")
         if not len(head):
             lines += [f"{r.scenario}: {r.accelerators:,.0f} accelerators and {r.capex_cny / 1e9:,.1f} bn CNY of chips "
                       f"in service on {r.date}" for r in self.at_horizon().itertuples()][:3]
