@@ -60,6 +60,12 @@ def _number(value: Any) -> float | None:
     return None
 
 
+def _each(value: Any, render: Callable[[float], str]) -> str:
+    """`render` a number; "–" for a missing value; text passes through unchanged."""
+    x = _number(value)
+    return MISSING if is_missing(value) else str(value) if x is None else render(x)
+
+
 def _fixed(value: float, decimals: int, signed: bool = False) -> str:
     """`value` to `decimals` places with thousands separators; no "-0.0" and no "+0.0"."""
     rounded = round(value, decimals)
@@ -83,50 +89,42 @@ def _scaled(value: float, decimals: int) -> str:
 
 def fmt_percent(value: Any, decimals: int = 1) -> str:
     """A change in percent (the value is already in percent): "+4.3%"."""
-    x = _number(value)
-    return MISSING if is_missing(value) else str(value) if x is None else f"{_fixed(x, decimals, True)}%"
+    return _each(value, lambda x: f"{_fixed(x, decimals, True)}%")
 
 
 def fmt_level(value: Any, decimals: int = 1) -> str:
     """A level in percent, unsigned (the value is already in percent): "80.0%"."""
-    x = _number(value)
-    return MISSING if is_missing(value) else str(value) if x is None else f"{_fixed(x, decimals)}%"
+    return _each(value, lambda x: f"{_fixed(x, decimals)}%")
 
 
 def fmt_share(value: Any, decimals: int = 0) -> str:
     """A fraction shown in percent: 0.8 -> "80%"."""
-    x = _number(value)
-    return MISSING if is_missing(value) else str(value) if x is None else f"{_fixed(x * 100, decimals)}%"
+    return _each(value, lambda x: f"{_fixed(x * 100, decimals)}%")
 
 
 def fmt_pp(value: Any, decimals: int = 2) -> str:
     """Percentage points, signed: "+1.25 pp"."""
-    x = _number(value)
-    return MISSING if is_missing(value) else str(value) if x is None else f"{_fixed(x, decimals, True)} pp"
+    return _each(value, lambda x: f"{_fixed(x, decimals, True)} pp")
 
 
 def fmt_bp(value: Any, decimals: int = 1) -> str:
     """Basis points, signed: "+12.5 bp"."""
-    x = _number(value)
-    return MISSING if is_missing(value) else str(value) if x is None else f"{_fixed(x, decimals, True)} bp"
+    return _each(value, lambda x: f"{_fixed(x, decimals, True)} bp")
 
 
 def fmt_multiple(value: Any, decimals: int = 1) -> str:
     """A multiple: "x2.4"."""
-    x = _number(value)
-    return MISSING if is_missing(value) else str(value) if x is None else f"x{_fixed(x, decimals)}"
+    return _each(value, lambda x: f"x{_fixed(x, decimals)}")
 
 
 def fmt_tokens(value: Any, decimals: int = 1) -> str:
     """A token count in words: "65.9 trn", "1.2 bn"; the unit (tokens, a day) is in the heading."""
-    x = _number(value)
-    return MISSING if is_missing(value) else str(value) if x is None else _scaled(x, decimals)
+    return _each(value, lambda x: _scaled(x, decimals))
 
 
 def fmt_money(value: Any, decimals: int = 1, currency: str = "CNY") -> str:
     """Money with its currency: "CNY 12.3 bn", "USD 25,000"."""
-    x = _number(value)
-    return MISSING if is_missing(value) else str(value) if x is None else f"{currency} {_scaled(x, decimals)}"
+    return _each(value, lambda x: f"{currency} {_scaled(x, decimals)}")
 
 
 def fmt_flops(value: Any, decimals: int = 1) -> str:
@@ -159,14 +157,12 @@ def fmt_number(value: Any, decimals: int = 2) -> str:
 
 def fmt_signed(value: Any, decimals: int = 2) -> str:
     """A signed number: "+0.42", "-1.30"."""
-    x = _number(value)
-    return MISSING if is_missing(value) else str(value) if x is None else _fixed(x, decimals, True)
+    return _each(value, lambda x: _fixed(x, decimals, True))
 
 
 def fmt_count(value: Any, decimals: int = 0) -> str:
     """A whole count with thousands separators: "12,400"."""
-    x = _number(value)
-    return MISSING if is_missing(value) else str(value) if x is None else _fixed(x, 0)
+    return _each(value, lambda x: _fixed(x, 0))
 
 
 def _timestamp(value: Any) -> pd.Timestamp | None:
