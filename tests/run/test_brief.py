@@ -157,6 +157,26 @@ def test_the_brief_leads_with_its_summary_a_chart_per_section_and_no_repeats(tmp
     assert "file://" not in page and str(tmp_path) not in page
 
 
+def test_a_data_file_that_cannot_be_read_is_named_in_the_brief_without_this_machines_paths(tmp_path, monkeypatch):
+    """Audit A5-08: the brief's notice quoted the loader's error with the ledger's absolute path."""
+    from tokenwatch.paths import PROJECT_ROOT
+    from tokenwatch.tokens import ledger as ledger_module
+
+    bad = PROJECT_ROOT / "data" / "tokens" / "disclosures.csv"
+
+    def broken(*_args, **_kwargs):
+        raise ValueError(f"{bad}, line 7: value must be positive; output in {tmp_path / 'x'}")
+
+    monkeypatch.setattr(ledger_module, "load_ledger", broken)
+    monkeypatch.setattr("tokenwatch.tokens.load_ledger", broken)
+    make_run(tmp_path, "token_ledger", ["first"], {"claims holding": "3 of 5"})
+    write_index(tmp_path)
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert "the token data could not be read" in page  # the notice is still there, naming the file
+    assert "data/tokens/disclosures.csv, line 7" in page
+    assert str(PROJECT_ROOT) not in page and str(tmp_path) not in page and "file://" not in page
+
+
 def test_history_records_each_changed_state_and_the_brief_shows_before_and_after(tmp_path):
     from tokenwatch.run.runner import scan_runs
 

@@ -414,12 +414,14 @@ def brief_page(runs: pd.DataFrame, out_dir: Path, runs_table: str) -> str:
     from tokenwatch import __version__
     from tokenwatch.paths import git_commit
     from tokenwatch.run.history import changes_section
+    from tokenwatch.run.publish import scrubbed
 
     names, problem = labels()
     try:
         terms = glossary()
     except Exception as exc:  # noqa: BLE001 - the brief renders without its glossary, and says so
         terms, problem = pd.DataFrame(columns=["term", "matches", "definition"]), f"{problem} no glossary: {exc}"
+    problem = scrubbed(problem, out_dir)  # error text names data files: no absolute path of this machine
     failed = int((runs["status"] != "ok").sum()) if len(runs) else 0
     latest = max((str(t) for t in runs["ran_at"]), default="") if len(runs) else ""
     newest = float(pd.to_numeric(runs["finished"], errors="coerce").max()) if len(runs) else 0.0
