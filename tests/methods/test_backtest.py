@@ -1,6 +1,8 @@
 """The pooled forecast-only backtest: the naive model, the pooled prior and the cutoff rule checked by hand, no
 look-ahead, each series calibrated on the others only, and calibration on known truth."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -103,8 +105,8 @@ def test_a_series_band_is_learned_from_the_other_series_only():
     pool = B.forecast_cells(load_ledger())
     scored = B.evaluated(pool)
     # change every Doubao actual: Doubao's own quantiles stay, the other series' move
-    shifted = B.Cells(pool.cells.assign(actual=np.where(pool.cells["series"] == "doubao", pool.cells["actual"] + 3,
-                                                        pool.cells["actual"])), pool.preds, pool.members)
+    shifted = dataclasses.replace(pool, cells=pool.cells.assign(
+        actual=np.where(pool.cells["series"] == "doubao", pool.cells["actual"] + 3, pool.cells["actual"])))
     again = B.evaluated(shifted)
     mine = (scored["series"] == "doubao") & (scored["model"] == B.ENSEMBLE)
     np.testing.assert_allclose(scored.loc[mine, "p50"], again.loc[mine.to_numpy(), "p50"])

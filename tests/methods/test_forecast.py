@@ -86,6 +86,30 @@ def test_a_band_stops_at_the_anchor_unless_the_backtest_saw_falls():
     assert falls.quantiles(np.array([1.0]), np.array([0.5]), anchor=np.array([1.0])).min() == pytest.approx(0.7)
 
 
+def test_each_lower_quantile_falls_only_as_often_as_the_backtest_saw_falls():
+    # 19 changes, one fall of 0.5: k = floor(tau * 20) gives the 1st smallest at p05, the 2nd at p10 (a rise)
+    changes = np.array([-0.5, *np.linspace(0.1, 1.0, 18)])
+    floors = B.fit_band(np.zeros(19), np.ones(19), falls=changes).floors
+    assert floors[0.05] == pytest.approx(-0.5) and floors[0.10] == 0.0 and floors[0.25] == 0.0
+    band = B.Band(centre=0.0, half={0.5: 1.0, 0.8: 2.0, 0.9: 3.0}, n=19, floors=floors)
+    # median 2 from anchor 1 in half a year: spread 1, so p05 = -1, p10 = 0, p25 = 1 before their floors
+    q = dict(zip(P.QUANTILES, band.quantiles(np.array([2.0]), np.array([0.5]), anchor=np.array([1.0]))[0],
+                 strict=True))
+    assert q["p05"] == pytest.approx(0.5) and q["p10"] == pytest.approx(1.0) and q["p25"] == pytest.approx(1.0)
+    assert q["p75"] == pytest.approx(3.0) and q["p95"] == pytest.approx(5.0)  # upper ones: median + half x spread
+    assert B.fall_floors(np.array([0.2, 0.3])) == {0.05: 0.0, 0.10: 0.0, 0.25: 0.0}
+
+
+def test_the_spread_adds_a_disclosures_scatter_in_quadrature():
+    # growth 0.4 over half a year (above the floor log 2 x 0.5 = 0.347), scatter 0.3: sqrt(0.16 + 0.09) = 0.5
+    assert B.spread(np.array([1.4]), 1.0, np.array([0.5]), noise=0.3)[0] == pytest.approx(0.5)
+    # no growth: the floor log 2 x h, then the scatter
+    assert B.spread(np.array([1.0]), 1.0, np.array([0.5]))[0] == pytest.approx(np.log(2) / 2)
+    band = B.fit_band(np.array([0.5, -0.5]), np.ones(2), falls=np.zeros(2), centre=False, noise=0.3)
+    wide = band.quantiles(np.array([1.4]), np.array([0.5]), anchor=np.array([1.0]))[0]
+    assert wide[-1] - 1.4 == pytest.approx(band.half[0.9] * 0.5)  # p95: median + half x sqrt(0.4^2 + 0.3^2)
+
+
 def test_the_headline_is_naive_when_the_ensemble_does_not_beat_it():
     cells = pd.DataFrame({"series": ["a", "a", "b"], "cutoff": pd.to_datetime(["2025-01-01"] * 3),
                           "target_id": ["t1", "t2", "t3"]})

@@ -14,9 +14,11 @@ Calibration (leave one series out): a series' band is learned from the other ser
 error in units of the growth it projected (`spread`) has a centre (the median; none for naive) and, at each
 nominal level, a half-width: the split-conformal quantile of the absolute centred errors. The headline
 mixes the headline members' centred medians with weights 1 / their pooled score (CRPS from quantiles), then is
-calibrated the same way. Lower quantiles stop at the anchor unless the other series' cells show falls, then at the
-largest fall seen. The headline is this ensemble only when its median |log error| over the pooled cells is below
-naive's; otherwise the naive model with its calibrated band is the headline.
+calibrated the same way. The unit adds a disclosure's own scatter about its trend (pooled over the other series) in
+quadrature to the growth projected. A lower quantile stops at the anchor unless the other series' cells show falls
+as often as its level: a p10 falls as far as the tenth percentile of their changes (`fall_floors`). The headline
+is this ensemble only when its median |log error| over the pooled cells is below naive's; otherwise the naive
+model with its calibrated band is the headline.
 """
 
 from __future__ import annotations
@@ -52,12 +54,14 @@ BACKTEST_COLUMNS = ["series", "model", "scenario", "cutoff", "points", "anchor_i
 GROWTH_FLOOR = float(np.log(2))  # log a year: the least growth a spread is scaled by (a doubling a year)
 
 
-def spread(median: np.ndarray, anchor: np.ndarray | float, h: np.ndarray) -> np.ndarray:
-    """The unit a forecast's log error is measured in: the log growth it projects, |median - anchor|, and at
-    least GROWTH_FLOOR * h. Errors of growth extrapolation scale with the growth extrapolated (a series growing
-    50x a year misses by more than one growing 3x), and grow with the horizon."""
+def spread(median: np.ndarray, anchor: np.ndarray | float, h: np.ndarray, noise: float = 0.0) -> np.ndarray:
+    """The unit a forecast's log error is measured in: the log growth it projects, |median - anchor|, at least
+    GROWTH_FLOOR * h, added in quadrature to `noise`, the scatter of one disclosure about its trend. Errors of
+    growth extrapolation scale with the growth extrapolated (a series growing 50x a year misses by more than one
+    growing 3x) and grow with the horizon; a near target misses by about a disclosure's own scatter."""
     h = np.asarray(h, dtype=float)
-    return np.maximum(np.abs(np.asarray(median, dtype=float) - anchor), GROWTH_FLOOR * np.maximum(h, 1.0 / 12))
+    growth = np.maximum(np.abs(np.asarray(median, dtype=float) - anchor), GROWTH_FLOOR * np.maximum(h, 1.0 / 12))
+    return np.sqrt(growth**2 + noise**2)
 
 
 def interval_score(lo: np.ndarray, hi: np.ndarray, y: np.ndarray, nominal: float) -> np.ndarray:
@@ -112,10 +116,16 @@ class Cells:
     preds: pd.DataFrame  # one column per member, aligned with cells
     members: pd.DataFrame  # member, model, scenario, headline, log_ceiling (inf: none)
     skipped: pd.DataFrame = field(default_factory=pd.DataFrame)
+    observed: dict[str, pd.DataFrame] = field(default_factory=dict)  # every series' observations
 
     def rows(self, mask: np.ndarray) -> Cells:
         return Cells(self.cells[mask].reset_index(drop=True), self.preds[mask].reset_index(drop=True),
-                     self.members, self.skipped)
+                     self.members, self.skipped, self.observed)
+
+    def noise(self, exclude: str = "") -> float:
+        """A disclosure's scatter about its trend (log), pooled over every series but `exclude`; 0 without any."""
+        sigma = P.level_noise(self.observed, exclude=exclude)
+        return sigma if np.isfinite(sigma) else 0.0
 
 
 def member_table(fits: list[P.Fit]) -> pd.DataFrame:
@@ -166,35 +176,54 @@ def forecast_cells(ledger: pd.DataFrame, models: list[str] | None = None, scenar
     pred = pd.DataFrame(preds, columns=list(members["member"])).astype(float)
     skips = pd.concat(skipped, ignore_index=True) if skipped else pd.DataFrame(
         columns=["model", "scenario", "reason", "series", "cutoff"])
-    return Cells(cells, pred, members, skips)
+    return Cells(cells, pred, members, skips, everything)
 
 
 # ----- calibration
 
+def fall_floors(falls: np.ndarray) -> dict[float, float]:
+    """For each lower quantile level tau, how far (log, <= 0) below its anchor that quantile may go: the k-th
+    smallest change actual - anchor of the training cells, k = floor(tau (n + 1)) (the smallest when k < 1),
+    and 0 when that change is not a fall. A p10 goes below the last disclosure only as far as one in ten of the
+    pooled figures fell below theirs."""
+    v = np.sort(np.asarray(falls, dtype=float))
+    out = {}
+    for tau in P.QUANTILES.values():
+        if tau < 0.5:
+            k = int(np.floor(tau * (len(v) + 1)))
+            out[tau] = float(min(0.0, v[max(k, 1) - 1])) if len(v) else 0.0
+    return out
+
+
 @dataclass
 class Band:
-    """A calibrated band: centre and half-widths (log, per unit of `spread`) and the floor below the anchor."""
+    """A calibrated band: centre and half-widths (log, per unit of `spread` with `noise`), and per lower quantile
+    how far below the anchor it may fall."""
 
     centre: float
     half: dict[float, float]  # nominal -> half-width
     n: int
-    floor: float  # the largest fall (log, <= 0) the training cells show below their anchor
+    floors: dict[float, float]  # lower quantile level -> its floor below the anchor (log, <= 0): fall_floors
+    noise: float = 0.0  # a disclosure's scatter (log) in `spread`
+
+    @property
+    def floor(self) -> float:
+        """The largest fall (log, <= 0) any quantile may show below the anchor."""
+        return min(self.floors.values(), default=0.0)
 
     def quantiles(self, median: np.ndarray, h: np.ndarray, anchor: np.ndarray | float) -> np.ndarray:
-        """Log quantiles (n x len(QUANTILES)) of medians at horizons h, floored at anchor + floor."""
-        s = spread(median, anchor, h)
+        """Log quantiles (n x len(QUANTILES)) of medians at horizons h, each lower one floored at anchor + its
+        floor (the median and upper quantiles at anchor + the lowest floor), and none below the one before."""
+        s = spread(median, anchor, h, self.noise)
         mid = median + self.centre * s
+        base = np.broadcast_to(np.asarray(anchor, dtype=float), mid.shape)
         cols = []
         for tau in P.QUANTILES.values():
-            if tau == 0.5:
-                cols.append(mid)
-                continue
             nominal = round(abs(1 - 2 * tau), 2)
-            sign = 1.0 if tau > 0.5 else -1.0
-            cols.append(mid + sign * self.half[nominal] * s)
-        q = np.column_stack(cols)
-        low = np.broadcast_to(np.asarray(anchor, dtype=float) + self.floor, mid.shape)
-        return np.maximum(q, low[:, None])
+            sign = 0.0 if tau == 0.5 else (1.0 if tau > 0.5 else -1.0)
+            col = mid + sign * self.half.get(nominal, 0.0) * s
+            cols.append(np.maximum(col, base + self.floors.get(tau, self.floor)))
+        return np.maximum.accumulate(np.column_stack(cols), axis=1)  # a floored quantile lifts those above it
 
 
 def conformal(values: np.ndarray, nominal: float, weights: np.ndarray | None = None) -> float:
@@ -215,7 +244,7 @@ def series_weights(series: np.ndarray) -> np.ndarray:
 
 
 def fit_band(errors: np.ndarray, s: np.ndarray, falls: np.ndarray, centre: bool = True,
-             weights: np.ndarray | None = None) -> Band:
+             weights: np.ndarray | None = None, noise: float = 0.0) -> Band:
     """A band from log errors (actual - median) in units of their `spread`; `falls`: actual - anchor.
 
     The centre is the (weighted) median error; each level's half-width the split-conformal quantile of the
@@ -226,7 +255,7 @@ def fit_band(errors: np.ndarray, s: np.ndarray, falls: np.ndarray, centre: bool 
     r = errors / s
     c = _weighted_median(r, weights) if centre else 0.0
     d = np.abs(r - c)
-    return Band(c, {nom: conformal(d, nom, weights) for nom in NOMINALS}, len(r), float(min(0.0, falls.min())))
+    return Band(c, {nom: conformal(d, nom, weights) for nom in NOMINALS}, len(r), fall_floors(falls), noise)
 
 
 def _weighted_median(x: np.ndarray, weights: np.ndarray | None) -> float:
@@ -252,7 +281,7 @@ class Calibration:
         num, den = np.zeros(len(preds)), np.zeros(len(preds))
         for m, w in self.weights.items():
             x = preds[m].to_numpy(float)
-            x = x + self.bands[m].centre * spread(x, anchor, h)
+            x = x + self.bands[m].centre * spread(x, anchor, h, self.bands[m].noise)
             ok = np.isfinite(x)
             num[ok] += w * x[ok]
             den[ok] += w
@@ -263,8 +292,9 @@ def with_damping(preds: pd.DataFrame, lam: float) -> pd.DataFrame:
     return preds.assign(damped=preds[f"damped@{lam}"])
 
 
-def calibrate(train: Cells) -> Calibration | None:
-    """Bands, damping and weights from `train` cells (None when they are fewer than MIN_CALIBRATION_CELLS)."""
+def calibrate(train: Cells, noise: float = 0.0) -> Calibration | None:
+    """Bands, damping and weights from `train` cells (None when they are fewer than MIN_CALIBRATION_CELLS);
+    `noise`: a disclosure's scatter (log), added to each `spread`."""
     c = train.cells
     if len(c) < MIN_CALIBRATION_CELLS:
         return None
@@ -280,8 +310,8 @@ def calibrate(train: Cells) -> Calibration | None:
         ok = np.isfinite(x)
         if ok.sum() < MIN_CALIBRATION_CELLS:
             continue
-        bands[m] = fit_band(y[ok] - x[ok], spread(x[ok], anchor[ok], h[ok]), falls[ok], centre=m != NAIVE,
-                            weights=series_weights(names[ok]) if EQUAL_SERIES else None)
+        bands[m] = fit_band(y[ok] - x[ok], spread(x[ok], anchor[ok], h[ok], noise), falls[ok], centre=m != NAIVE,
+                            weights=series_weights(names[ok]) if EQUAL_SERIES else None, noise=noise)
         if m in HEADLINE_MEMBERS:
             q = bands[m].quantiles(x[ok], h[ok], anchor[ok])
             scores[m] = float(crps_quantiles(q, y[ok]).mean())
@@ -290,8 +320,8 @@ def calibrate(train: Cells) -> Calibration | None:
     cal = Calibration(bands, weights, lam, None, len(c), sorted(c["series"].unique()))
     med = cal.ensemble_median(preds, h, anchor)
     ok = np.isfinite(med)
-    cal.ensemble = fit_band(y[ok] - med[ok], spread(med[ok], anchor[ok], h[ok]), falls[ok],
-                            weights=series_weights(names[ok]) if EQUAL_SERIES else None)
+    cal.ensemble = fit_band(y[ok] - med[ok], spread(med[ok], anchor[ok], h[ok], noise), falls[ok],
+                            weights=series_weights(names[ok]) if EQUAL_SERIES else None, noise=noise)
     return cal
 
 
@@ -301,8 +331,8 @@ def _median_abs(e: np.ndarray) -> float:
 
 
 def calibration_for(pool: Cells, series: str) -> Calibration | None:
-    """The calibration a series gets: learned from every other series' cells."""
-    return calibrate(pool.rows((pool.cells["series"] != series).to_numpy()))
+    """The calibration a series gets: learned from every other series' cells, with their disclosures' scatter."""
+    return calibrate(pool.rows((pool.cells["series"] != series).to_numpy()), pool.noise(exclude=series))
 
 
 def evaluated(pool: Cells) -> pd.DataFrame:
