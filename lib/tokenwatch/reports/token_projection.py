@@ -285,8 +285,16 @@ class ProjectionReport(Report):
                                                     < 0.05 else "no evidence of skew, so the band stays symmetric)."))
         widths = self.band_widths()
         if len(widths):
+            last = float(self.projection.anchor["tokens_per_day"])
+            band = self.projection.calibration.ensemble
+            fall = float(np.expm1(band.floors[0.1])) if band is not None else 0.0
+            six = widths[widths["months_ahead"] == 6]
             lines.append("Band width p90/p10 of the headline: " + ", ".join(
-                f"x{r.p90_over_p10:.1f} at {r.months_ahead} months" for r in widths.itertuples()) + ".")
+                f"x{r.p90_over_p10:.1f} at {r.months_ahead} months" for r in widths.itertuples()) + "." + (
+                f" Six months out its p10 is {fmt_tokens(six['p10'].iloc[0])} against the last disclosure's "
+                f"{fmt_tokens(last)}: a p10 may fall below the last disclosure only as far as one in ten pooled "
+                f"figures fell below theirs ({'none fell that often' if fall == 0 else f'{fall:+.1%}'})."
+                if len(six) else ""))
         if self.whole is not None:
             lines.append(self.consistency_line())
         cap = self.capacity()
