@@ -110,6 +110,24 @@ def test_the_spread_adds_a_disclosures_scatter_in_quadrature():
     assert wide[-1] - 1.4 == pytest.approx(band.half[0.9] * 0.5)  # p95: median + half x sqrt(0.4^2 + 0.3^2)
 
 
+def test_a_whole_is_raised_to_what_its_parts_disclosed_after_its_own_last_disclosure():
+    table = _table("whole", ["2026-01-31", "2026-02-28", "2026-03-31", "2026-04-30"], [5.0, 6.0, 7.0, 20.0])
+    parts = pd.DataFrame({"part": ["a", "b", "elsewhere"], "whole": ["whole", "whole", "other"]})
+    observed = {"a": pd.DataFrame({"id": ["a1", "a2"], "date": pd.to_datetime(["2026-01-15", "2026-03-15"]),
+                                   "tokens_per_day": [9.0, 8.0]}),
+                "b": pd.DataFrame({"id": ["b1"], "date": pd.to_datetime(["2026-03-01"]), "tokens_per_day": [12.0]}),
+                "elsewhere": pd.DataFrame({"id": ["e1"], "date": pd.to_datetime(["2026-01-01"]),
+                                           "tokens_per_day": [99.0]})}
+    out, raised = F.raise_to_parts(table, "whole", parts, observed, after=pd.Timestamp("2026-01-31"))
+    # 2026-01-31 is not after; Feb: a1 (9) so far; Mar: b1 (12) beats the later a2 (8); Apr: p05 5 and p10 10 go to 12
+    assert list(out["p05"]) == [table["p05"].iloc[0], 9.0, 12.0, 12.0]
+    assert out["p95"].iloc[3] == table["p95"].iloc[3]  # what is already above stays
+    assert list(raised["part_id"]) == ["a1", "b1", "b1"] and raised["quantiles"].iloc[0].startswith("p05")
+    assert (out[list(P.QUANTILES)].diff(axis=1).iloc[:, 1:] >= 0).all().all()
+    same, none = F.raise_to_parts(table, "nothing", parts, observed, after=pd.Timestamp("2026-01-31"))
+    assert same is table and none.empty
+
+
 def test_the_headline_is_naive_when_the_ensemble_does_not_beat_it():
     cells = pd.DataFrame({"series": ["a", "a", "b"], "cutoff": pd.to_datetime(["2025-01-01"] * 3),
                           "target_id": ["t1", "t2", "t3"]})

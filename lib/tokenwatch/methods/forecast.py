@@ -169,6 +169,31 @@ def cap_by(part: pd.DataFrame, whole: pd.DataFrame, whole_name: str, after: pd.T
     return out
 
 
+def raise_to_parts(table: pd.DataFrame, whole: str, parts: pd.DataFrame, observed: dict[str, pd.DataFrame],
+                   after: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A whole is at least each of its parts: every quantile of the whole's projection `table` dated after
+    `after` (its latest disclosure) is raised to the largest level any of its parts (parts.csv) disclosed on or
+    before that date, among `observed` (what was public). Returns the table and the raised rows: date, model,
+    part disclosure id, its level, and the quantiles raised."""
+    names = [str(n) for n in parts.loc[parts["whole"] == whole, "part"] if str(n) in observed]
+    if not names:
+        return table, pd.DataFrame(columns=["date", "model", "part_id", "part_tokens_per_day", "quantiles"])
+    levels = pd.concat([observed[n][["id", "date", "tokens_per_day"]] for n in names]).sort_values("date")
+    levels = levels[levels["tokens_per_day"] >= levels["tokens_per_day"].cummax()]  # each date's largest so far
+    out = table.copy()
+    at = np.searchsorted(levels["date"].to_numpy(), out["date"].to_numpy(), side="right") - 1  # latest on or before
+    low = np.where(at >= 0, levels["tokens_per_day"].to_numpy(float)[np.maximum(at, 0)], 0.0)
+    q = list(P.QUANTILES)
+    below = (out[q].to_numpy(float) < low[:, None]) & (out["date"] > after).to_numpy()[:, None]
+    out[q] = np.where(below, low[:, None], out[q].to_numpy(float))
+    hit = below.any(axis=1)
+    raised = pd.DataFrame({"date": out["date"].to_numpy()[hit], "model": out["model"].to_numpy()[hit],
+                           "part_id": levels["id"].to_numpy()[np.maximum(at, 0)][hit],
+                           "part_tokens_per_day": low[hit],
+                           "quantiles": [", ".join(np.array(q)[row]) for row in below[hit]]})
+    return out, raised
+
+
 def interpolate_quantiles(table: pd.DataFrame, dates: pd.Series) -> pd.DataFrame:
     """Forecast quantiles at arbitrary dates, linear in log tokens per day between grid dates (NaN outside)."""
     grid = pd.DatetimeIndex(table["date"]).asi8.astype(float)

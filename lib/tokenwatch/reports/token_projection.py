@@ -64,6 +64,7 @@ class ProjectionReport(Report):
     skill: dict = field(default_factory=dict)
     pool: B.Cells | None = None
     history: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=F.HISTORY_COLUMNS))
+    raised: pd.DataFrame = field(default_factory=pd.DataFrame)  # rows of this series or its whole raised to a part
 
     # ----- tables
     @property
@@ -165,7 +166,7 @@ class ProjectionReport(Report):
         whole = self.whole.series
         if over.empty:
             return (f"Every quantile of {self.series} stays at or below {whole}'s, the whole it belongs to, before "
-                    "any cap.")
+                    "any cap." + self.raised_line(whole))
         part_last, whole_last = self.projection.anchor, self.whole.anchor
         model, scenario = self.headline_key
         u = self.uncapped[(self.uncapped["model"] == model) & (self.uncapped["scenario"] == scenario)]
@@ -177,7 +178,19 @@ class ProjectionReport(Report):
                 f"why: its latest disclosure is already {share:.0%} of {whole}'s ({part_last['id']} against "
                 f"{whole_last['id']}) and its median grows x{grow[self.series]:.2g} a year against "
                 f"x{grow[whole]:.2g}. Those quantiles are capped to the whole's ({self.capped_rows} rows flagged "
-                "in capped_by).")
+                "in capped_by)." + self.raised_line(whole))
+
+    def raised_line(self, name: str) -> str:
+        """' ' and how `name`'s projection was raised to its parts' disclosed levels, or ''."""
+        r = self.raised[self.raised["series"] == name] if len(self.raised) else self.raised
+        r = r[r["model"] == self.headline_key[0]] if len(r) else r
+        if r.empty:
+            return ""
+        top = r.loc[r["part_tokens_per_day"].idxmax()]
+        which = [q for q in P.QUANTILES if r["quantiles"].str.contains(q).any()]
+        return (f" A whole is at least its parts: {name}'s headline quantiles ({', '.join(which)}) "
+                f"were raised to what its parts had disclosed on {len(r)} dates from {r['date'].min().date()}, up "
+                f"to {fmt_tokens(top['part_tokens_per_day'])} ({top['part_id']}); rows in raised_to_parts.csv.")
 
     def capacity(self) -> pd.DataFrame:
         """The headline's quantiles against the sourced worldwide supply bound (output tokens) on each date."""
@@ -196,6 +209,7 @@ class ProjectionReport(Report):
                 "consistency": self.consistency(),
                 "capacity": self.capacity(),
                 "history": self.history,
+                "raised_to_parts": self.raised,
                 "reach": self.reach[REACH_COLUMNS]}
 
     def forecast(self) -> pd.DataFrame:
@@ -413,7 +427,13 @@ def project_series(series: str, cutoff: str | pd.Timestamp | None, horizon: pd.T
             notice(f"{role} {name} cannot be projected, so it is not used: {exc}")
             return None
 
-    whole = other(F.whole_of(series, F.load_parts()), "whole")
+    parts = F.load_parts()
+    whole = other(F.whole_of(series, parts), "whole")
+    raised = {}
+    for p in (proj, whole):
+        if p is not None:  # a whole is at least what its parts disclosed: before any cap by it
+            p.table, raised[p.series] = F.raise_to_parts(p.table, p.series, parts, observed,
+                                                         pd.Timestamp(p.anchor["date"]))
     uncapped = proj.table.copy()
     if whole is not None:
         capped = F.cap_by(proj.table, whole.headline(), whole.series, pd.Timestamp(proj.anchor["date"]))
@@ -428,6 +448,7 @@ def project_series(series: str, cutoff: str | pd.Timestamp | None, horizon: pd.T
     report = ProjectionReport(series, cutoff, when, horizon, multiple, proj, whole, lead, scored, pool.skipped,
                               reach, room_claim(ledger), scenarios, ledger, [])
     report.uncapped = uncapped
+    report.raised = pd.concat([r.assign(series=name) for name, r in raised.items()], ignore_index=True)
     report.skill = skill
     report.pool = pool
     report.history = history if history is not None else pd.DataFrame(columns=F.HISTORY_COLUMNS)
