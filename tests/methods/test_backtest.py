@@ -152,3 +152,21 @@ def test_the_share_above_the_median_has_its_binomial_p_by_hand():
     got = B.above_median(scored)
     # two-sided: P(X >= 7) + P(X <= 3) for X ~ Bin(10, 1/2) = 2 * (120 + 45 + 10 + 1) / 1024
     assert got["above"] == 7 and got["share"] == 0.7 and got["binomial_p"] == pytest.approx(352 / 1024)
+
+
+def test_growth_scaled_bands_score_better_than_bands_that_widen_with_the_horizon_alone(monkeypatch):
+    """The design choice the README states: on the ledger's pooled cells, a band in units of the growth projected
+    has a lower CRPS than one in units of the horizon alone, which undercovers Doubao's own cells."""
+    pool = B.forecast_cells(load_ledger())
+    scaled = B.evaluated(pool)
+
+    def horizon_only(median, anchor, h, noise=0.0):
+        return np.sqrt((B.GROWTH_FLOOR * np.maximum(np.asarray(h, dtype=float), 1 / 12)) ** 2 + noise**2)
+
+    monkeypatch.setattr(B, "spread", horizon_only)
+    flat = B.evaluated(pool)
+    head = [s[s["model"] == B.ENSEMBLE] for s in (scaled, flat)]
+    assert len(head[0]) == len(head[1]) >= 60
+    assert head[0]["crps"].mean() < head[1]["crps"].mean()
+    doubao = [h[h["series"] == "doubao"]["in_80"].mean() for h in head]
+    assert doubao[0] >= 0.8 > doubao[1]
