@@ -178,7 +178,7 @@ class ProjectionReport(Report):
                 f"why: its latest disclosure is already {share:.0%} of {whole}'s ({part_last['id']} against "
                 f"{whole_last['id']}) and its median grows x{grow[self.series]:.2g} a year against "
                 f"x{grow[whole]:.2g}. Those quantiles are capped to the whole's ({self.capped_rows} rows flagged "
-                "in capped_by)." + self.raised_line(whole))
+                "in the capped_by column of projection.csv)." + self.raised_line(whole))
 
     def raised_line(self, name: str) -> str:
         """' ' and how `name`'s projection was raised to its parts' disclosed levels, or ''."""
