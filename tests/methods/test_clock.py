@@ -21,3 +21,15 @@ def test_the_overseas_clock():
     np.testing.assert_array_equal(clock.lagged_us(rets, cn_days, 0), [11.0, 12.0, 16.0, 16.0, np.nan])
     with pytest.raises(ParameterError, match="needs the US close before it"):
         clock.align_overseas(level.iloc[:-1], cn_days, us_days)
+    with pytest.raises(ParameterError, match="end the window by 2025-05-24"):  # the 28th needs the 27th
+        clock.align_overseas(level.iloc[:-1], cn_days, us_days)
+
+
+def test_a_window_that_starts_before_the_overseas_prices_is_told_where_to_start():
+    us_days = pd.to_datetime(["2025-05-16", "2025-05-19", "2025-05-20"])
+    level = pd.Series([1.0, 2.0, 3.0], index=us_days)
+    cn_days = pd.to_datetime(["2025-05-15", "2025-05-16", "2025-05-19", "2025-05-20", "2025-05-21"])
+    # the 15th and 16th have no US close before them in the prices; the 19th sees the 16th
+    with pytest.raises(ParameterError, match=r"do not reach back to; start the window on or after 2025-05-19 or "
+                                             "fetch older US prices"):
+        clock.align_overseas(level, cn_days, us_days)

@@ -24,13 +24,21 @@ def align_overseas(level: pd.Series, cn_days: pd.DatetimeIndex, us_days: pd.Date
     `us_days` is the US trading calendar; an A-share date whose previous US session is missing from
     `level` (before its start or after its end) is refused rather than given a stale value.
     """
-    need = us_days[us_position(cn_days, us_days).clip(min=0)]
-    absent = ~need.isin(level.index) | (us_position(cn_days, us_days) < 0)
+    pos = us_position(cn_days, us_days)
+    need = us_days[pos.clip(min=0)]
+    absent = ~need.isin(level.index) | (pos < 0)
     if absent.any():
         first = cn_days[absent][0]
+        span = f"({level.index[0].date()}..{level.index[-1].date()})"
+        early = (pos < 0) | (need < level.index[0])
+        if early[absent][0]:  # the window starts before the overseas prices do
+            usable = cn_days[~early]
+            start = f"start the window on or after {usable[0].date()}" if len(usable) else "start the window later"
+            raise ParameterError(f"the A-share session {first.date()} needs the US close before it, which the "
+                                 f"overseas prices {span} do not reach back to; {start} or fetch older US prices")
         raise ParameterError(f"the A-share session {first.date()} needs the US close before it, which the overseas "
-                             f"prices ({level.index[0].date()}..{level.index[-1].date()}) do not have; end the "
-                             f"window by {(level.index[-1] + pd.Timedelta(days=1)).date()} or fetch newer US prices")
+                             f"prices {span} do not have; end the window by "
+                             f"{(level.index[-1] + pd.Timedelta(days=1)).date()} or fetch newer US prices")
     return pd.Series(level.loc[need].to_numpy(), index=cn_days, name=level.name)
 
 
