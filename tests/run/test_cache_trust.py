@@ -258,3 +258,12 @@ def test_a_second_invocation_into_one_run_folder_waits_and_never_silently_replac
     assert "waiting for another tokenwatch run writing echo/" in second.stderr
     assert second.returncode == 1 and "not replaced" in second.stdout
     assert json.loads((out / "echo" / "summary.json").read_text())["label"] == "sleep8"  # the first run stays
+
+
+def test_a_path_under_home_is_hidden_in_the_form_a_kernel_prints_it(tmp_path, monkeypatch):
+    """Audit N-06: a kernel writes the home folder as ~, so ~/folder/ must go as well as /home/user/folder/."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    basket = tmp_path / "clientx" / "mine.csv"
+    text = "basket ~/clientx/mine.csv and " + str(basket)
+    shown = publish.scrubbed(text, tmp_path / "out", {"baskets": str(basket)}, tmp_path)
+    assert shown == "basket mine.csv and mine.csv", shown

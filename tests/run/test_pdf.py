@@ -1,9 +1,11 @@
 """PDFs: printed offline, A4 with a landscape page only for a wide table, numbered with the run's date and commit,
 Chinese text intact, links relative; a hanging Chromium is stopped whole, named, and the command fails."""
 
+import contextlib
 import http.server
 import os
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -74,6 +76,9 @@ FAKE = """#!/bin/sh
 sleep 1000 &
 echo $! > "{pids}/child"
 echo $$ > "{pids}/parent"
+# and one that leaves the group, holding the output it inherited (audit N-07: the command then waited on it)
+setsid sleep 1003 &
+echo $! > "{pids}/escaped"
 sleep 1000
 """
 
@@ -109,6 +114,9 @@ def test_a_hanging_chromium_is_stopped_whole_named_and_the_run_fails(tmp_path, m
     assert "index.html: not printed" in err, err
     assert not list(out.rglob("*.pdf")) and not list(out.rglob("*.tmp"))
     time.sleep(0.5)
+    escaped = int((pids / "escaped").read_text())
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(escaped, signal.SIGKILL)  # outside the group: no tool can end it by the group, the test does
     for name in ("parent", "child"):
         pid = int((pids / name).read_text())
         assert not _alive(pid), f"the browser's {name} (pid {pid}) was left running"

@@ -34,6 +34,13 @@ def test_sweeps_make_the_cross_product_with_safe_slugs():
     assert slug({"label": "a"}) == "label=a"
 
 
+def test_a_swept_path_names_its_folder_by_file_name_only():
+    """Audit N-01: the folder name is shared in links and records, so no folder of this machine goes into it."""
+    home, other = slug({"label": "/home/alice/clientx/mine.csv"}), slug({"label": "/srv/other/mine.csv"})
+    assert home.startswith("label=mine.csv-") and "alice" not in home and "clientx" not in home
+    assert home != other  # the whole value is in the hash
+
+
 def test_cli_values_keep_codes_as_text():
     defaults = inspect(ECHO).parameters
     assert parse_cli_value("002463", defaults["label"]) == "002463"

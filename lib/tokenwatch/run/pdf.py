@@ -73,17 +73,21 @@ def _kill_group(proc: subprocess.Popen) -> None:
 def run_browser(args: list[str], timeout: float) -> subprocess.CompletedProcess:
     """Run Chromium in a process group of its own; on timeout kill the group (renderers, zygotes, crash handler)
     and raise Hung. The group is also ended after a normal exit, so no child outlives the call."""
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc)
-        proc.communicate()
-        raise Hung(f"more than {timeout:g} s") from None
-    finally:
-        _kill_group(proc)
-    return subprocess.CompletedProcess(args, proc.returncode, out, err)
+    # Output goes to files, not pipes: a child that left the group (setsid) and still holds a pipe would keep a
+    # read of it waiting after the group is killed.
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(args, stdout=out, stderr=err, text=True, start_new_session=True)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            proc.wait()
+            raise Hung(f"more than {timeout:g} s") from None
+        finally:
+            _kill_group(proc)
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(args, proc.returncode, out.read(), err.read())
 
 
 def relative_links(pdf: Path, root: Path) -> int:

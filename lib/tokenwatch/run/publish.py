@@ -77,6 +77,8 @@ def _outside_folders(params: dict[str, Any], cwd: Path | None) -> dict[str, str]
             parent = form.parent
             if str(parent) not in ("", os.sep) and not parent.is_relative_to(PROJECT_ROOT) and parent != Path.home():
                 found[str(parent) + os.sep] = ""
+                if parent.is_relative_to(Path.home()):  # as a kernel shows it once home is written ~
+                    found[str(Path("~") / parent.relative_to(Path.home())) + os.sep] = ""
                 outside = True
         if outside and not path.is_absolute() and str(path.parent) not in ("", "."):  # ../../x/mine.csv as given
             found[str(path.parent) + os.sep] = ""

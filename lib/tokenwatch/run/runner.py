@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
 from hashlib import sha1
 from pathlib import Path
@@ -35,10 +36,13 @@ STAGING = ".staging"
 
 
 def slug(params: dict[str, Any]) -> str:
-    """A safe, unique folder name for a parameter set."""
+    """A safe, unique folder name for a parameter set; a path shows only its file name (the folder name is shared
+    in links and records), with the whole value in the hash."""
     text = "__".join(f"{k}={json.dumps(v, ensure_ascii=True) if not isinstance(v, str) else v}"
                      for k, v in sorted(params.items()))
-    safe = re.sub(r"[^A-Za-z0-9._=-]+", "-", text).strip("-.") or "run"
+    shown = "__".join(f"{k}={Path(v).name if isinstance(v, str) and os.sep in v else v}" if isinstance(v, str)
+                      else f"{k}={json.dumps(v, ensure_ascii=True)}" for k, v in sorted(params.items()))
+    safe = re.sub(r"[^A-Za-z0-9._=-]+", "-", shown).strip("-.") or "run"
     if len(safe) > 80 or safe != text:
         safe = f"{safe[:64]}-{sha1(text.encode()).hexdigest()[:8]}"
     return safe
