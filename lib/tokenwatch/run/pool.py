@@ -27,6 +27,7 @@ from typing import Any
 
 from tokenwatch.errors import ParameterError, TokenwatchError
 from tokenwatch.market.fetch import DOWN_ENV
+from tokenwatch.paths import RUNS_ENV
 from tokenwatch.run import publish
 from tokenwatch.run.execute import _safe_execute
 from tokenwatch.run.index import IndexNotWritten
@@ -177,18 +178,20 @@ def _run_held(specs: list[RunSpec], out_root: Path, refused: dict[int, RunResult
     except OSError as exc:  # a full disk, most likely: said, not a traceback
         raise TokenwatchError(f"cannot stage runs in {out_root} ({exc.strerror or exc}): free some space, or choose "
                               "another --out; the runs already there stay as they were") from None
-    previous = os.environ.get(DOWN_ENV)
+    previous = {name: os.environ.get(name) for name in (DOWN_ENV, RUNS_ENV)}
     os.environ[DOWN_ENV] = str(staging_root / "unreachable.jsonl")  # kernels inherit it
+    os.environ[RUNS_ENV] = str(out_root)  # where notebook 05 finds the batch's projection run (04)
     try:
         fresh = iter(_run_specs(todo, out_root, staging_root, jobs, cell_timeout, warm, progress))
         results[:] = [reused[i] if i in reused else next(fresh) for i in range(len(specs))]
         for i, result in enumerate(results):
             result.reason = result.reason or reasons.get(i, "")
     finally:
-        if previous is None:
-            os.environ.pop(DOWN_ENV, None)
-        else:
-            os.environ[DOWN_ENV] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         shutil.rmtree(staging_root, ignore_errors=True)
         with contextlib.suppress(OSError):
             (out_root / STAGING).rmdir()  # only when no other invocation is staging there
