@@ -68,9 +68,9 @@ def test_a_cycle_is_waived_once_nothing_runs(tmp_path):
 def test_durations_are_kept_for_the_next_batch(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     spec = _spec("a", tmp_path / "01_a.ipynb")
-    order.record_durations([RunResult(spec, "ok", 3.25), RunResult(_spec("b", spec.path), "failed", 9.0),
+    order.record_durations([RunResult(spec, "ok", 5.25, startup=2.0), RunResult(_spec("b", spec.path), "failed", 9.0),
                             RunResult(_spec("c", spec.path), "ok", 0.01, cached=True)])
-    assert order.load_durations() == {"a": 3.25}
+    assert order.load_durations() == {"a": 3.25}  # without starting its kernel; no failed or reused run
 
 
 WRITE = """import json, time

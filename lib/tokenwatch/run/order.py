@@ -114,8 +114,10 @@ def load_durations() -> dict[str, float]:
 
 
 def record_durations(results: list[RunResult]) -> None:
-    """Keep the seconds of each run that ran (not reused) and succeeded, for the next batch's order."""
-    ran = {r.spec.folder: round(r.seconds, 2) for r in results if r.status == "ok" and not r.cached}
+    """Keep the seconds of each run that ran (not reused) and succeeded, less any spent starting its kernel, for
+    the next batch's order."""
+    ran = {r.spec.folder: round(max(r.seconds - r.startup, 0.0), 2) for r in results
+           if r.status == "ok" and not r.cached}
     if not ran:
         return
     path = durations_file()
