@@ -10,6 +10,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOT_ENV = "TOKENWATCH_SNAPSHOT"  # the offline snapshot's folder (here, not in market/: reads.py needs it too)
 LIVE_ENV = "TOKENWATCH_LIVE"  # "1": notebooks may fetch what the cache lacks
+RUNS_ENV = "TOKENWATCH_RUNS"  # the batch's output folder (the runner sets it): where a notebook finds another's run
 
 
 def data_dir() -> Path:

@@ -3,10 +3,17 @@ ensemble, caps by a whole, dates to N times and to the overseas leader, and the 
 
 from __future__ import annotations
 
+import ast
+import hashlib
+import io
+import json
+import os
+import sys
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
+from importlib import metadata
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import matplotlib.dates as mdates
 import numpy as np
@@ -22,7 +29,7 @@ from tokenwatch.errors import DataNotFoundError, ParameterError
 from tokenwatch.methods import backtest as B
 from tokenwatch.methods import forecast as F
 from tokenwatch.methods import projection as P
-from tokenwatch.paths import data_dir, data_file
+from tokenwatch.paths import RUNS_ENV, data_dir, data_file
 from tokenwatch.plots import finish, new_figure
 from tokenwatch.reports._base import Params as NotebookParams
 from tokenwatch.reports._base import Report, collect_notices, notice, parsed
@@ -30,11 +37,16 @@ from tokenwatch.tokens import as_of, ledger_path, load_ledger
 from tokenwatch.tokens.claims import check_claim, load_claims
 
 AUTO = "auto"
+LEADER = "google-surfaces"  # the default overseas leader
 ROOM_CLAIM = "overseas_30x_room"
 CALIBRATION_COLUMNS = ["model", "scenario", "scope", "nominal", "coverage", "n", "series"]
 REACH_COLUMNS = ["target", "level_basis", "model", "scenario", "date_q10", "date_q50", "date_q90"]
 WIDTH_MONTHS = (3, 6, 12, 18)
 CONSISTENCY_COLUMNS = ["date", "quantile", "part_tokens_per_day", "whole_tokens_per_day"]
+# what the projection table and its notices are made from, besides the parameters in `projection_key`
+PROJECTION_DATA = ("tokens/disclosures.csv", "token_scenarios.csv", "tokens/parts.csv")
+KEY_VERSIONS = ("numpy", "pandas", "scipy", "statsmodels")
+TABLE = "projection.csv"
 
 
 def quarter_ends_after(date: pd.Timestamp, count: int = 2, gap_days: int = 90) -> list[pd.Timestamp]:
@@ -65,6 +77,7 @@ class ProjectionReport(Report):
     pool: B.Cells | None = None
     history: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=F.HISTORY_COLUMNS))
     raised: pd.DataFrame = field(default_factory=pd.DataFrame)  # rows of this series or its whole raised to a part
+    key: dict = field(default_factory=dict)  # projection_key: what the projection table was made from
 
     # ----- tables
     @property
@@ -197,6 +210,16 @@ class ProjectionReport(Report):
         head = self.projection.headline()
         return F.capacity_check(head[head["date"] > self.projection.anchor["date"]], F.load_supply_bounds())
 
+    @cached_property
+    def table_csv(self) -> str:
+        """projection.csv's text, as `write` writes it."""
+        return cols(self.projection.table, F.PROJECTION_COLUMNS, "projection").to_csv(index=False)
+
+    def projected(self) -> Projected:
+        """What notebook 05 uses of this projection (the notices are the projection's: build collects no others)."""
+        return Projected(self.key, self.projection.table.copy(), self.chosen, tuple(self.notices),
+                         self.anchor_source())
+
     def tables(self) -> dict[str, pd.DataFrame]:
         return {"projection": cols(self.projection.table, F.PROJECTION_COLUMNS, "projection"),
                 "forecast": self.forecast(),
@@ -260,6 +283,9 @@ class ProjectionReport(Report):
             "leader": self.leader.series if self.leader else None,
             "reach": self.reach.to_dict("records"), "room_claim": self.room,
             "skipped": self.projection.skipped.to_dict("records"), "notices": self.notices, "headline": head,
+            # what another notebook checks before it reuses projection.csv instead of projecting again
+            "projection_key": self.key, "anchor_source": self.anchor_source(),
+            "projection_table": {"file": TABLE, "sha256": hashlib.sha256(self.table_csv.encode()).hexdigest()},
             "sources": [file_source(ledger_path(), len(self.observations), f"disclosures of {self.series}"),
                         file_source(data_dir() / "token_scenarios.csv", len(self.scenarios),
                                     "scenarios (assumptions)"),
@@ -388,7 +414,7 @@ def backtest_pool(ledger: pd.DataFrame, models: list[str], scenarios: pd.DataFra
 
 def project_series(series: str, cutoff: str | pd.Timestamp | None, horizon: pd.Timestamp, models: list[str],
                    scenario_names: list[str], when: pd.Timestamp | None = None,
-                   multiple: float = 10.0, leader: str = "google-surfaces", vintages: int = 0) -> ProjectionReport:
+                   multiple: float = 10.0, leader: str = LEADER, vintages: int = 0) -> ProjectionReport:
     """The whole projection of one series as of `when` (default today); see the module docstring. `vintages`:
     how many of the series' latest disclosures the before/after view of the headline steps through."""
     when = when or reads.today()
@@ -494,15 +520,159 @@ def room_claim(ledger: pd.DataFrame) -> dict:
                                 "verdict", "reason")}
 
 
+def _table(source: str | Path | io.BytesIO) -> pd.DataFrame:
+    """projection.csv as written."""
+    return pd.read_csv(source, parse_dates=["date"], keep_default_na=False, na_values={q: [""] for q in P.QUANTILES})
+
+
 def read_run(folder: str | Path) -> tuple[pd.DataFrame, dict]:
     """projection.csv and summary.json from an earlier token_projection run."""
     folder = Path(folder)
-    if not (folder / "projection.csv").is_file():
+    if not (folder / TABLE).is_file():
         raise DataNotFoundError(f"{folder} has no projection.csv; point projection_dir at a token_projection run "
                                 "(e.g. reports/latest/token_projection) or leave it empty to project here")
-    table = pd.read_csv(folder / "projection.csv", parse_dates=["date"], keep_default_na=False,
-                        na_values={q: [""] for q in P.QUANTILES})
-    return table, read_summary(folder)
+    reads.note(folder / TABLE)
+    return _table(folder / TABLE), read_summary(folder)
+
+
+# ----- one projection for notebooks 04 and 05: its key, a memo within the process, the run folder of 04
+
+@dataclass(frozen=True)
+class Projected:
+    """What notebook 05 needs of a projection: its key, table, headline choice, notices and anchor."""
+
+    key: dict
+    table: pd.DataFrame
+    chosen: dict[str, str]
+    notices: tuple[str, ...]
+    anchor_source: str
+
+
+def _module_path(name: str) -> Path | None:
+    """The source file of a tokenwatch module (None for a name that is not a module, e.g. a function)."""
+    path = Path(__file__).resolve().parents[1].joinpath(*name.split(".")[1:])
+    for found in (path / "__init__.py", path.with_suffix(".py")):
+        if found.is_file():
+            return found
+    return None
+
+
+def modules(start: str = __name__) -> list[Path]:
+    """The source of `start` and of every tokenwatch module it imports, transitively (an import inside a function
+    counts too)."""
+    seen: dict[str, Path] = {}
+    todo = [start]
+    while todo:
+        name = todo.pop()
+        parts = name.split(".")
+        todo += [".".join(parts[:i]) for i in range(1, len(parts)) if ".".join(parts[:i]) not in seen]
+        if name in seen or (path := _module_path(name)) is None:
+            continue
+        seen[name] = path
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_bytes())):
+            if isinstance(node, ast.Import):
+                todo += [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    up = package.split(".")[:len(package.split(".")) - node.level + 1]
+                    base = ".".join([*up, *([base] if base else [])])
+                todo += [base, *(f"{base}.{a.name}" for a in node.names)]
+        todo = [n for n in todo if n == "tokenwatch" or n.startswith("tokenwatch.")]
+    return sorted(set(seen.values()))
+
+
+@cache
+def code_checksum() -> str:
+    """sha256 of the projection's code: this module and every tokenwatch module it imports."""
+    h = hashlib.sha256()
+    root = Path(__file__).resolve().parents[1]
+    for path in modules():
+        h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def _file_sha(path: Path) -> str:
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+    except FileNotFoundError:
+        return "absent"
+
+
+def _cutoff(value: str | pd.Timestamp | None) -> str:
+    return "" if value is None else value if isinstance(value, str) else pd.Timestamp(value).isoformat()
+
+
+def projection_key(series: str, cutoff: str | pd.Timestamp | None, when: pd.Timestamp, horizon: pd.Timestamp,
+                   models: list[str], scenario_names: list[str], leader: str) -> dict[str, Any]:
+    """What the projection table of `project_series` and its notices are made from: the parameters that reach
+    them, the checksums of the data files read (ledger, scenarios, parts of wholes), of the code, and the versions
+    of the numerical libraries. Two projections with equal keys have equal tables, headlines and notices."""
+    versions = {"python": ".".join(map(str, sys.version_info[:3]))}
+    for name in KEY_VERSIONS:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    return {"series": series, "cutoff": _cutoff(cutoff), "as_of": pd.Timestamp(when).isoformat(),
+            "horizon": pd.Timestamp(horizon).isoformat(), "models": list(models),
+            "scenarios": list(scenario_names), "leader": leader,
+            "data": {name: _file_sha(data_dir() / name) for name in PROJECTION_DATA},
+            "code": code_checksum(), "versions": versions}
+
+
+_MEMO: dict[str, Projected] = {}  # by key; emptied with the module at each run's start (reads.start)
+
+
+def _memo_key(key: dict[str, Any]) -> str:
+    return json.dumps(key, sort_keys=True, default=str)
+
+
+def remember(projected: Projected) -> None:
+    """Keep a projection for this process (notebook 05 after 04 in one process: no second projection)."""
+    if projected.key:
+        _MEMO[_memo_key(projected.key)] = projected
+
+
+def remembered(key: dict[str, Any]) -> Projected | None:
+    return _MEMO.get(_memo_key(key))
+
+
+def default_run() -> Path | None:
+    """The plain token_projection run of the batch this kernel runs for (the runner names its output folder)."""
+    root = os.environ.get(RUNS_ENV, "").strip()
+    return Path(root) / ProjectionReport.run_name if root else None
+
+
+def from_run(folder: Path, key: dict[str, Any]) -> tuple[Projected | None, str]:
+    """The projection in a token_projection run folder when its key is `key` and its table is the one it wrote;
+    else None and why not. Every file read here is a read of the run (the execution cache records it, so a changed
+    or new projection run makes the reader stale), a missing summary.json included."""
+    try:
+        summary = read_summary(folder)
+    except FileNotFoundError:
+        return None, "no token_projection run"
+    except (OSError, ValueError) as exc:
+        return None, f"its summary.json cannot be read ({type(exc).__name__})"
+    if not isinstance(summary, dict):
+        return None, "its summary.json is not a record"
+    if summary.get("projection_key") != json.loads(json.dumps(key, default=str)):
+        was = summary.get("projection_key") or {}
+        differ = sorted(k for k in set(key) | set(was) if was.get(k) != key.get(k)) if isinstance(was, dict) else []
+        return None, f"made from other inputs ({', '.join(differ) or 'no projection_key'})"
+    table = summary.get("projection_table") or {}
+    path = folder / str(table.get("file", TABLE))
+    reads.note(path)
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None, f"its {path.name} cannot be read"
+    if hashlib.sha256(data).hexdigest() != table.get("sha256"):
+        return None, f"its {path.name} is not the one the run wrote"
+    return Projected(summary["projection_key"], _table(io.BytesIO(data)), dict(summary.get("chosen") or {}),
+                     tuple(summary.get("notices") or ()), str(summary.get("anchor_source", ""))), ""
 
 
 def fan_chart(report: ProjectionReport) -> Figure:
@@ -601,4 +771,6 @@ def build(p: Params, source: object = None) -> ProjectionReport:
         report = project_series(p.series, p.cutoff, p.horizon, p.models, p.scenarios, p.as_of, p.multiple,
                                 p.leader, p.vintages)
     report.notices = notices
+    report.key = projection_key(p.series, p.cutoff, report.as_of, p.horizon, p.models, p.scenarios, p.leader)
+    remember(report.projected())
     return report

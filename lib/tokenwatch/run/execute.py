@@ -120,7 +120,8 @@ def execute_staged(spec: RunSpec, staging: Path, out_root: Path, kernel: WarmKer
         except (OSError, ValueError) as exc:  # no record: the run is simply not reused next time
             error = f"cache record not written: {exc}"
     reads.unlink(missing_ok=True)
-    return RunResult(spec, status, time.perf_counter() - started, "" if status == "ok" else error), ran_at
+    return RunResult(spec, status, time.perf_counter() - started, "" if status == "ok" else error,
+                     startup=kernel.startup), ran_at
 
 
 def _export(spec: RunSpec, executed: Path, staging: Path, out_root: Path, ran_at: str) -> None:

@@ -22,6 +22,7 @@ from tokenwatch.errors import TokenwatchError
 KERNEL_NAME = "tokenwatch"
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 KERNEL_START_TRIES = 3
+READY_SECONDS = 60  # a new kernel's first answer may take this long besides the request's own time
 ASYNC_CLIENT = "jupyter_client.asynchronous.AsyncKernelClient"
 WARM_UP = ("import numpy, pandas, scipy, statsmodels.api, matplotlib.pyplot\n"
            "import tokenwatch.market, tokenwatch.plots, tokenwatch.artifacts\n"
@@ -44,12 +45,17 @@ class WarmKernel:
         self.km: Any = None  # a jupyter_client KernelManager once started
         self.pid: int | None = None
         self._sockets: str | None = None
+        self._kc: Any = None  # the runner's own blocking client (shell channel only), kept while the kernel lives
+        self._answered = False  # whether the kernel answered that client yet (the first answer waits for it to start)
+        self.startup = 0.0  # seconds the last `get` spent starting a kernel (0 when it was warm already)
 
     def get(self):
         """The kernel manager for papermill, a new kernel started where there is none or it died."""
         from jupyter_client import KernelManager
 
+        self.startup = 0.0
         if self.km is None or not self.km.is_alive():
+            started = time.perf_counter()
             self.discard()
             self._sockets = tempfile.mkdtemp(prefix="tokenwatch-kernel-")
             self.km = KernelManager(kernel_name=self.name, transport="ipc", ip=os.path.join(self._sockets, "k"),
@@ -69,22 +75,36 @@ class WarmKernel:
             self.pid = getattr(self.km.provisioner, "pid", None)
             if self.warm:
                 self.execute(WARM_UP, timeout=120, what="importing the libraries (warm-up)")
+            self.startup = time.perf_counter() - started
         return self.km
+
+    def _client(self) -> Any:
+        """The blocking client for the runner's own calls: made once per kernel, shell channel only. (A client per
+        call waited 0.2 s each time in `wait_for_ready`, flushing IOPub: three calls a run.) Its first request
+        waits for the kernel to answer, as `wait_for_ready` did."""
+        from jupyter_client.blocking import BlockingKernelClient
+        from jupyter_client.session import Session
+
+        if self._kc is None:
+            # a session of its own: a socket identity apart from papermill's client, which takes the shared one over
+            info = self.km.get_connection_info(session=False)
+            session = Session(key=self.km.session.key, signature_scheme=self.km.session.signature_scheme)
+            kc = BlockingKernelClient(**{k: v for k, v in info.items() if k not in ("key", "signature_scheme")},
+                                      session=session, parent=self.km)
+            kc.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
+            self._kc, self._answered = kc, False
+        return self._kc
 
     def execute(self, code: str, timeout: float, what: str = "setting up the run") -> None:
         """Run `code` in the kernel outside any notebook (set-up, the execution cache's read record); a kernel that
         dies meanwhile raises KernelDied within a second or so, not at the timeout."""
-        from jupyter_client.blocking import BlockingKernelClient
-
         if self.km is None or not self.km.is_alive():
             raise KernelDied(f"the kernel died before {what}")
         # papermill gets the asynchronous client; these few calls use a blocking one on the same connection
-        kc = BlockingKernelClient(**self.km.get_connection_info(session=True), parent=self.km)
-        kc.start_channels()
+        kc = self._client()
         try:
-            kc.wait_for_ready(timeout=60)
             msg_id = kc.execute(code, store_history=False)
-            deadline = time.monotonic() + timeout
+            deadline = time.monotonic() + timeout + (0 if self._answered else READY_SECONDS)
             while True:
                 try:
                     reply = kc.get_shell_msg(timeout=1)
@@ -96,14 +116,13 @@ class WarmKernel:
                     continue
                 if reply["parent_header"].get("msg_id") == msg_id:
                     break
+            self._answered = True
             if reply["content"]["status"] != "ok":
                 raise RuntimeError(f"kernel {self.name}: {reply['content'].get('evalue', 'set-up failed')}")
         except RuntimeError as exc:
             if isinstance(exc, KernelDied) or self.km.is_alive():
                 raise
-            raise KernelDied(f"the kernel died while {what}") from None  # wait_for_ready: "died before replying"
-        finally:
-            kc.stop_channels()
+            raise KernelDied(f"the kernel died while {what}") from None
 
     def reset(self) -> None:
         try:
@@ -118,6 +137,10 @@ class WarmKernel:
                 os.killpg(self.pid, signal.SIGKILL)  # jupyter_client starts each kernel in a session of its own
 
     def discard(self) -> None:
+        if self._kc is not None:
+            with contextlib.suppress(Exception):
+                self._kc.stop_channels()
+            self._kc = None
         if self.km is not None:
             with contextlib.suppress(Exception):
                 self.km.shutdown_kernel(now=True)

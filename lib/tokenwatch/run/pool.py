@@ -27,10 +27,12 @@ from typing import Any
 
 from tokenwatch.errors import ParameterError, TokenwatchError
 from tokenwatch.market.fetch import DOWN_ENV
+from tokenwatch.paths import RUNS_ENV
 from tokenwatch.run import publish
 from tokenwatch.run.execute import _safe_execute
 from tokenwatch.run.index import IndexNotWritten
 from tokenwatch.run.kernel import KERNEL_NAME, WarmKernel, check_kernel
+from tokenwatch.run.order import Schedule, load_durations, record_durations
 from tokenwatch.run.runner import STAGING, RunResult, RunSpec, check_output_root, write_index
 
 PARENT_POLL = 0.5  # seconds between a worker's looks at its parent, where the system has no parent-death signal
@@ -177,18 +179,22 @@ def _run_held(specs: list[RunSpec], out_root: Path, refused: dict[int, RunResult
     except OSError as exc:  # a full disk, most likely: said, not a traceback
         raise TokenwatchError(f"cannot stage runs in {out_root} ({exc.strerror or exc}): free some space, or choose "
                               "another --out; the runs already there stay as they were") from None
-    previous = os.environ.get(DOWN_ENV)
+    previous = {name: os.environ.get(name) for name in (DOWN_ENV, RUNS_ENV)}
     os.environ[DOWN_ENV] = str(staging_root / "unreachable.jsonl")  # kernels inherit it
+    os.environ[RUNS_ENV] = str(out_root)  # where notebook 05 finds the batch's projection run (04)
     try:
-        fresh = iter(_run_specs(todo, out_root, staging_root, jobs, cell_timeout, warm, progress))
+        ran = _run_specs(todo, out_root, staging_root, jobs, cell_timeout, warm, progress)
+        record_durations(ran)
+        fresh = iter(ran)
         results[:] = [reused[i] if i in reused else next(fresh) for i in range(len(specs))]
         for i, result in enumerate(results):
             result.reason = result.reason or reasons.get(i, "")
     finally:
-        if previous is None:
-            os.environ.pop(DOWN_ENV, None)
-        else:
-            os.environ[DOWN_ENV] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         shutil.rmtree(staging_root, ignore_errors=True)
         with contextlib.suppress(OSError):
             (out_root / STAGING).rmdir()  # only when no other invocation is staging there
@@ -205,10 +211,21 @@ def _run_specs(specs: list[RunSpec], out_root: Path, staging_root: Path, jobs: i
         return [_safe_execute(specs[0], out_root, staging_root, None, cell_timeout)]
     ctx = mp.get_context("spawn")
     tasks, results = ctx.Queue(), ctx.Queue()
-    for item in enumerate(specs):
-        tasks.put(item)
-    for _ in range(jobs):
-        tasks.put(None)
+    schedule = Schedule(specs, load_durations())
+    free = jobs  # workers without a run
+
+    def dispatch() -> None:
+        """Hand each free worker the next run that may start (run/order.py); the end once every run started."""
+        nonlocal free
+        while free > 0 and not schedule.all_started and (i := schedule.start()) is not None:
+            tasks.put((i, specs[i]))
+            free -= 1
+        if schedule.all_started and free >= 0:
+            for _ in range(jobs):
+                tasks.put(None)
+            free = -1  # the end is sent once
+
+    dispatch()
     workers = [ctx.Process(target=_worker, args=(tasks, results, str(out_root), str(staging_root), cell_timeout,
                                                  warm, os.getpid()), daemon=False)
                for _ in range(jobs)]
@@ -222,11 +239,19 @@ def _run_specs(specs: list[RunSpec], out_root: Path, staging_root: Path, jobs: i
             try:
                 i, result = results.get(timeout=2)
             except queue.Empty:
+                if not all(w.is_alive() for w in workers) and not schedule.waived and free >= 0:
+                    schedule.waived = True  # a worker died with its run: nothing waits for that run any more
+                    free = len(specs)  # every run left goes to the queue, for the workers alive
+                    dispatch()
                 if not any(w.is_alive() for w in workers):
                     for i, spec in enumerate(specs):
                         done.setdefault(i, RunResult(spec, "failed", 0.0, "its worker process died"))
                 continue
             done[i] = result
+            schedule.finished(i)
+            if free >= 0:
+                free += 1
+                dispatch()
             bar.set_postfix_str(f"{result.spec.folder}: {result.status}")
             bar.update()
     except KeyboardInterrupt:

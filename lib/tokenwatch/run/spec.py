@@ -35,3 +35,4 @@ class RunResult:
     last_good_folder: str = ""  # a failed rerun leaves the good run here
     cached: bool = False  # reused: nothing it depends on changed since it ran
     reason: str = ""  # why it was reused or rerun (`tokenwatch run --explain`)
+    startup: float = 0.0  # of `seconds`, those spent starting its kernel (not the run's own: left out of its order)
