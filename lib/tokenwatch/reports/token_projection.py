@@ -8,10 +8,8 @@ import hashlib
 import io
 import json
 import os
-import sys
 from dataclasses import dataclass, field
 from functools import cache, cached_property
-from importlib import metadata
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -29,7 +27,7 @@ from tokenwatch.errors import DataNotFoundError, ParameterError
 from tokenwatch.methods import backtest as B
 from tokenwatch.methods import forecast as F
 from tokenwatch.methods import projection as P
-from tokenwatch.paths import RUNS_ENV, data_dir, data_file
+from tokenwatch.paths import RUNS_ENV, data_dir, data_file, package_versions
 from tokenwatch.plots import finish, new_figure
 from tokenwatch.reports._base import Params as NotebookParams
 from tokenwatch.reports._base import Report, collect_notices, notice, parsed
@@ -610,17 +608,11 @@ def projection_key(series: str, cutoff: str | pd.Timestamp | None, when: pd.Time
     """What the projection table of `project_series` and its notices are made from: the parameters that reach
     them, the checksums of the data files read (ledger, scenarios, parts of wholes), of the code, and the versions
     of the numerical libraries. Two projections with equal keys have equal tables, headlines and notices."""
-    versions = {"python": ".".join(map(str, sys.version_info[:3]))}
-    for name in KEY_VERSIONS:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "absent"
     return {"series": series, "cutoff": _cutoff(cutoff), "as_of": pd.Timestamp(when).isoformat(),
             "horizon": pd.Timestamp(horizon).isoformat(), "models": list(models),
             "scenarios": list(scenario_names), "leader": leader,
             "data": {name: _file_sha(data_dir() / name) for name in PROJECTION_DATA},
-            "code": code_checksum(), "versions": versions}
+            "code": code_checksum(), "versions": package_versions(KEY_VERSIONS)}
 
 
 _MEMO: dict[str, Projected] = {}  # by key; emptied with the module at each run's start (reads.start)

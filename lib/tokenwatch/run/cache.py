@@ -24,10 +24,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 from collections.abc import Callable
 from datetime import date
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +33,7 @@ from filelock import FileLock
 
 from tokenwatch import reads
 from tokenwatch.artifacts import atomic_write_text
-from tokenwatch.paths import PROJECT_ROOT
+from tokenwatch.paths import PROJECT_ROOT, package_versions
 
 CACHE_RECORD = "cache.json"
 PRIVATE = ".cache"  # under the output folder: what must not be shared (absolute paths outside the project)
@@ -51,13 +49,7 @@ Shown = Callable[[dict[str, Any]], dict[str, Any]]
 
 def versions() -> dict[str, str]:
     """The versions that enter every key ('absent' for a package not installed)."""
-    out = {"python": ".".join(map(str, sys.version_info[:3]))}
-    for name in VERSIONED:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "absent"
-    return out
+    return package_versions(VERSIONED)
 
 
 def notebook_digest(path: Path) -> str:
