@@ -5,6 +5,7 @@ fixture (each notebook run costs seconds)."""
 import errno
 import json
 from datetime import date
+from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
@@ -32,11 +33,11 @@ def test_live_today_the_export_code_and_the_sanitiser_enter_the_key(tmp_path, mo
 
     assert cache.key_parts(ECHO, {"as_of": "today"})["params"]["as_of"] == date.today().isoformat()
 
-    real = cache.metadata.version
-    monkeypatch.setattr(cache.metadata, "version", lambda name: "0.0.1" if name == "nh3" else real(name))
+    real = metadata.version
+    monkeypatch.setattr(metadata, "version", lambda name: "0.0.1" if name == "nh3" else real(name))
     other = cache.key_parts(ECHO, {"label": "x"})
     assert cache._key(other) != cache._key(plain) and "nh3 0.0.1" in cache._changed_part(other, plain)
-    monkeypatch.setattr(cache.metadata, "version", real)
+    monkeypatch.setattr(metadata, "version", real)
     assert {"nbconvert", "nh3", "mistune"} <= set(plain["versions"])
 
     code = tmp_path / "run"  # a copy of the export code, changed
