@@ -307,7 +307,7 @@ class ProjectionReport(Report):
                            f"{fmt_tokens(r.p90)})"
                            for r in self.headline_at(self.quote_dates).itertuples())
         if quotes:
-            lines.append(f"Headline ({what}): {quotes}.")
+            lines.append(f"Headline for {self.series} ({what}): {quotes}.")
         sk = self.skill
         if sk:
             lines.append(f"Skill against naive growth on the same {sk['cells']} pooled cells of {sk['series']} series: "
