@@ -1,42 +1,14 @@
 """The package's shape: no import circles, and environment.yml saying what pyproject.toml says."""
 
-import ast
 import re
 import tomllib
 from pathlib import Path
 
 import yaml
 
+from tokenwatch.imports import import_graph
+
 ROOT = Path(__file__).parents[1]
-PACKAGE = ROOT / "lib" / "tokenwatch"
-
-
-def _module_name(path: Path, package: Path) -> str:
-    parts = path.relative_to(package.parent).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def import_graph(package: Path = PACKAGE) -> dict[str, set[str]]:
-    """Module -> the package's modules it imports, at any depth (a function's own imports count: they run too).
-
-    `from a.b import c` imports `a.b.c` where that is a module, else `a.b`; relative imports are resolved."""
-    files = {_module_name(p, package): p for p in package.rglob("*.py")}
-    graph: dict[str, set[str]] = {}
-    for name, path in files.items():
-        is_package = path.name == "__init__.py"
-        targets: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
-            if isinstance(node, ast.Import):
-                targets.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    here = name.split(".") if is_package else name.split(".")[:-1]
-                    here = here[: len(here) - (node.level - 1)]
-                    base = ".".join([*here, base] if base else here)
-                targets.update(f"{base}.{a.name}" if f"{base}.{a.name}" in files else base for a in node.names)
-        graph[name] = {t for t in targets if t in files and t != name}
-    return graph
 
 
 def find_circle(graph: dict[str, set[str]]) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -33,6 +34,12 @@ def output_dir(path: str | os.PathLike | None, notebook: str) -> Path:
 def current_output() -> Path | None:
     """The output folder of the notebook running in this process, once it called `output_dir`."""
     return _CURRENT.get("out")
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, in hex."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> Path:

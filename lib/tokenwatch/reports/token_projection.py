@@ -3,7 +3,6 @@ ensemble, caps by a whole, dates to N times and to the overseas leader, and the 
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import io
 import json
@@ -20,10 +19,11 @@ from matplotlib.figure import Figure
 
 from tokenwatch import params as checks
 from tokenwatch import reads
-from tokenwatch.artifacts import file_source, read_summary
+from tokenwatch.artifacts import file_sha256, file_source, read_summary
 from tokenwatch.artifacts import select_columns as cols
 from tokenwatch.display import fmt_tokens
 from tokenwatch.errors import DataNotFoundError, ParameterError
+from tokenwatch.imports import PACKAGE, imported
 from tokenwatch.methods import backtest as B
 from tokenwatch.methods import forecast as F
 from tokenwatch.methods import projection as P
@@ -546,55 +546,18 @@ class Projected:
     anchor_source: str
 
 
-def _module_path(name: str) -> Path | None:
-    """The source file of a tokenwatch module (None for a name that is not a module, e.g. a function)."""
-    path = Path(__file__).resolve().parents[1].joinpath(*name.split(".")[1:])
-    for found in (path / "__init__.py", path.with_suffix(".py")):
-        if found.is_file():
-            return found
-    return None
-
-
-def modules(start: str = __name__) -> list[Path]:
-    """The source of `start` and of every tokenwatch module it imports, transitively (an import inside a function
-    counts too)."""
-    seen: dict[str, Path] = {}
-    todo = [start]
-    while todo:
-        name = todo.pop()
-        parts = name.split(".")
-        todo += [".".join(parts[:i]) for i in range(1, len(parts)) if ".".join(parts[:i]) not in seen]
-        if name in seen or (path := _module_path(name)) is None:
-            continue
-        seen[name] = path
-        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        for node in ast.walk(ast.parse(path.read_bytes())):
-            if isinstance(node, ast.Import):
-                todo += [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    up = package.split(".")[:len(package.split(".")) - node.level + 1]
-                    base = ".".join([*up, *([base] if base else [])])
-                todo += [base, *(f"{base}.{a.name}" for a in node.names)]
-        todo = [n for n in todo if n == "tokenwatch" or n.startswith("tokenwatch.")]
-    return sorted(set(seen.values()))
-
-
 @cache
 def code_checksum() -> str:
     """sha256 of the projection's code: this module and every tokenwatch module it imports."""
     h = hashlib.sha256()
-    root = Path(__file__).resolve().parents[1]
-    for path in modules():
-        h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in imported(__name__):
+        h.update(path.relative_to(PACKAGE).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
 
 
 def _file_sha(path: Path) -> str:
     try:
-        with open(path, "rb") as fh:
-            return hashlib.file_digest(fh, "sha256").hexdigest()
+        return file_sha256(path)
     except FileNotFoundError:
         return "absent"
 

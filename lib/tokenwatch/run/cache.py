@@ -32,7 +32,7 @@ from typing import Any
 from filelock import FileLock
 
 from tokenwatch import reads
-from tokenwatch.artifacts import atomic_write_text
+from tokenwatch.artifacts import atomic_write_text, file_sha256
 from tokenwatch.paths import PROJECT_ROOT, package_versions
 
 CACHE_RECORD = "cache.json"
@@ -140,8 +140,7 @@ def located(text: str, where: dict[str, Path], external: dict[str, str] | None =
 
 
 def digest(path: Path) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
+    return file_sha256(path)
 
 
 def _under(path: str, folder: Path) -> bool:
