@@ -15,6 +15,18 @@ from tokenwatch.market import SNAPSHOT_ENV, SnapshotSource
 # fetching. Set here, at import, so notebook kernels started by the runner inherit it.
 os.environ["TOKENWATCH_CACHE"] = tempfile.mkdtemp(prefix="tokenwatch-test-cache-")
 os.environ.pop("TOKENWATCH_LIVE", None)
+# The user cache (parameter inspections, run durations) too: a developer's durations.json would reorder the
+# batches the tests run, and the tests' would reorder the developer's.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="tokenwatch-test-xdg-")
+
+
+@pytest.fixture(autouse=True)
+def _no_run_durations() -> None:
+    """Every test starts with no recorded run durations, so a batch runs in the collection's order unless the
+    test records some itself (the order of one test's batch never depends on another test's runs)."""
+    from tokenwatch.run.order import durations_file
+
+    durations_file().unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="session")
