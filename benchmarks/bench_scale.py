@@ -7,7 +7,8 @@ Measured in one run, each case once, on the same machine:
   CLIs (`papermill` then `jupyter nbconvert --to html` per run);
 - the whole collection cold (`--force`), warm (every run reused from the execution cache) and through the plain CLIs;
 - the floor: every notebook's code in one process with no kernel (imports once, cells executed, the same figures
-  rendered to PNG) plus one HTML export of each executed notebook, serial and spread over `--jobs` cores.
+  rendered to PNG) plus one HTML export of each executed notebook, serial and spread over `--jobs` cores; the same
+  for the sweep's runs (the sweep's floor).
 Prints seconds and the ratios the README's table quotes.
 """
 
@@ -51,9 +52,10 @@ from tokenwatch.run.export import notebook_html, sanitize_outputs
 from tokenwatch.run.notebooks import discover
 imports = time.perf_counter() - t0
 compute, render, export = 0.0, 0.0, 0.0
-out = sys.argv[1]
-for name, path in discover().items():
-    nb = nbformat.read(path, as_version=4)
+runs = json.loads(sys.argv[1])  # [notebook, parameters, its output folder, its executed notebook]
+books = discover()
+for name, params, out, executed_path in runs:
+    nb = nbformat.read(books[name], as_version=4)
     ns = {"__name__": "__main__", "display": lambda *a, **k: None}
     t = time.perf_counter()
     for cell in nb.cells:
@@ -61,7 +63,7 @@ for name, path in discover().items():
             continue
         source = "".join(cell.source)
         if "parameters" in cell.get("metadata", {}).get("tags", []):
-            source += f"\noutput_dir = {out + '/' + name!r}"
+            source += "".join(f"\n{k} = {v!r}" for k, v in {**params, "output_dir": out}.items())
         exec(compile(source, name, "exec"), ns)
     compute += time.perf_counter() - t
     t = time.perf_counter()
@@ -69,7 +71,7 @@ for name, path in discover().items():
         plt.figure(number).savefig(io.BytesIO(), format="png", bbox_inches="tight")
     plt.close("all")
     render += time.perf_counter() - t
-    executed = nbformat.read(sys.argv[2] + f"/{name}/{name}.ipynb", as_version=4)
+    executed = nbformat.read(executed_path, as_version=4)
     t = time.perf_counter()
     notebook_html(sanitize_outputs(executed), with_code=True)
     export += time.perf_counter() - t
@@ -77,12 +79,20 @@ print(json.dumps({"imports": imports, "compute": compute, "render": render, "exp
 '''
 
 
-def floor(out: Path, executed: Path) -> dict[str, float]:
-    done = subprocess.run([sys.executable, "-c", FLOOR, str(out), str(executed)], capture_output=True, text=True,
+def floor(runs: list[tuple[str, dict[str, str], Path, Path]]) -> dict[str, float]:
+    """The floor's parts for `runs`: (notebook, parameters, output folder, the executed notebook of our run)."""
+    text = json.dumps([[name, params, str(out), str(executed)] for name, params, out, executed in runs])
+    done = subprocess.run([sys.executable, "-c", FLOOR, text], capture_output=True, text=True,
                           cwd=Path(__file__).parents[1] / "notebooks", env={**os.environ, "MPLBACKEND": "Agg"})
     if done.returncode:
         raise SystemExit(f"floor failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def spread(parts: dict[str, float], jobs: int) -> tuple[float, float]:
+    """A floor serial and over `jobs` cores: the imports once, the work shared."""
+    work = parts["compute"] + parts["render"] + parts["export"]
+    return parts["imports"] + work, parts["imports"] + work / jobs
 
 
 def main() -> None:
@@ -100,20 +110,26 @@ def main() -> None:
         tmp = Path(tmp)
         sweep = ["weekly_tracker", "--sweep", "week_end=" + ",".join(weeks), "--jobs", str(opts.jobs), "--force"]
         rows["sweep: local pool"] = ours(tmp / "pool", *sweep)
+        folders = {w: next((tmp / "pool" / "weekly_tracker").glob(f"week_end={w}*")) for w in weeks}
+        sweep_parts = floor([("weekly_tracker", {"week_end": w}, tmp / "floor_sweep" / w,
+                              folders[w] / "weekly_tracker.ipynb") for w in weeks])
         rows["sweep: LocalCluster"] = ours(tmp / "dask", *sweep, "--scheduler", "local")
         rows["sweep: plain CLIs"] = plain([(books["weekly_tracker"], {"week_end": w}) for w in weeks], tmp / "plain1")
         rows["collection: cold"] = ours(tmp / "all", "--all", "--force", "--jobs", str(opts.jobs))
         rows["collection: warm (cache)"] = ours(tmp / "all", "--all", "--jobs", str(opts.jobs))
         rows["collection: plain CLIs"] = plain([(p, {}) for p in books.values()], tmp / "plain2")
-        parts = floor(tmp / "floor", tmp / "all")
-    work = parts["compute"] + parts["render"] + parts["export"]
-    floor_serial = parts["imports"] + work
-    floor_cores = parts["imports"] + work / opts.jobs
+        parts = floor([(name, {}, tmp / "floor" / name, tmp / "all" / name / f"{name}.ipynb") for name in books])
+    floor_serial, floor_cores = spread(parts, opts.jobs)
+    sweep_serial, sweep_cores = spread(sweep_parts, opts.jobs)
     print(f"{len(weeks)}-week sweep, {len(books)} notebooks, {opts.jobs} jobs")
     for name, seconds in rows.items():
         print(f"{name:28s} {seconds:8.2f} s")
     print("floor parts: " + ", ".join(f"{k} {v:.2f} s" for k, v in parts.items()))
     print(f"floor (serial / over {opts.jobs} cores): {floor_serial:.2f} s / {floor_cores:.2f} s")
+    print("sweep floor parts: " + ", ".join(f"{k} {v:.2f} s" for k, v in sweep_parts.items()))
+    print(f"sweep floor (serial / over {opts.jobs} cores): {sweep_serial:.2f} s / {sweep_cores:.2f} s; "
+          f"floor / plain {sweep_cores / rows['sweep: plain CLIs']:.3f}, "
+          f"pool / floor {rows['sweep: local pool'] / sweep_cores:.2f}")
     print(f"sweep: pool / plain {rows['sweep: local pool'] / rows['sweep: plain CLIs']:.3f}, "
           f"LocalCluster / plain {rows['sweep: LocalCluster'] / rows['sweep: plain CLIs']:.3f}, "
           f"LocalCluster / pool {rows['sweep: LocalCluster'] / rows['sweep: local pool']:.2f}")

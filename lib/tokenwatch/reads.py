@@ -9,22 +9,33 @@ tools' own settings (matplotlib, IPython, Jupyter) are not a run's data and are 
 
 `start` begins a run's record, `stop` writes it as JSON to the path given, with the tokenwatch modules loaded. The
 hook is installed once per kernel and is a no-op between runs.
+
+`parsed` keeps what a data file parses to across the runs of a warm kernel, keyed by the file's bytes: a run still
+reads (and so records) every file it uses, and gets a kept result only for the very same content, so the execution
+cache's record stays exact while a sweep parses each price file once.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import os
 import sys
+from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 _state: dict[str, Any] = {"on": False, "files": set(), "listings": {}, "today": None, "skip": (),
                           "installed": False}
 SYSTEM = ("/proc/", "/sys/", "/dev/", "/usr/", "/lib/", "/lib64/", "/etc/", "/bin/", "/sbin/", "/opt/conda/")
 WRITING = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND
 ANY = "any:"  # a listing pattern that asks only whether something matches
+MEMO_ENTRIES = 4096  # parsed files kept per process (the oldest used goes first)
+_memo: OrderedDict[tuple[str, bytes], Any] = OrderedDict()
+_digests: dict[str, tuple[tuple[int, int, int], bytes]] = {}  # path -> (its stat, the digest of its bytes)
+T = TypeVar("T")
 TOOL_DIRS = (".cache", ".config", ".ipython", ".jupyter", ".local", ".matplotlib", ".pyenv", ".conda")
 
 
@@ -69,6 +80,46 @@ def looked_for(folder: str | os.PathLike, pattern: str) -> list[str]:
     return found
 
 
+def code_version(*modules: str) -> str:
+    """A token naming the version of the code files given (their paths): part of a `parsed` kind, so that a parser
+    edited while a kernel lives never serves a result of its earlier version."""
+    return ";".join(f"{Path(m).name}@{os.stat(m).st_mtime_ns}" for m in modules)
+
+
+def parsed(path: str | os.PathLike, kind: str, parse: Callable[[bytes], T]) -> T:
+    """`parse(bytes of path)`, parsed once per content in this process and shared: callers must not change it.
+
+    Within a run a file is hashed once (then known by its size, time and inode, as the in-process caches knew it
+    before); each new run hashes it again, so a run in a warm kernel uses what a fresh process would. The file
+    is recorded as read either way. `kind` names the parsing (with `code_version`) and anything it depends on."""
+    name = os.fspath(path)
+    st = os.stat(name)
+    signature = (st.st_mtime_ns, st.st_size, st.st_ino)
+    known = _digests.get(name)
+    data = None
+    if known is not None and known[0] == signature:
+        digest = known[1]
+        note(name)
+    else:
+        with open(name, "rb") as f:
+            data = f.read()
+        digest = hashlib.blake2b(data, digest_size=20).digest()
+        _digests[name] = (signature, digest)
+    key = (kind, digest)
+    if key in _memo:
+        _memo.move_to_end(key)
+        return _memo[key]
+    if data is None:
+        with open(name, "rb") as f:
+            data = f.read()
+        if hashlib.blake2b(data, digest_size=20).digest() != digest:  # changed within the run: parse what is there
+            return parse(data)
+    value = _memo[key] = parse(data)
+    if len(_memo) > MEMO_ENTRIES:
+        _memo.popitem(last=False)
+    return value
+
+
 def today() -> Any:
     """The date of the run (a normalised pandas Timestamp), recorded: a run that used it is stale the next day."""
     import pandas as pd
@@ -100,6 +151,7 @@ def start() -> None:
     if not _state["installed"]:
         sys.addaudithook(_hook)
         _state["installed"] = True
+    _digests.clear()  # each run hashes the files it reads afresh
     _state.update(skip=skipped_prefixes(), files=set(), listings={}, today=None, on=True)
 
 

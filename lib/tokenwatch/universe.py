@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import IO
 
 import pandas as pd
 
@@ -33,16 +34,17 @@ class Symbol:
         return f"{self.market}:{self.code}"
 
 
-def read_codes_csv(path: Path | str, **kwargs) -> pd.DataFrame:
-    """Read a CSV keeping `code`/`symbol` columns as strings; an unreadable file is named."""
+def read_codes_csv(path: Path | str | IO[bytes], name: str = "", **kwargs) -> pd.DataFrame:
+    """Read a CSV keeping `code`/`symbol` columns as strings; an unreadable file is named (`name`, for a buffer)."""
+    shown = name or path
     try:
         return pd.read_csv(path, dtype={"code": str, "symbol": str}, keep_default_na=False,
                            na_values=[""], **kwargs)
     except UnicodeDecodeError as exc:
-        raise DataValidationError(f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason}); save it as "
+        raise DataValidationError(f"{shown} is not UTF-8 text (byte {exc.start}: {exc.reason}); save it as "
                                   "UTF-8") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise DataValidationError(f"{path} is not a readable CSV ({exc})") from None
+        raise DataValidationError(f"{shown} is not a readable CSV ({exc})") from None
 
 
 @lru_cache(maxsize=4)

@@ -9,15 +9,20 @@
 
 from __future__ import annotations
 
+import io
 from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
 
+from tokenwatch import reads
 from tokenwatch.errors import DataNotFoundError, DataValidationError
 from tokenwatch.market.base import FACTOR_COLUMNS, PriceSource, SeriesData
 from tokenwatch.market.validate import DAILY_COLUMNS, validate_daily
 from tokenwatch.universe import Symbol, read_codes_csv
+
+# what the files parsed below depend on: this module, the checks of daily prices, the reader of code tables
+_CODE = reads.code_version(__file__, validate_daily.__code__.co_filename, read_codes_csv.__code__.co_filename)
 
 FOLDERS = {"cn": "cn", "cn_index": "cn_index", "hk_index": "cn_index", "us": "us"}
 ALL_CN = "cn_all"
@@ -28,14 +33,14 @@ def _file_key(path: Path) -> tuple[str, float]:
 
 
 def read_daily_csv(path: Path, label: str) -> pd.DataFrame:
-    """Read one `date,open,high,low,close,volume[,adj_close]` file and validate it."""
-    return _read_daily_csv(*_file_key(path), label).copy()
+    """Read one `date,open,high,low,close,volume[,adj_close]` file and validate it (parsed once per content in
+    a warm kernel: `reads.parsed`)."""
+    return reads.parsed(path, f"{_CODE}:daily:{label}", lambda data: _read_daily_csv(data, str(path), label)).copy()
 
 
-@lru_cache(maxsize=512)
-def _read_daily_csv(path: str, _mtime: float, label: str) -> pd.DataFrame:
+def _read_daily_csv(data: bytes, path: str, label: str) -> pd.DataFrame:
     try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+        raw = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError:
         raise DataValidationError(f"{label}: {path} is empty; expected a header date,open,high,low,close,volume "
                                   "and one row a day (restore the file from the snapshot)") from None
@@ -64,9 +69,39 @@ def _read_daily_csv(path: str, _mtime: float, label: str) -> pd.DataFrame:
     return validate_daily(out, label)
 
 
-@lru_cache(maxsize=16)
-def _read_table(path: str, _mtime: float) -> pd.DataFrame:
-    return read_codes_csv(path)
+def _read_table(path: Path) -> pd.DataFrame:
+    return reads.parsed(path, f"{_CODE}:codes", lambda data: read_codes_csv(io.BytesIO(data), name=str(path)))
+
+
+def _factors_by_code(path: Path) -> dict[str, pd.DataFrame | ValueError]:
+    """Each code's ex-rights factors (FACTOR_COLUMNS, dates parsed, numbers numeric, by ex-date), parsed once per
+    content of ADJ_FACTORS.csv."""
+    def one(rows: pd.DataFrame) -> pd.DataFrame | ValueError:
+        rows = rows.copy()
+        try:  # a bad date fails its own code's loads, as it did when each load parsed its rows
+            rows["ex_date"] = pd.to_datetime(rows["ex_date"], format="%Y-%m-%d")
+        except ValueError as exc:
+            return exc
+        for col in FACTOR_COLUMNS[1:]:
+            rows[col] = pd.to_numeric(rows[col], errors="coerce")
+        return rows[FACTOR_COLUMNS].sort_values("ex_date").reset_index(drop=True)
+
+    def group(data: bytes) -> dict[str, pd.DataFrame | ValueError]:
+        table = read_codes_csv(io.BytesIO(data), name=str(path))
+        return {str(code): one(rows) for code, rows in table.groupby("code", sort=False)}
+
+    return reads.parsed(path, f"{_CODE}:factors", group)
+
+
+def _by_code(path: Path, column: str) -> dict[str, pd.DataFrame]:
+    """A codes table's rows grouped by `column` (parsed once per content)."""
+    def group(data: bytes) -> dict[str, pd.DataFrame]:
+        table = read_codes_csv(io.BytesIO(data), name=str(path))
+        if column not in table.columns:
+            return {}
+        return {str(code): rows for code, rows in table.groupby(column, sort=False)}
+
+    return reads.parsed(path, f"{_CODE}:by:{column}", group)
 
 
 class SnapshotSource(PriceSource):
@@ -96,16 +131,17 @@ class SnapshotSource(PriceSource):
         path = self.root / folder / name
         if not path.exists():
             return pd.DataFrame()
-        return _read_table(*_file_key(path))
+        return _read_table(path)
 
     def _csv_path(self, symbol: Symbol) -> Path:
         return self.root / FOLDERS[symbol.market] / f"{symbol.code}.csv"
 
     def _provenance(self, folder: str, code: str) -> tuple[str, str]:
+        path = self.root / folder / "PROVENANCE.csv"
         prov = self._table(folder, "PROVENANCE.csv")
         if prov.empty or "symbol" not in prov.columns:
             return f"{self.describe()}/{folder}", "unknown (no PROVENANCE.csv)"
-        rows = prov.loc[prov["symbol"] == code]
+        rows = _by_code(path, "symbol").get(code, prov.iloc[:0])
         repos = " + ".join(dict.fromkeys(rows.get("source_repo", pd.Series(dtype=str)).dropna()))
         basis = " | ".join(dict.fromkeys(rows.get("price_basis", pd.Series(dtype=str)).dropna()))
         return f"snapshot {folder}/ ({repos or 'source not recorded'})", basis or "not recorded"
@@ -153,24 +189,26 @@ class SnapshotSource(PriceSource):
         if missing:
             raise DataValidationError(f"{self.root / folder / 'ADJ_FACTORS.csv'} lacks columns {missing}; expected "
                                       f"code,{','.join(FACTOR_COLUMNS)}")
-        rows = table.loc[table["code"] == symbol.code].copy()
-        rows["ex_date"] = pd.to_datetime(rows["ex_date"], format="%Y-%m-%d")
-        for col in FACTOR_COLUMNS[1:]:
-            rows[col] = pd.to_numeric(rows[col], errors="coerce")
+        rows = _factors_by_code(self.root / folder / "ADJ_FACTORS.csv").get(symbol.code)
+        if rows is None:
+            return pd.DataFrame(columns=FACTOR_COLUMNS)
+        if isinstance(rows, ValueError):
+            raise rows
         bad = rows.loc[~(rows["factor"] > 0)]
         if len(bad):
             raise DataValidationError(f"ADJ_FACTORS.csv: {symbol} ex-date {bad['ex_date'].iloc[0].date()} has factor "
                                       f"{bad['factor'].iloc[0]}")
-        return rows[FACTOR_COLUMNS].sort_values("ex_date").reset_index(drop=True)
+        return rows.copy()
 
     def adj_complete_through(self, symbol: Symbol) -> pd.Timestamp | None:
         if symbol.market != "cn":
             return None
-        table = self._table(self._factor_folder(symbol), "ADJ_COVERAGE.csv")
-        if table.empty:
+        folder = self._factor_folder(symbol)
+        table = self._table(folder, "ADJ_COVERAGE.csv")
+        if table.empty or "code" not in table.columns:
             return None
-        rows = table.loc[table["code"] == symbol.code, "complete_through"]
-        return pd.Timestamp(rows.iloc[0]) if len(rows) else None
+        rows = _by_code(self.root / folder / "ADJ_COVERAGE.csv", "code").get(symbol.code)
+        return pd.Timestamp(rows["complete_through"].iloc[0]) if rows is not None else None
 
     def symbols(self, market: str) -> list[str]:
         folder = self.root / FOLDERS[market]

@@ -12,7 +12,9 @@ import time
 import traceback
 import uuid
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from tokenwatch.artifacts import atomic_write_text
 from tokenwatch.paths import scrub_paths
@@ -54,6 +56,57 @@ def _cell(executed: Path) -> str:
     return f"cell {number} of the executed notebook (starting {first[:60]!r})" if number else "a cell"
 
 
+ENGINE = "tokenwatch"
+
+
+@lru_cache(maxsize=1)
+def _engine() -> str:
+    """papermill's nbclient engine, writing the executed notebook when the run ends (also when it fails or times
+    out: papermill's `notebook_complete` runs in a `finally`) and every `autosave_cell_every` seconds within a long
+    cell, not at each cell's start and end, which wrote a page of long tables some thirty times a run."""
+    from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
+
+    class Manager(NotebookExecutionManager):
+        quiet = False
+
+        def save(self, **kwargs: Any) -> None:
+            if not self.quiet:
+                super().save(**kwargs)
+
+        def _quietly(self, method: Any, *args: Any, **kwargs: Any) -> Any:
+            self.quiet = True
+            try:
+                return method(*args, **kwargs)
+            finally:
+                self.quiet = False
+
+        def notebook_start(self, **kwargs: Any) -> Any:
+            return self._quietly(super().notebook_start, **kwargs)
+
+        def cell_start(self, cell: Any, cell_index: Any = None, **kwargs: Any) -> Any:
+            return self._quietly(super().cell_start, cell, cell_index, **kwargs)
+
+        def cell_complete(self, cell: Any, cell_index: Any = None, **kwargs: Any) -> Any:
+            return self._quietly(super().cell_complete, cell, cell_index, **kwargs)
+
+    class Engine(NBClientEngine):
+        @classmethod
+        def execute_notebook(cls, nb: Any, kernel_name: Any, output_path: Any = None, progress_bar: bool = True,
+                             log_output: bool = False, autosave_cell_every: int = 30, **kwargs: Any) -> Any:
+            manager = Manager(nb, output_path=output_path, progress_bar=progress_bar, log_output=log_output,
+                              autosave_cell_every=autosave_cell_every)
+            manager.notebook_start()
+            try:
+                cls.execute_managed_notebook(manager, kernel_name, log_output=log_output, **kwargs)
+            finally:
+                manager.cleanup_pbar()
+                manager.notebook_complete()
+            return manager.nb
+
+    papermill_engines.register(ENGINE, Engine)
+    return ENGINE
+
+
 def _execute_notebook(spec: RunSpec, executed: Path, staging: Path, kernel: WarmKernel,
                       cell_timeout: float) -> str:
     """Run the notebook in `kernel`: '' when it succeeded, else what went wrong, in words."""
@@ -69,7 +122,7 @@ def _execute_notebook(spec: RunSpec, executed: Path, staging: Path, kernel: Warm
         # nbclient counts whole seconds
         papermill.execute_notebook(str(spec.path), str(executed), parameters=params, kernel_name=KERNEL_NAME,
                                    execution_timeout=max(1, math.ceil(cell_timeout)), progress_bar=False,
-                                   log_output=False, cwd=str(spec.cwd), km=km)
+                                   log_output=False, cwd=str(spec.cwd), km=km, engine_name=_engine())
         kernel.execute(READS_STOP.format(path=str(staging / READS_FILE)), timeout=30,
                        what="recording the run's reads (after its last cell)")
     except PapermillExecutionError as exc:

@@ -24,7 +24,7 @@ INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 KERNEL_START_TRIES = 3
 READY_SECONDS = 60  # a new kernel's first answer may take this long besides the request's own time
 ASYNC_CLIENT = "jupyter_client.asynchronous.AsyncKernelClient"
-WARM_UP = ("import numpy, pandas, scipy, statsmodels.api, matplotlib.pyplot\n"
+WARM_UP = ("import numpy, pandas, matplotlib.pyplot\n"
            "import tokenwatch.market, tokenwatch.plots, tokenwatch.artifacts\n"
            "tokenwatch.plots.use_style()")
 RESET = "%reset -f\nimport matplotlib.pyplot as _plt, os as _os\n_plt.close('all')\n_os.chdir({cwd!r})\ndel _plt, _os"
