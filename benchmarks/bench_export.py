@@ -16,8 +16,8 @@ from pathlib import Path
 
 import nbformat
 
-from tokenwatch.run.brief import for_readers, with_code_toggle
 from tokenwatch.run.export import notebook_html, sanitize_outputs
+from tokenwatch.run.report_page import for_readers, with_code_toggle
 
 
 def two_files(nbs: list) -> float:

@@ -1,4 +1,5 @@
-"""The package's shape: no import circles, and environment.yml saying what pyproject.toml says."""
+"""The package's shape: no import circles, short runner modules, and environment.yml saying what pyproject.toml
+says."""
 
 import re
 import tomllib
@@ -84,3 +85,13 @@ def test_environment_yml_lists_what_pyproject_lists():
         f"only in pyproject {sorted(set(wanted) - set(listed))}, only in environment.yml "
         f"{sorted(set(listed) - set(wanted))}, versions differ "
         f"{sorted(n for n in set(wanted) & set(listed) if wanted[n] != listed[n])}")
+
+
+MAX_LINES = 400  # the runner split by what it does (#28), and the rally replay's report
+
+
+def test_the_runner_and_the_rally_report_keep_their_modules_short():
+    modules = [*(ROOT / "lib" / "tokenwatch" / "run").glob("*.py"), ROOT / "lib/tokenwatch/reports/rally_replay.py"]
+    long = {m.relative_to(ROOT).as_posix(): n for m in modules
+            if (n := len(m.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    assert not long, f"over {MAX_LINES} lines: {long}"

@@ -339,7 +339,11 @@ class DisplayTable:
         return bundle
 
     def to_text(self) -> str:
-        return pd.DataFrame(self.cells, columns=[c.label for c in self.columns]).to_string(index=False)
+        """The table as plain text (what a console shows); a long table's first PAGE_ROWS rows and how many there
+        are, as its static HTML shows them (every row is in its HTML and JSON, and in the run's CSV)."""
+        shown = self.cells[:PAGE_ROWS] if self.interactive else self.cells
+        text = pd.DataFrame(shown, columns=[c.label for c in self.columns]).to_string(index=False)
+        return text + (f"\n... the first {PAGE_ROWS} of {len(self.cells)} rows" if self.interactive else "")
 
     def to_frame(self) -> pd.DataFrame:
         """The formatted cells under their labels."""

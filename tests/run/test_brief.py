@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tokenwatch.run import brief, history
+from tokenwatch.run import brief, history, report_page
 from tokenwatch.run.runner import RUN_RECORD, write_index
 
 
@@ -102,7 +102,7 @@ def test_the_findings_block_is_shown_once_whatever_the_cell_id():
     other = nbformat.v4.new_code_cell("table")
     other.outputs = [nbformat.v4.new_output("display_data", data={"text/html": "<table></table>"})]
     nb.cells = [cell, other]
-    shown = brief.for_readers(nb)
+    shown = report_page.for_readers(nb)
     assert shown.cells[0].outputs == [] and len(shown.cells[1].outputs) == 1
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from tokenwatch.errors import TokenwatchError
-from tokenwatch.run import cache, index, publish
+from tokenwatch.run import cache, index, publish, reuse
 from tokenwatch.run.cli import main
 from tokenwatch.run.runner import RunResult, RunSpec
 
@@ -67,8 +67,8 @@ def test_a_damaged_record_means_a_rerun_and_never_blocks_the_index(tmp_path, run
     folder.mkdir()
     (folder / "run.json").write_text(run_json)
     (folder / "cache.json").write_text(cache_json)
-    assert why in publish.why_rerun(_spec(tmp_path), tmp_path)
-    assert publish.reuse(_spec(tmp_path), tmp_path) is None
+    assert why in reuse.why_rerun(_spec(tmp_path), tmp_path)
+    assert reuse.reuse(_spec(tmp_path), tmp_path) is None
     runs = index.write_index(tmp_path)  # no traceback from a record that is not a dict
     if run_json == '"ok"':
         row = runs.set_index("output_folder").loc["echo"]

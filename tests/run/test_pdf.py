@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from tokenwatch.run import pdf
-from tokenwatch.run.brief import footer_line, print_style
 from tokenwatch.run.cli import main
+from tokenwatch.run.report_page import footer_line, print_style
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "notebooks"
 

@@ -103,3 +103,20 @@ def test_bad_requests_exit_2_with_a_message(tmp_path, capsys):
     assert "known: echo" in capsys.readouterr().err
     assert main(["run", "echo", "--notebooks-dir", str(FIXTURES), "--out", str(tmp_path), "-p", "colour", "x"]) == 2
     assert "no parameter 'colour'" in capsys.readouterr().err
+
+
+def test_the_runners_processes_read_notebooks_without_the_unused_iri_grammars():
+    """The driver, the pool's workers and the Dask plugin skip rfc3987_syntax (1.1 s of CPU each); nbformat still
+    validates, and the driver's module imports nothing that would load it before `main` says so."""
+    import subprocess
+    import sys
+
+    code = ("import sys, tokenwatch.run.cli, tokenwatch.run.pool\n"
+            "assert 'jsonschema' not in sys.modules, 'imported before main could skip its IRI grammars'\n"
+            "from tokenwatch.run import skip_unused_imports\n"
+            "skip_unused_imports()\n"
+            "import nbformat\n"
+            f"nbformat.validate(nbformat.read({str(FIXTURES / '01_echo.ipynb')!r}, as_version=4))\n"
+            "assert sys.modules.get('rfc3987_syntax') is None\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -14,7 +14,7 @@ import yaml
 
 from tokenwatch.errors import ParameterError, TokenwatchError
 from tokenwatch.paths import LIVE_ENV, PROJECT_ROOT
-from tokenwatch.run import data_cli
+from tokenwatch.run import data_cli, skip_unused_imports
 from tokenwatch.run.notebooks import NOTEBOOKS_DIR, discover, inspect, parse_cli_value, resolve
 
 
@@ -259,6 +259,7 @@ def cmd_ledger(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    skip_unused_imports()
     parser = argparse.ArgumentParser(prog="tokenwatch", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _run_parser(sub)

@@ -24,7 +24,7 @@ from distributed import Client, LocalCluster, as_completed, get_worker
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from tokenwatch.errors import TokenwatchError
-from tokenwatch.run import publish
+from tokenwatch.run import reuse, skip_unused_imports
 from tokenwatch.run.execute import execute_staged
 from tokenwatch.run.kernel import KERNEL_NAME, WarmKernel
 from tokenwatch.run.pool import check_jobs, new_staging
@@ -41,6 +41,7 @@ class KernelPlugin(WorkerPlugin):
     name = PLUGIN
 
     def setup(self, worker: Any) -> None:
+        skip_unused_imports()
         self.kernel: WarmKernel | None = None
 
     def get(self, cwd: str) -> WarmKernel:
@@ -125,7 +126,7 @@ def run_on_cluster(specs: list[RunSpec], out_root: Path, address: str, *, jobs: 
 
     out_root = check_output_root(out_root)
     jobs = check_jobs(jobs)
-    with publish.hold(specs, out_root) as refused:  # one invocation at a time per run folder, as in the local pool
+    with reuse.hold(specs, out_root) as refused:  # one invocation at a time per run folder, as in the local pool
         return _run_held(specs, out_root, address, refused, jobs=jobs, cell_timeout=cell_timeout,
                          progress=progress, force=force, client=client)
 
@@ -136,7 +137,7 @@ def _run_held(specs: list[RunSpec], out_root: Path, address: str, refused: dict[
 
     from tokenwatch.run.runner import write_index
 
-    reused, reasons = publish.reuse_all(specs, out_root, force, refused)
+    reused, reasons = reuse.reuse_all(specs, out_root, force, refused)
     reused.update(refused)
     todo = [i for i in range(len(specs)) if i not in reused]
     own, cluster = (None, None) if client is not None else connect(address, jobs)

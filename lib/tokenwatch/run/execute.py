@@ -183,9 +183,9 @@ def _export(spec: RunSpec, executed: Path, staging: Path, out_root: Path, ran_at
     import nbformat
 
     from tokenwatch.artifacts import read_summary
-    from tokenwatch.run.brief import findings_first, for_readers, read_findings, with_code_toggle
     from tokenwatch.run.export import notebook_html, provenance_footer, sanitize_outputs
     from tokenwatch.run.notebooks import INJECTED, inspect
+    from tokenwatch.run.report_page import findings_first, for_readers, read_findings, with_code_toggle
 
     text = scrub_paths(executed.read_text(encoding="utf-8"), _named_paths(staging, out_root))
     atomic_write_text(executed, text)

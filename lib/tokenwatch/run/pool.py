@@ -18,17 +18,18 @@ import queue
 import shutil
 import signal
 import socket
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from tokenwatch.errors import ParameterError, TokenwatchError
 from tokenwatch.market.fetch import DOWN_ENV
 from tokenwatch.paths import RUNS_ENV
-from tokenwatch.run import publish
+from tokenwatch.run import reuse, skip_unused_imports
 from tokenwatch.run.execute import _safe_execute
 from tokenwatch.run.index import IndexNotWritten
 from tokenwatch.run.kernel import KERNEL_NAME, WarmKernel, check_kernel
@@ -81,6 +82,7 @@ def _die_with_parent(parent: int, stop: Any) -> None:
 def _worker(tasks: Any, results: Any, out_root: str, staging_root: str, cell_timeout: float, warm: bool,
             parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the driver stops the workers
+    skip_unused_imports()
     kernel = WarmKernel(KERNEL_NAME, str(Path.cwd()), warm=warm)
 
     def stop(signum: int, frame: Any) -> None:
@@ -105,6 +107,12 @@ def _worker(tasks: Any, results: Any, out_root: str, staging_root: str, cell_tim
 
 
 # --- driver side -------------------------------------------------------------------------
+
+def start_method() -> Literal["fork", "spawn"]:
+    """How the pool starts its workers: forked on Linux when the driver runs no other thread (a worker then has
+    the driver's modules already: 0.7 s of imports less each, `benchmarks/bench_scale.py`), else spawned."""
+    return "fork" if sys.platform == "linux" and threading.active_count() == 1 else "spawn"
+
 
 def default_jobs() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
@@ -155,7 +163,7 @@ def run_all(specs: list[RunSpec], out_root: Path, *, jobs: int | None = None, ce
         raise ParameterError(f"--cell-timeout {cell_timeout:g}: give the seconds a cell may take, above 0")
     jobs = check_jobs(jobs)
     out_root = check_output_root(out_root)
-    with publish.hold(specs, out_root) as refused:  # one invocation at a time per run folder
+    with reuse.hold(specs, out_root) as refused:  # one invocation at a time per run folder
         results: list[RunResult] = []
         try:
             return _run_held(specs, out_root, refused, results, jobs, cell_timeout, warm, progress, force)
@@ -166,7 +174,7 @@ def run_all(specs: list[RunSpec], out_root: Path, *, jobs: int | None = None, ce
 
 def _run_held(specs: list[RunSpec], out_root: Path, refused: dict[int, RunResult], results: list[RunResult],
               jobs: int, cell_timeout: float, warm: bool, progress: bool, force: bool) -> list[RunResult]:
-    reused, reasons = publish.reuse_all(specs, out_root, force, refused)
+    reused, reasons = reuse.reuse_all(specs, out_root, force, refused)
     reused.update(refused)
     todo = [spec for i, spec in enumerate(specs) if i not in reused]
     if not todo:
@@ -209,7 +217,7 @@ def _run_specs(specs: list[RunSpec], out_root: Path, staging_root: Path, jobs: i
     jobs = min(jobs, len(specs))
     if len(specs) == 1:  # nothing to overlap: no worker process, no warm-up
         return [_safe_execute(specs[0], out_root, staging_root, None, cell_timeout)]
-    ctx = mp.get_context("spawn")
+    ctx = mp.get_context("fork") if start_method() == "fork" else mp.get_context("spawn")
     tasks, results = ctx.Queue(), ctx.Queue()
     schedule = Schedule(specs, load_durations())
     free = jobs  # workers without a run
@@ -225,12 +233,12 @@ def _run_specs(specs: list[RunSpec], out_root: Path, staging_root: Path, jobs: i
                 tasks.put(None)
             free = -1  # the end is sent once
 
-    dispatch()
     workers = [ctx.Process(target=_worker, args=(tasks, results, str(out_root), str(staging_root), cell_timeout,
                                                  warm, os.getpid()), daemon=False)
                for _ in range(jobs)]
     for w in workers:
         w.start()
+    dispatch()  # after the workers start: a queue's first put starts its feeder thread, and forks want none
     done: dict[int, RunResult] = {}
     bar = tqdm(total=len(specs), desc="runs", unit="run", disable=not progress)
     interrupted = False

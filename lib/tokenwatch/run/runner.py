@@ -1,6 +1,6 @@
 """Batch runs of the notebooks: the plan (parameters, sweeps) and the table of results. Executing them (kernels,
-workers) is run/execute.py's and run/pool.py's; putting runs in place and reuse from the execution cache
-run/publish.py's; the index (`runs.csv`, `index.html`) run/index.py's.
+workers) is run/execute.py's and run/pool.py's; putting runs in place run/publish.py's; reuse from the execution
+cache run/reuse.py's; the index (`runs.csv`, `index.html`) run/index.py's.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from tokenwatch.run.publish import (  # noqa: F401 - re-exported for the pool, t
     REQUIRED,
     RUN_RECORD,
     finish_run,
-    reuse,
     swap_into_place,
 )
 from tokenwatch.run.spec import RunResult, RunSpec, RunStatus  # noqa: F401 - re-exported
