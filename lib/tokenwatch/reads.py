@@ -159,7 +159,8 @@ def record() -> dict[str, Any]:
     """What this run read so far: files by the path it opened (absolute, links kept) with the file each resolves
     to, files it looked for and did not find, folder listings, the date if it used today's."""
     package = str(Path(__file__).resolve().parent) + os.sep
-    loaded = [str(Path(f).resolve()) for m in list(sys.modules.values()) if (f := getattr(m, "__file__", None))]
+    ours = [m for name, m in list(sys.modules.items()) if name == "tokenwatch" or name.startswith("tokenwatch.")]
+    loaded = [str(Path(f).resolve()) for m in ours if (f := getattr(m, "__file__", None))]
     files, absent = {}, []
     for f in sorted(_state["files"]):
         if os.path.isfile(f):
