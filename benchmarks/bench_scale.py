@@ -98,6 +98,9 @@ def spread(parts: dict[str, float], jobs: int) -> tuple[float, float]:
 
 
 def main() -> None:
+    # Every command here caches bytecode as Python does by default (a shell with PYTHONDONTWRITEBYTECODE, as some
+    # sandboxes set, would recompile the project's modules in each process and each run, on both sides).
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     from tokenwatch.run.notebooks import discover
     from tokenwatch.sessions import trading_days, week_ends
 

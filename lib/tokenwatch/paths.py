@@ -65,8 +65,10 @@ def git_commit() -> str:
     return commit + ("+dirty" if dirty else "")
 
 
+@lru_cache(maxsize=8)
 def package_versions(names: tuple[str, ...]) -> dict[str, str]:
-    """Python's version and each named package's ('absent' when it is not installed)."""
+    """Python's version and each named package's ('absent' when it is not installed); read once a process (the
+    execution cache asks for every run it checks). Shared: callers must not change it."""
     from importlib import metadata
 
     out = {"python": ".".join(map(str, sys.version_info[:3]))}

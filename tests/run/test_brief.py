@@ -266,3 +266,22 @@ def test_the_key_chart_links_the_csv_behind_it(tmp_path):
     nb["cells"][0]["outputs"] = nb["cells"][0]["outputs"][:1]
     (tmp_path / "weekly_tracker.ipynb").write_text(json.dumps(nb), encoding="utf-8")
     assert "data (CSV)" not in brief.key_chart(tmp_path, "weekly_tracker", "weekly_tracker")
+
+
+def test_the_key_chart_is_read_from_what_the_run_kept_and_its_markup_is_checked(tmp_path):
+    nb = {"cells": [{"cell_type": "code", "outputs": [
+        {"output_type": "display_data", "data": {"image/png": base64.b64encode(b"\x89PNG").decode()}},
+        {"output_type": "display_data", "data": {"text/html": [
+            '<p class="tw-chart-data"><a href="chart_x.csv" download>data (CSV)</a></p>']}}]}]}
+    kept = tmp_path / brief.KEY_CHART
+    kept.write_text(json.dumps({"chart": brief.first_chart(nb)}), encoding="utf-8")  # no notebook beside it
+    assert 'href="run/chart_x.csv"' in brief.key_chart(tmp_path, "weekly_tracker", "run")
+    kept.write_text(json.dumps({"chart": None}), encoding="utf-8")
+    assert brief.key_chart(tmp_path, "weekly_tracker", "run") == ""
+    bad = {"mime": "text/html", "base64": "x", "csv": "a.csv"}, {"mime": "image/png", "base64": '"><b>', "csv": ""}
+    for chart in bad:
+        kept.write_text(json.dumps({"chart": chart}), encoding="utf-8")
+        assert brief.key_chart(tmp_path, "weekly_tracker", "run") == ""
+    kept.write_text(json.dumps({"chart": {**brief.first_chart(nb), "csv": '"><script>x</script>.csv'}}),
+                    encoding="utf-8")
+    assert "<script>" not in brief.key_chart(tmp_path, "weekly_tracker", "run")

@@ -159,14 +159,12 @@ def _chart_csv(outputs: list[dict[str, Any]]) -> str | None:
     return None
 
 
-def key_chart(folder: Path, notebook: str, href_prefix: str = "") -> str:
-    """The first chart of a run's executed notebook, inline (PNG or SVG as a data URI), with a link to the CSV
-    behind it (relative: `href_prefix` is the run folder as the page that shows it sees it), or ''."""
-    path = folder / f"{notebook}.ipynb"
-    try:
-        nb = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return ""
+KEY_CHART = "key_chart.json"  # in a run folder: {"chart": first_chart(...)}, written with its report (execute.py)
+
+
+def first_chart(nb: dict[str, Any]) -> dict[str, str] | None:
+    """The first chart of an executed notebook: its type, its bytes as base64 and the CSV its 'data (CSV)' link
+    names ('' when it has none); None without a chart."""
     for cell in nb.get("cells", []):
         outputs = cell.get("outputs", []) or []
         for k, output in enumerate(outputs):
@@ -181,14 +179,32 @@ def key_chart(folder: Path, notebook: str, href_prefix: str = "") -> str:
                                else raw.encode("utf-8"))
                 except ValueError:
                     continue
-                encoded = base64.b64encode(payload).decode("ascii")
-                image = f'<img alt="key chart of {html.escape(notebook)}" src="data:{mime};base64,{encoded}">'
-                csv = _chart_csv(outputs[k + 1:])
-                href = html.escape(f"{href_prefix}/{csv}" if href_prefix else str(csv), quote=True)
-                return image + (f'<p class="tw-chart-data" style="margin:.2em 0 1em;font-size:12px">'
-                                f'<a href="{href}" download>data (CSV)</a> · {html.escape(str(csv))}</p>'
-                                if csv else "")
-    return ""
+                return {"mime": mime, "base64": base64.b64encode(payload).decode("ascii"),
+                        "csv": _chart_csv(outputs[k + 1:]) or ""}
+    return None
+
+
+def key_chart(folder: Path, notebook: str, href_prefix: str = "") -> str:
+    """The first chart of a run, inline (PNG or SVG as a data URI), with a link to the CSV behind it (relative:
+    `href_prefix` is the run folder as the page that shows it sees it), or ''. Read from the run's key_chart.json,
+    or from its executed notebook for a run written without one."""
+    kept = read_json(folder / KEY_CHART)  # {} when missing or unreadable: then the notebook is read
+    if "chart" in kept:
+        chart = kept["chart"]
+    else:
+        try:
+            chart = first_chart(json.loads((folder / f"{notebook}.ipynb").read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            return ""
+    if not isinstance(chart, dict) or not {"mime", "base64", "csv"} <= set(chart):
+        return ""
+    mime, csv = str(chart["mime"]), str(chart["csv"])
+    if mime not in ("image/png", "image/svg+xml") or not re.fullmatch(r"[A-Za-z0-9+/=]*", str(chart["base64"])):
+        return ""
+    image = f'<img alt="key chart of {html.escape(notebook)}" src="data:{mime};base64,{chart["base64"]}">'
+    href = html.escape(f"{href_prefix}/{csv}" if href_prefix else csv, quote=True)
+    return image + (f'<p class="tw-chart-data" style="margin:.2em 0 1em;font-size:12px">'
+                    f'<a href="{href}" download>data (CSV)</a> · {html.escape(csv)}</p>' if csv else "")
 
 
 def summary_picks() -> pd.DataFrame:

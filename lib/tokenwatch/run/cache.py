@@ -49,7 +49,7 @@ Shown = Callable[[dict[str, Any]], dict[str, Any]]
 
 def versions() -> dict[str, str]:
     """The versions that enter every key ('absent' for a package not installed)."""
-    return package_versions(VERSIONED)
+    return dict(package_versions(VERSIONED))
 
 
 def notebook_digest(path: Path) -> str:

@@ -6,6 +6,7 @@ and replaced) or when its kernel dies (killed from outside, out of memory); the 
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -183,6 +184,7 @@ def _export(spec: RunSpec, executed: Path, staging: Path, out_root: Path, ran_at
     import nbformat
 
     from tokenwatch.artifacts import read_summary
+    from tokenwatch.run.brief import KEY_CHART, first_chart
     from tokenwatch.run.export import notebook_html, provenance_footer, sanitize_outputs
     from tokenwatch.run.notebooks import INJECTED, inspect
     from tokenwatch.run.report_page import findings_first, for_readers, read_findings, with_code_toggle
@@ -190,6 +192,8 @@ def _export(spec: RunSpec, executed: Path, staging: Path, out_root: Path, ran_at
     text = scrub_paths(executed.read_text(encoding="utf-8"), _named_paths(staging, out_root))
     atomic_write_text(executed, text)
     nb = nbformat.reads(text, as_version=4)
+    # the brief's key chart, so that it need not parse every executed notebook again at each index
+    atomic_write_text(staging / KEY_CHART, json.dumps({"chart": first_chart(nb)}))
     try:
         summary = read_summary(staging)
     except (OSError, ValueError):

@@ -177,7 +177,8 @@ def title_of(folder: Path) -> str:
     """A run's title: its report's <title> (the notebook's first heading)."""
     path = folder / "report.html"
     if path.is_file():
-        head = path.read_text(encoding="utf-8", errors="replace")[:20000]
+        with path.open(encoding="utf-8", errors="replace") as f:
+            head = f.read(20000)  # the head only: a report runs to megabytes
         found = re.search(r"<title>(.*?)</title>", head, re.S)
         if found:
             return html.unescape(found.group(1)).strip()
