@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from tokenwatch.errors import TokenwatchError
+from tokenwatch.paths import package_versions
 from tokenwatch.run import cache, index, publish, reuse
 from tokenwatch.run.cli import main
 from tokenwatch.run.runner import RunResult, RunSpec
@@ -35,9 +36,11 @@ def test_live_today_the_export_code_and_the_sanitiser_enter_the_key(tmp_path, mo
 
     real = metadata.version
     monkeypatch.setattr(metadata, "version", lambda name: "0.0.1" if name == "nh3" else real(name))
+    package_versions.cache_clear()  # versions are read once a process: this is the next invocation's
     other = cache.key_parts(ECHO, {"label": "x"})
     assert cache._key(other) != cache._key(plain) and "nh3 0.0.1" in cache._changed_part(other, plain)
     monkeypatch.setattr(metadata, "version", real)
+    package_versions.cache_clear()
     assert {"nbconvert", "nh3", "mistune"} <= set(plain["versions"])
 
     code = tmp_path / "run"  # a copy of the export code, changed
