@@ -82,7 +82,7 @@ def test_weekly_tracker_sweeps_a_quarter_and_reports_a_bad_week(snapshot, tmp_pa
     holiday = json.loads((tmp_path / "weekly_tracker" / "week_end=2025-10-03" / "summary.json").read_text())
     assert holiday["week"]["end"] == "2025-09-30" and holiday["week"]["prev_close"] == "2025-09-26"
     # the sweep's view: one row per run from its summary.json, segment means by week, and a chart
-    from tokenwatch.run.brief import sweep_groups, sweep_table
+    from tokenwatch.run.sweeps import sweep_groups, sweep_table
 
     index = (tmp_path / "index.html").read_text(encoding="utf-8")
     assert "Across the weekly_tracker sweep (15 runs)" in index and 'alt="weekly_tracker sweep chart"' in index
