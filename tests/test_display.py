@@ -121,6 +121,8 @@ def test_a_long_table_carries_every_row_as_escaped_json():
     assert 'alert("x")</script>' not in page
     bundle = t._repr_mimebundle_()
     assert bundle[D.MIME]["rows"][0][2] == ["-5.0%", -5.0]
+    assert 'class="tw-print"' not in bundle["text/html"]  # in a notebook; its report prints from the JSON output
+    assert 'class="tw-print"' in D.table_html(bundle[D.MIME])
     text = bundle["text/plain"].splitlines()  # a console shows the first page and says how many rows there are
     assert len(text) == 1 + D.PAGE_ROWS + 1 and text[-1] == f"... the first {D.PAGE_ROWS} of 40 rows"
 

@@ -330,7 +330,10 @@ class DisplayTable:
         return table_html(self.payload())
 
     def _repr_html_(self) -> str:
-        return self.to_html() + (page_script(inline_library=_first_in_kernel()) if self.interactive else "")
+        """In a notebook: no print copy (a report renders its tables from the JSON output, print copy included;
+        the copy made a long table's output twice as heavy for every step after the kernel)."""
+        return (table_html(self.payload(), print_copy=False)
+                + (page_script(inline_library=_first_in_kernel()) if self.interactive else ""))
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         bundle: dict[str, Any] = {"text/html": self._repr_html_(), "text/plain": self.to_text()}
@@ -532,10 +535,10 @@ def _rows_html(columns: list[dict[str, Any]], rows: Iterable[list[list[Any]]]) -
     return "".join(out)
 
 
-def table_html(payload: Any) -> str:
+def table_html(payload: Any, print_copy: bool = True) -> str:
     """A table payload as HTML. Up to PAGE_ROWS rows: a plain table. Longer: its first PAGE_ROWS rows (what a
-    page without scripts shows), a note, every row as escaped JSON for the page's table script, and every row
-    as a table shown only in print (so a PDF holds the whole table)."""
+    page without scripts shows), a note, every row as escaped JSON for the page's table script, and, with
+    `print_copy`, every row as a table shown only in print (so a PDF holds the whole table)."""
     columns, rows, caption = _checked(payload)
     head = "".join(f'<th title="{html.escape(c["name"], quote=True)}"{_NUM if c["num"] else ""}>'
                    f'{html.escape(c["label"])}</th>' for c in columns)
@@ -548,7 +551,8 @@ def table_html(payload: Any) -> str:
         return f'<div class="tw-static"><style>{TABLE_CSS}</style>{table(rows)}</div>'
     data = json_for_script({"caption": caption, "columns": columns, "rows": rows})
     return (f'<div class="tw-long" data-rows="{len(rows)}"><style>{TABLE_CSS}</style>'
-            f'<div class="tw-print">{table(rows)}</div><div class="tw-preview">{table(rows[:PAGE_ROWS])}'
+            + (f'<div class="tw-print">{table(rows)}</div>' if print_copy else "")
+            + f'<div class="tw-preview">{table(rows[:PAGE_ROWS])}'
             f"<p><small>The first {PAGE_ROWS} of {len(rows)} rows; with scripts on, the table is sortable, "
             f"searchable and paged, with every row downloadable as CSV.</small></p></div>"
             f'<script type="application/json" class="tw-data">{data}</script></div>')
