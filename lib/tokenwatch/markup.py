@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 LINK_SCHEMES = frozenset({"https", "http", "mailto"})
@@ -58,3 +59,9 @@ def inert_css(style: str) -> str:
     and `@import`, `expression(` and bindings are cut out."""
     style = _CSS_URL.sub(lambda m: m.group(0) if safe_img_src(m.group(2)) else "none", style)
     return _CSS_BAD.sub("", style)
+
+
+def chart_data_link(href: str, name: str) -> str:
+    """The 'data (CSV)' line under a chart, linking the CSV behind it (`href` as the page sees it); both escaped."""
+    return (f'<p class="tw-chart-data" style="margin:.2em 0 1em;font-size:12px">'
+            f'<a href="{html.escape(href, quote=True)}" download>data (CSV)</a> · {html.escape(name)}</p>')

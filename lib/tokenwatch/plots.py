@@ -4,7 +4,6 @@ and, in a notebook, shows the chart (PNG at twice the pixels) with a "data (CSV)
 
 from __future__ import annotations
 
-import html
 import re
 import sys
 import textwrap
@@ -22,6 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from tokenwatch.artifacts import current_output, write_table
+from tokenwatch.markup import chart_data_link
 
 CJK_FONT_FILE = "NotoSansCJKsc-Regular.otf"
 CJK_FAMILY = "Noto Sans CJK SC"
@@ -107,9 +107,7 @@ def chart_data(data: pd.DataFrame | pd.Series, name: str, title: str) -> Path | 
 
 def data_link(csv: Path) -> str:
     """The link shown under a chart: relative to the run's folder, where report.html sits."""
-    href = html.escape(csv.name, quote=True)
-    return (f'<p class="tw-chart-data" style="margin:.2em 0 1em;font-size:12px">'
-            f'<a href="{href}" download>data (CSV)</a> · {href}</p>')
+    return chart_data_link(csv.name, csv.name)
 
 
 def _show_in_notebook(fig: Figure, csv: Path | None) -> None:

@@ -199,3 +199,22 @@ def test_a_very_long_parameter_is_refused_with_its_name(tmp_path, capsys):
 def test_make_lab_passes_allow_root_only_to_root():
     done = subprocess.run(["make", "-n", "lab"], cwd=FIXTURES.parents[2], capture_output=True, text=True, check=True)
     assert ("--allow-root" in done.stdout) == (os.geteuid() == 0)
+
+
+def test_workers_are_forked_only_where_the_driver_runs_no_other_thread(monkeypatch):
+    import threading
+
+    from tokenwatch.run import pool
+
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert pool.start_method() == "fork"
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:  # a fork would copy a lock another thread may hold: spawn then
+        assert pool.start_method() == "spawn"
+    finally:
+        release.set()
+        other.join()
+    monkeypatch.setattr(sys, "platform", "darwin")  # fork is unsafe with macOS's frameworks
+    assert pool.start_method() == "spawn"

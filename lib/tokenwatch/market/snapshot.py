@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import io
-from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -26,10 +25,6 @@ _CODE = reads.code_version(__file__, validate_daily.__code__.co_filename, read_c
 
 FOLDERS = {"cn": "cn", "cn_index": "cn_index", "hk_index": "cn_index", "us": "us"}
 ALL_CN = "cn_all"
-
-
-def _file_key(path: Path) -> tuple[str, float]:
-    return str(path), path.stat().st_mtime
 
 
 def read_daily_csv(path: Path, label: str) -> pd.DataFrame:
@@ -87,8 +82,7 @@ def _factors_by_code(path: Path) -> dict[str, pd.DataFrame | ValueError]:
         return rows[FACTOR_COLUMNS].sort_values("ex_date").reset_index(drop=True)
 
     def group(data: bytes) -> dict[str, pd.DataFrame | ValueError]:
-        table = read_codes_csv(io.BytesIO(data), name=str(path))
-        return {str(code): one(rows) for code, rows in table.groupby("code", sort=False)}
+        return {str(code): one(rows) for code, rows in _read_table(path).groupby("code", sort=False)}
 
     return reads.parsed(path, f"{_CODE}:factors", group)
 
@@ -96,7 +90,7 @@ def _factors_by_code(path: Path) -> dict[str, pd.DataFrame | ValueError]:
 def _by_code(path: Path, column: str) -> dict[str, pd.DataFrame]:
     """A codes table's rows grouped by `column` (parsed once per content)."""
     def group(data: bytes) -> dict[str, pd.DataFrame]:
-        table = read_codes_csv(io.BytesIO(data), name=str(path))
+        table = _read_table(path)  # the table as parsed once for this content
         if column not in table.columns:
             return {}
         return {str(code): rows for code, rows in table.groupby(column, sort=False)}
@@ -227,7 +221,7 @@ class SnapshotSource(PriceSource):
         path = self.root / ALL_CN / "daily.parquet"
         if not path.exists():
             return pd.DataFrame(), {}
-        return _load_all_cn(*_file_key(path))
+        return reads.parsed(path, f"{_CODE}:all_cn", lambda data: _load_all_cn(data, str(path)))
 
     def _all_cn_frame(self, code: str) -> pd.DataFrame | None:
         frame, where = self._all_cn()
@@ -260,9 +254,9 @@ class SnapshotSource(PriceSource):
         return table
 
 
-@lru_cache(maxsize=2)
-def _load_all_cn(path: str, _mtime: float) -> tuple[pd.DataFrame, dict[str, slice]]:
-    frame = _read_parquet(path)
+def _load_all_cn(data: bytes, path: str) -> tuple[pd.DataFrame, dict[str, slice]]:
+    """The whole-market parquet file's bytes as one frame sorted by symbol and date, and each symbol's rows."""
+    frame = _read_parquet(path, source=io.BytesIO(data))
     frame["date"] = pd.to_datetime(frame["date"])
     for col in ["open", "high", "low", "close"]:
         # stored as float32; prices are quoted to 0.01 (funds 0.001), so 4 decimals undo the float noise
@@ -274,15 +268,15 @@ def _load_all_cn(path: str, _mtime: float) -> tuple[pd.DataFrame, dict[str, slic
     return frame, where
 
 
-def _read_parquet(path: str, **kwargs) -> pd.DataFrame:
-    """pd.read_parquet, naming the file when its bytes are not a readable parquet file."""
-    from tokenwatch import reads
-
-    reads.note(path)  # pyarrow opens it in C: tell the execution cache
+def _read_parquet(path: str, source: io.BytesIO | None = None, **kwargs) -> pd.DataFrame:
+    """pd.read_parquet of `path` (or of its bytes already read, `source`), naming the file when its bytes are not a
+    readable parquet file."""
     import pyarrow as pa
 
+    if source is None:
+        reads.note(path)  # pyarrow opens it in C: tell the execution cache
     try:
-        return pd.read_parquet(path, **kwargs)
+        return pd.read_parquet(source if source is not None else path, **kwargs)
     except (pa.ArrowException, OSError) as exc:
         raise DataValidationError(f"{path} is not a readable parquet file ({type(exc).__name__}: {exc}); restore "
                                   "it from the snapshot") from None

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from tokenwatch.markup import chart_data_link
 from tokenwatch.run.history import fresh_pdf, plain_numbers, plain_runs, read_json, short_title, title_of
 from tokenwatch.run.report_page import FINDINGS_STYLE, META_STYLE, footer_line, print_style, read_findings
 from tokenwatch.run.sweeps import sweep_views
@@ -200,9 +201,7 @@ def key_chart(folder: Path, notebook: str, href_prefix: str = "") -> str:
     if mime not in ("image/png", "image/svg+xml") or not re.fullmatch(r"[A-Za-z0-9+/=]*", str(chart["base64"])):
         return ""
     image = f'<img alt="key chart of {html.escape(notebook)}" src="data:{mime};base64,{chart["base64"]}">'
-    href = html.escape(f"{href_prefix}/{csv}" if href_prefix else csv, quote=True)
-    return image + (f'<p class="tw-chart-data" style="margin:.2em 0 1em;font-size:12px">'
-                    f'<a href="{href}" download>data (CSV)</a> · {html.escape(csv)}</p>' if csv else "")
+    return image + (chart_data_link(f"{href_prefix}/{csv}" if href_prefix else csv, csv) if csv else "")
 
 
 def summary_picks() -> pd.DataFrame:
