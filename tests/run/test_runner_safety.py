@@ -202,19 +202,13 @@ def test_make_lab_passes_allow_root_only_to_root():
 
 
 def test_workers_are_forked_only_where_the_driver_runs_no_other_thread(monkeypatch):
-    import threading
-
     from tokenwatch.run import pool
 
     monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setattr(pool.threading, "active_count", lambda: 1)
     assert pool.start_method() == "fork"
-    release = threading.Event()
-    other = threading.Thread(target=release.wait)
-    other.start()
-    try:  # a fork would copy a lock another thread may hold: spawn then
-        assert pool.start_method() == "spawn"
-    finally:
-        release.set()
-        other.join()
+    monkeypatch.setattr(pool.threading, "active_count", lambda: 2)  # a fork would copy a lock another thread holds
+    assert pool.start_method() == "spawn"
+    monkeypatch.setattr(pool.threading, "active_count", lambda: 1)
     monkeypatch.setattr(sys, "platform", "darwin")  # fork is unsafe with macOS's frameworks
     assert pool.start_method() == "spawn"
