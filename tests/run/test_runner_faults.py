@@ -81,7 +81,7 @@ def test_a_kernel_that_dies_outside_a_cell_is_named_at_once_not_at_the_timeout(t
 
 
 def _descendants(root: int) -> dict[int, str]:
-    table = subprocess.run(["ps", "-eo", "pid=,ppid=,args="], capture_output=True, text=True, check=True).stdout
+    table = subprocess.run(["ps", "-ww", "-eo", "pid=,ppid=,args="], capture_output=True, text=True, check=True).stdout
     children: dict[int, list[tuple[int, str]]] = {}
     for line in table.splitlines():
         pid, ppid, args = line.split(None, 2)
